@@ -1,0 +1,1 @@
+"""Provider interfaces for third-party services, each with an HTTP and a sandbox implementation."""

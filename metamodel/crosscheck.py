@@ -1,0 +1,272 @@
+"""Cross-check the documents of an application against each other.
+
+`crosscheck` lists every check it runs; each reports with the position of the
+reference that is wrong, not of the thing it refers to.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from metamodel import model as m
+from metamodel.build import ExpressionSite
+from metamodel.crosscheck_catalogs import check_catalogs
+from metamodel.crosscheck_outputs import check_expressions, check_menus, check_reports, check_templates
+from metamodel.diagnostics import Diagnostic, DocPath, Text, suggest
+from metamodel.values import check_value
+from metamodel.yamlsource import Document
+
+
+def crosscheck(
+    model: m.AppModel,
+    documents: dict[str, list[Document]],
+    sites: Iterable[ExpressionSite],
+    broken_entities: frozenset[str] = frozenset(),
+) -> list[Diagnostic]:
+    """Run every cross-document check and return the problems found."""
+    checker = CrossChecker(model, documents, broken_entities)
+    checker.check_entities()
+    checker.check_forms()
+    checker.check_flows()
+    checker.check_permissions()
+    check_reports(checker)
+    check_catalogs(checker)
+    check_templates(checker)
+    check_menus(checker)
+    check_expressions(checker, sites)
+    return checker.diagnostics
+
+
+class CrossChecker:
+    def __init__(self, model: m.AppModel, documents: dict[str, list[Document]], broken_entities: frozenset[str]) -> None:
+        self.model = model
+        self.documents = documents
+        self.broken_entities = broken_entities
+        self.diagnostics: list[Diagnostic] = []
+
+    def report(self, document: Document, code: str, path: DocPath, **params: Any) -> None:
+        self.diagnostics.append(document.diagnostic(code, path, **params))
+
+    def named(self, kind: str) -> Iterable[tuple[Document, Any]]:
+        """Yield each document of a kind with the model object built from it."""
+        table: dict[str, Any] = {
+            "entity": self.model.entities,
+            "form": self.model.forms,
+            "flow": self.model.flows,
+            "report": self.model.reports,
+            "catalog": self.model.catalogs,
+            "template": self.model.templates,
+        }[kind]
+        for document in self.documents[kind]:
+            built = table.get(document.data["name"])
+            if built is not None and built.source.file == document.file:
+                yield document, built
+
+    # References ------------------------------------------------------------
+
+    def entity_ref(self, document: Document, path: DocPath, name: str) -> m.Entity | None:
+        entity = self.model.entities.get(name)
+        if entity is None and name not in self.broken_entities:
+            names = sorted(self.model.entities)
+            self.report(document, "ref.E001", path, found=name, expected=names, suggestion=suggest(name, names))
+        return entity
+
+    def field_ref(self, document: Document, path: DocPath, entity: m.Entity, dotted: str) -> m.Field | None:
+        """Resolve `field` or `reference.field` in an entity; report the first hop that does not exist."""
+        fields: dict[str, m.Field] | Any = entity.fields
+        owner = entity.name
+        found: m.Field | None = None
+        for hop, name in enumerate(dotted.split(".")):
+            if name in m.SYSTEM_FIELDS and found is None and hop == 0:
+                return None
+            found = fields.get(name)
+            if found is None:
+                names = sorted(fields)
+                self.report(
+                    document, "ref.E002", path, found=name, entity=owner, expected=names, suggestion=suggest(name, names)
+                )
+                return None
+            if found.type in m.REFERENCE_TYPES and found.entity is not None:
+                target = self.model.entities.get(found.entity)
+                if target is None:
+                    return None
+                fields, owner = target.fields, target.name
+            elif found.type == "child":
+                fields, owner = {item.name: item for item in found.fields}, f"{owner}.{name}"
+        return found
+
+    def role_ref(self, document: Document, path: DocPath, name: str) -> None:
+        roles = self.model.permissions.roles
+        if name not in roles:
+            self.report(document, "ref.E003", path, found=name, expected=sorted(roles), suggestion=suggest(name, roles))
+
+    # Checks per kind ----------------------------------------------------------
+
+    def check_entities(self) -> None:
+        for document, entity in self.named("entity"):
+            for index, field in enumerate(entity.fields.values()):
+                self._check_field(document, ("fields", index), field)
+            if entity.title is not None:
+                self.field_ref(document, ("title",), entity, entity.title)
+            for key in ("columns", "filters"):
+                for index, name in enumerate(getattr(entity.list, key)):
+                    self.field_ref(document, ("list", key, index), entity, name)
+            for index, name in enumerate(entity.list.sort):
+                self.field_ref(document, ("list", "sort", index), entity, name.lstrip("-"))
+            for index, item in enumerate(entity.indexes):
+                for position, name in enumerate(item.fields):
+                    self.field_ref(document, ("indexes", index, "fields", position), entity, name)
+            for index, rule in enumerate(entity.rules):
+                for position, name in enumerate(rule.fields):
+                    self.field_ref(document, ("rules", index, "fields", position), entity, name)
+
+    def _check_field(self, document: Document, path: DocPath, field: m.Field) -> None:
+        if field.entity is not None and field.type in m.REFERENCE_TYPES:
+            self.entity_ref(document, path + ("entity",), field.entity)
+        if field.default is not None:
+            _, problems = check_value(field, field.default)
+            for problem in problems:
+                reason = Text(problem.message_en, problem.message_zh)
+                self.report(document, "field.E003", path + ("default",), found=field.default, reason=reason)
+        for index, row_field in enumerate(field.fields):
+            self._check_field(document, path + ("fields", index), row_field)
+
+    def check_forms(self) -> None:
+        for document, form in self.named("form"):
+            entity = self.entity_ref(document, ("entity",), form.entity)
+            if entity is None:
+                continue
+            for section_index, section in enumerate(form.sections):
+                for field_index, item in enumerate(section.fields):
+                    path: DocPath = ("sections", section_index, "fields", field_index)
+                    if not isinstance(document.data["sections"][section_index]["fields"][field_index], str):
+                        path += ("field",)
+                    self.field_ref(document, path, entity, item.field)
+
+    def check_flows(self) -> None:
+        flows_per_entity: dict[str, list[tuple[Document, m.Flow]]] = {}
+        for document, flow in self.named("flow"):
+            flows_per_entity.setdefault(flow.entity, []).append((document, flow))
+            entity = self.entity_ref(document, ("entity",), flow.entity)
+            self._check_flow(document, flow, entity)
+        for name, flows in flows_per_entity.items():
+            if len(flows) > 1:
+                for document, flow in flows:
+                    if flow.applies_when is None:
+                        self.report(document, "flow.E004", ("entity",), found=name, count=len(flows))
+
+    def _check_flow(self, document: Document, flow: m.Flow, entity: m.Entity | None) -> None:
+        states = sorted(flow.states)
+        for index, state in enumerate(flow.states.values()):
+            for position, name in enumerate(state.editable):
+                if entity is not None:
+                    self.field_ref(document, ("states", index, "editable", position), entity, name)
+
+        for index, transition in enumerate(flow.transitions.values()):
+            path: DocPath = ("transitions", index)
+            from_is_list = isinstance(document.data["transitions"][index]["from"], list)
+            for position, source in enumerate(transition.sources):
+                source_path = path + ("from", position) if from_is_list else path + ("from",)
+                if source not in flow.states:
+                    self.report(
+                        document, "ref.E004", source_path, found=source, flow=flow.name, expected=states, suggestion=suggest(source, states)
+                    )
+                elif flow.states[source].final:
+                    self.report(document, "flow.E003", source_path, found=transition.name, state=source)
+            if transition.target not in flow.states:
+                self.report(
+                    document,
+                    "ref.E004",
+                    path + ("to",),
+                    found=transition.target,
+                    flow=flow.name,
+                    expected=states,
+                    suggestion=suggest(transition.target, states),
+                )
+            for position, role in enumerate(transition.roles):
+                self.role_ref(document, path + ("roles", position), role)
+            if transition.approval is not None:
+                for position, role in enumerate(transition.approval.roles):
+                    self.role_ref(document, path + ("approval", "roles", position), role)
+            if transition.sla is not None:
+                if transition.sla.escalate_to is not None:
+                    self.role_ref(document, path + ("sla", "escalate_to"), transition.sla.escalate_to)
+                expiry = transition.sla.on_expiry
+                if expiry is not None and expiry not in flow.transitions:
+                    names = sorted(flow.transitions)
+                    self.report(
+                        document, "ref.E007", path + ("sla", "on_expiry"), found=expiry, flow=flow.name, expected=names, suggestion=suggest(expiry, names)
+                    )
+            if entity is not None:
+                for key in ("required_fields", "required_documents"):
+                    for position, name in enumerate(getattr(transition, key)):
+                        self.field_ref(document, path + (key, position), entity, name)
+
+    def check_permissions(self) -> None:
+        permissions = self.model.permissions
+        for document in self.documents["permissions"]:
+            data = document.data
+            for index, role in enumerate(data.get("roles", [])):
+                for position, parent in enumerate(role.get("inherits", [])):
+                    self.role_ref(document, ("roles", index, "inherits", position), parent)
+            for index, grant in enumerate(data.get("grants", [])):
+                path: DocPath = ("grants", index)
+                self.role_ref(document, path + ("role",), grant["role"])
+                entity = self.entity_ref(document, path + ("entity",), grant["entity"])
+                if entity is None:
+                    continue
+                actions = self.model.actions_for(entity.name)
+                for position, action in enumerate(grant["actions"]):
+                    if action not in actions:
+                        self.report(
+                            document,
+                            "ref.E006",
+                            path + ("actions", position),
+                            found=action,
+                            entity=entity.name,
+                            expected=list(actions),
+                            suggestion=suggest(action, actions),
+                        )
+            for index, rule in enumerate(data.get("field_rules", [])):
+                path = ("field_rules", index)
+                self.role_ref(document, path + ("role",), rule["role"])
+                entity = self.entity_ref(document, path + ("entity",), rule["entity"])
+                if entity is None:
+                    continue
+                for key in ("hidden", "masked", "read_only"):
+                    for position, name in enumerate(rule.get(key, [])):
+                        if name not in entity.fields:
+                            names = sorted(entity.fields)
+                            self.report(
+                                document,
+                                "perm.E002",
+                                path + (key, position),
+                                found=name,
+                                entity=entity.name,
+                                expected=names,
+                                suggestion=suggest(name, names),
+                            )
+        self._check_role_cycles(permissions)
+
+    def _check_role_cycles(self, permissions: m.Permissions) -> None:
+        reported: set[frozenset[str]] = set()
+        for start in permissions.roles:
+            chain = [start]
+            pending = [(start, [start])]
+            while pending:
+                name, chain = pending.pop()
+                for parent in permissions.roles[name].inherits if name in permissions.roles else ():
+                    if parent == start:
+                        cycle = frozenset(chain)
+                        if cycle not in reported:
+                            reported.add(cycle)
+                            self._report_cycle(start, chain + [start])
+                    elif parent not in chain:
+                        pending.append((parent, chain + [parent]))
+
+    def _report_cycle(self, role: str, chain: list[str]) -> None:
+        for document in self.documents["permissions"]:
+            for index, item in enumerate(document.data.get("roles", [])):
+                if item["name"] == role:
+                    self.report(document, "perm.E001", ("roles", index, "inherits"), found=" → ".join(chain))
+                    return

@@ -1,0 +1,119 @@
+"""Cross-checks of reports, templates, menus and the names inside expressions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterable
+
+from metamodel import model as m
+from metamodel.build import ExpressionSite, expression_position
+from metamodel.diagnostics import Diagnostic, DocPath, suggest
+from metamodel.expressions import USER_ATTRIBUTES, VARIABLES
+from metamodel.yamlsource import Document
+
+if TYPE_CHECKING:
+    from metamodel.crosscheck import CrossChecker
+
+
+def check_reports(checker: CrossChecker) -> None:
+    for document, report in checker.named("report"):
+        entity = checker.entity_ref(document, ("source",), report.source_entity)
+        if entity is None:
+            continue
+        for index, dimension in enumerate(report.dimensions):
+            checker.field_ref(document, ("dimensions", index, "field"), entity, dimension.field)
+        for index, name in enumerate(report.filters):
+            checker.field_ref(document, ("filters", index), entity, name)
+
+        measures = [measure.name for measure in report.measures]
+        dimensions = [dimension.field for dimension in report.dimensions]
+        for index, measure in enumerate(report.measures):
+            if measure.field is not None:
+                checker.field_ref(document, ("measures", index, "field"), entity, measure.field)
+            for position, name in enumerate(measure.ratio or ()):
+                _check_member(checker, document, ("measures", index, "ratio", position), name, measures, "ref.E009")
+        for index, chart in enumerate(report.charts):
+            _check_member(checker, document, ("charts", index, "x"), chart.x, dimensions, "ref.E010")
+            for position, name in enumerate(chart.y):
+                _check_member(checker, document, ("charts", index, "y", position), name, measures, "ref.E009")
+        for index, name in enumerate(report.sort):
+            _check_member(checker, document, ("sort", index), name.lstrip("-"), measures + dimensions, "ref.E010")
+        if report.pivot is not None:
+            for key, name in zip(("rows", "columns"), report.pivot):
+                _check_member(checker, document, ("pivot", key), name, dimensions, "ref.E010")
+
+
+def _check_member(
+    checker: CrossChecker, document: Document, path: DocPath, name: str, members: list[str], code: str
+) -> None:
+    if name not in members:
+        checker.report(document, code, path, found=name, expected=members, suggestion=suggest(name, members))
+
+
+def check_templates(checker: CrossChecker) -> None:
+    for document, template in checker.named("template"):
+        entity = checker.entity_ref(document, ("entity",), template.entity)
+        # A template's file is relative to the folder of its YAML file.
+        if template.file is not None:
+            if not (Path(document.file).parent / template.file).is_file():
+                checker.report(document, "ref.E008", ("file",), found=template.file)
+        if entity is None:
+            continue
+        for index, position in enumerate(template.positions):
+            checker.field_ref(document, ("positions", index, "field"), entity, position.field)
+
+
+def check_menus(checker: CrossChecker) -> None:
+    app_documents = checker.documents["app"]
+    if not app_documents:
+        return
+    document = app_documents[0]
+    for menu_index, menu in enumerate(checker.model.app.menus):
+        for item_index, item in enumerate(menu.items):
+            path: DocPath = ("menus", menu_index, "items", item_index)
+            if item.entity is not None:
+                checker.entity_ref(document, path + ("entity",), item.entity)
+            if item.report is not None and item.report not in checker.model.reports:
+                names = sorted(checker.model.reports)
+                checker.report(
+                    document, "ref.E005", path + ("report",), found=item.report, expected=names, suggestion=suggest(item.report, names)
+                )
+
+
+def check_expressions(checker: CrossChecker, sites: Iterable[ExpressionSite]) -> None:
+    """Check that every name in an expression is a field of its entity or a known variable."""
+    for site in sites:
+        entity = checker.model.entities.get(site.entity)
+        if entity is None:
+            continue
+        known = sorted(set(entity.fields) | set(m.SYSTEM_FIELDS))
+        for use in site.expression.names:
+            line, column = expression_position(site.document, site.path, use.line, use.offset)
+
+            def report(code: str, **params: object) -> None:
+                checker.diagnostics.append(Diagnostic(code, site.document.file, line, column, site.path, params))
+
+            if use.name in VARIABLES:
+                if use.name == "user" and use.attributes and use.attributes[0] not in USER_ATTRIBUTES:
+                    attribute = use.attributes[0]
+                    report(
+                        "expr.E005", found=attribute, entity="user", expected=list(USER_ATTRIBUTES),
+                        suggestion=suggest(attribute, USER_ATTRIBUTES),
+                    )
+                continue
+            field = entity.fields.get(use.name)
+            if field is None and use.name not in m.SYSTEM_FIELDS:
+                variables = sorted(VARIABLES)
+                report(
+                    "expr.E002", found=use.name, entity=entity.name, expected=variables,
+                    suggestion=suggest(use.name, known + variables),
+                )
+                continue
+            if field is None or not use.attributes or field.type not in m.REFERENCE_TYPES or field.entity is None:
+                continue
+            target = checker.model.entities.get(field.entity)
+            attribute = use.attributes[0]
+            if target is not None and attribute not in target.fields and attribute not in m.SYSTEM_FIELDS:
+                names = sorted(target.fields)
+                report("expr.E005", found=attribute, entity=target.name, expected=names, suggestion=suggest(attribute, names))
+

@@ -1,0 +1,209 @@
+"""The sandboxed expression language of guards, computed fields, rules and visibility.
+
+An expression is one Python expression restricted to literals, names, attribute
+access, arithmetic, comparisons, boolean logic, if-else, lists and tuples, and calls
+of the functions in FUNCTIONS. It is parsed once when the application loads and
+evaluated with simpleeval, never with `eval`.
+"""
+
+from __future__ import annotations
+
+import ast
+import datetime
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Callable, Mapping
+
+from simpleeval import EvalWithCompoundTypes
+
+
+def _years_between(start: datetime.date, end: datetime.date) -> int:
+    """Count whole years from start to end, as an age is counted."""
+    years = end.year - start.year
+    if (end.month, end.day) < (start.month, start.day):
+        years -= 1
+    return years
+
+
+def _days_between(start: datetime.date, end: datetime.date) -> int:
+    return (end - start).days
+
+
+def _is_empty(value: Any) -> bool:
+    return value is None or value == "" or value == [] or value == ()
+
+
+#: Functions an expression may call.
+FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "abs": abs,
+    "len": len,
+    "min": min,
+    "max": max,
+    "round": round,
+    "int": int,
+    "str": str,
+    "decimal": Decimal,
+    "years_between": _years_between,
+    "days_between": _days_between,
+    "is_empty": _is_empty,
+}
+
+#: Names every expression may use besides the fields of its entity.
+VARIABLES: dict[str, str] = {
+    "today": "the business date",
+    "now": "the current date and time",
+    "user": "the acting user",
+    "state": "the record's current flow state",
+}
+
+#: Attributes of the `user` variable.
+USER_ATTRIBUTES: tuple[str, ...] = ("id", "name", "roles", "org_unit", "org_units")
+
+_ALLOWED_NODES: tuple[type[ast.AST], ...] = (
+    ast.Expression,
+    ast.BoolOp, ast.And, ast.Or,
+    ast.BinOp, ast.Add, ast.Sub, ast.Mult, ast.Div, ast.FloorDiv, ast.Mod, ast.Pow,
+    ast.UnaryOp, ast.Not, ast.USub, ast.UAdd,
+    ast.Compare, ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.In, ast.NotIn, ast.Is, ast.IsNot,
+    ast.IfExp, ast.Call, ast.Name, ast.Load, ast.Attribute, ast.Constant, ast.List, ast.Tuple,
+)
+
+_NODE_WORDS: dict[type[ast.AST], str] = {
+    ast.Lambda: "lambda",
+    ast.ListComp: "a comprehension",
+    ast.SetComp: "a comprehension",
+    ast.DictComp: "a comprehension",
+    ast.GeneratorExp: "a generator",
+    ast.NamedExpr: "':='",
+    ast.Subscript: "subscripts ([...])",
+    ast.Dict: "a dict literal",
+    ast.Set: "a set literal",
+    ast.JoinedStr: "an f-string",
+    ast.Starred: "'*'",
+    ast.Await: "await",
+    ast.Yield: "yield",
+}
+
+
+@dataclass(frozen=True)
+class ExpressionProblem:
+    """A problem inside an expression, at a 1-based line and 0-based column of its text."""
+
+    code: str
+    line: int
+    offset: int
+    params: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class NameUse:
+    """A name used in an expression, with the attribute chain that follows it."""
+
+    name: str
+    attributes: tuple[str, ...]
+    line: int
+    offset: int
+
+
+@dataclass(frozen=True, eq=False)
+class Expression:
+    """A parsed expression, ready to evaluate."""
+
+    source: str
+    tree: ast.Expression = field(repr=False)
+    names: tuple[NameUse, ...] = ()
+    #: Characters stripped from the start of the source before parsing.
+    indent: int = 0
+
+    def evaluate(self, names: Mapping[str, Any]) -> Any:
+        """Evaluate with the given names bound; raise simpleeval's errors on bad operations."""
+        # simpleeval adds its own entries to the functions mapping it is given, so pass a copy.
+        evaluator = EvalWithCompoundTypes(functions=dict(FUNCTIONS), names=dict(names))
+        return evaluator.eval(self.source, previously_parsed=ast.Expr(self.tree.body))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Expression) and other.source == self.source
+
+    def __hash__(self) -> int:
+        return hash(self.source)
+
+
+def parse_expression(source: str) -> tuple[Expression | None, list[ExpressionProblem]]:
+    """Parse and vet an expression; return it, or None with the problems found."""
+    stripped = source.strip()
+    indent = len(source) - len(source.lstrip())
+    try:
+        tree = ast.parse(stripped, mode="eval")
+    except SyntaxError as exc:
+        reason = exc.msg
+        offset = max((exc.offset or 1) - 1, 0) + indent
+        return None, [ExpressionProblem("expr.E001", exc.lineno or 1, offset, {"reason": reason})]
+
+    problems: list[ExpressionProblem] = []
+    names: list[NameUse] = []
+    called: set[int] = set()
+    pending: list[ast.AST] = [tree]
+    while pending:
+        node = pending.pop()
+        line = getattr(node, "lineno", 1)
+        offset = getattr(node, "col_offset", 0) + (indent if line == 1 else 0)
+        if isinstance(node, ast.Call):
+            problems.extend(_check_call(node, line, offset))
+            called.add(id(node.func))
+        elif isinstance(node, ast.Attribute) and node.attr.startswith("_"):
+            problems.append(ExpressionProblem("expr.E003", line, offset, {"found": "." + node.attr}))
+        elif not isinstance(node, _ALLOWED_NODES):
+            word = _NODE_WORDS.get(type(node), type(node).__name__)
+            problems.append(ExpressionProblem("expr.E003", line, offset, {"found": word}))
+            continue  # the parts of a rejected construct would only repeat the problem
+        pending.extend(ast.iter_child_nodes(node))
+
+    if problems:
+        problems.sort(key=lambda problem: (problem.line, problem.offset))
+        return None, problems
+    # ast.walk visits `a.b` before `a`, so marking the inner nodes keeps only whole chains.
+    consumed = called
+    for node in ast.walk(tree):
+        if id(node) in consumed:
+            continue
+        use = _name_use(node)
+        if use is None:
+            continue
+        inner: ast.AST = node
+        while isinstance(inner, ast.Attribute):
+            inner = inner.value
+            consumed.add(id(inner))
+        line = getattr(node, "lineno", 1)
+        offset = getattr(node, "col_offset", 0) + (indent if line == 1 else 0)
+        names.append(NameUse(use[0], use[1], line, offset))
+    return Expression(source, tree, tuple(names), indent), []
+
+
+def _check_call(node: ast.Call, line: int, offset: int) -> list[ExpressionProblem]:
+    if not isinstance(node.func, ast.Name):
+        return [ExpressionProblem("expr.E003", line, offset, {"found": "a call of a method"})]
+    if node.func.id not in FUNCTIONS:
+        return [
+            ExpressionProblem(
+                "expr.E004", line, offset, {"found": node.func.id, "expected": sorted(FUNCTIONS)}
+            )
+        ]
+    if node.keywords:
+        return [ExpressionProblem("expr.E003", line, offset, {"found": "keyword arguments"})]
+    return []
+
+
+def _name_use(node: ast.AST) -> tuple[str, tuple[str, ...]] | None:
+    """Return the root name and attribute chain of `a.b.c`, for the outermost node only."""
+    if isinstance(node, ast.Name):
+        return node.id, ()
+    if not isinstance(node, ast.Attribute):
+        return None
+    attributes: list[str] = []
+    current: ast.AST = node
+    while isinstance(current, ast.Attribute):
+        attributes.insert(0, current.attr)
+        current = current.value
+    if isinstance(current, ast.Name):
+        return current.id, tuple(attributes)
+    return None

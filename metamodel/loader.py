@@ -1,0 +1,231 @@
+"""Load an application directory into an `AppModel`, or every problem that prevents it.
+
+An application is a folder laid out by kind:
+
+    app.yaml           the app document
+    entities/*.yaml    one entity per file
+    forms/  flows/  permissions/  reports/  catalogs/  schedules/  integrations/  templates/
+
+Sub-folders inside a kind's folder are read too. Other folders holding YAML are
+reported, except hooks/ (Python code) and folders whose name starts with a dot
+or an underscore.
+
+Loading runs in three passes, each over every file, so that all problems are
+reported at once: read and validate each file against its kind's schema; build the
+model objects with the checks one document can make; cross-check the documents.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from metamodel import model as m
+from metamodel.build import Builder, build_entity, build_flow, build_form
+from metamodel.build_declarations import (
+    PermissionsBuilder,
+    build_app,
+    build_catalog,
+    build_integration,
+    build_report,
+    build_schedule,
+    build_template,
+)
+from metamodel.crosscheck import crosscheck
+from metamodel.diagnostics import ConfigError, Diagnostic, suggest
+from metamodel.schemas import validate_document
+from metamodel.yamlsource import Document, read_document
+
+#: The folder of each kind of document, app excepted.
+FOLDERS: dict[str, str] = {
+    "entities": "entity",
+    "forms": "form",
+    "flows": "flow",
+    "permissions": "permissions",
+    "reports": "report",
+    "catalogs": "catalog",
+    "schedules": "schedule",
+    "integrations": "integration",
+    "templates": "template",
+}
+
+#: Folders that may sit in an application without holding documents.
+OTHER_FOLDERS = ("hooks",)
+
+YAML_SUFFIXES = (".yaml", ".yml")
+
+_BUILDERS: dict[str, Callable[[Builder, Document], Any]] = {
+    "entity": build_entity,
+    "form": build_form,
+    "flow": build_flow,
+    "report": build_report,
+    "catalog": build_catalog,
+    "schedule": build_schedule,
+    "integration": build_integration,
+    "template": build_template,
+}
+
+_NAMED_KINDS = ("entity", "form", "flow", "report", "catalog", "schedule", "integration", "template")
+
+
+@dataclass
+class CheckResult:
+    """The outcome of checking an application: the model when there is no error, and every diagnostic."""
+
+    model: m.AppModel | None
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    files: int = 0
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [item for item in self.diagnostics if item.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Diagnostic]:
+        return [item for item in self.diagnostics if item.severity == "warning"]
+
+
+def load_app(directory: str | os.PathLike[str]) -> m.AppModel:
+    """Load and check an application; raise ConfigError listing every error."""
+    result = check_app(directory)
+    if result.model is None:
+        raise ConfigError(result.diagnostics)
+    return result.model
+
+
+def check_app(directory: str | os.PathLike[str]) -> CheckResult:
+    """Load and check an application, returning the model (when valid) and all diagnostics."""
+    root = Path(directory)
+    display_root = str(directory).rstrip("/\\") or "."
+    if not root.is_dir():
+        return CheckResult(None, [Diagnostic("layout.E003", display_root, 1, 1, (), {"found": display_root})])
+
+    diagnostics: list[Diagnostic] = []
+    broken: set[str] = set()
+    documents = _read_documents(root, display_root, diagnostics, broken)
+    builder = Builder()
+    model = _build_model(root, display_root, documents, builder, diagnostics)
+    diagnostics.extend(builder.diagnostics)
+
+    diagnostics.extend(crosscheck(model, documents, builder.sites, frozenset(broken)))
+    has_errors = any(item.severity == "error" for item in diagnostics)
+
+    diagnostics.sort(key=Diagnostic.sort_key)
+    file_count = len({item.file for item in diagnostics} | {document.file for items in documents.values() for document in items})
+    return CheckResult(None if has_errors else model, diagnostics, file_count)
+
+
+def _read_documents(
+    root: Path, display_root: str, diagnostics: list[Diagnostic], broken: set[str]
+) -> dict[str, list[Document]]:
+    """Read every YAML file and validate it against its kind's schema; keep only the valid ones.
+
+    `broken` receives the names of entities whose files failed, so that references to
+    them are not reported as references to undeclared entities.
+    """
+    documents: dict[str, list[Document]] = {kind: [] for kind in ("app", *FOLDERS.values())}
+    app_file = next((root / f"app{suffix}" for suffix in YAML_SUFFIXES if (root / f"app{suffix}").is_file()), None)
+    if app_file is None:
+        diagnostics.append(Diagnostic("layout.E002", _display(display_root, "app.yaml"), 1, 1, (), {}))
+    else:
+        _read_one(app_file, _display(display_root, app_file.name), "app", documents, diagnostics, broken)
+
+    for path in sorted(root.rglob("*")):
+        relative = path.relative_to(root)
+        if not path.is_file() or path.suffix not in YAML_SUFFIXES or len(relative.parts) == 1:
+            continue
+        if any(part.startswith((".", "_")) for part in relative.parts):
+            continue
+        folder = relative.parts[0]
+        display = _display(display_root, relative.as_posix())
+        if folder in OTHER_FOLDERS:
+            continue
+        if folder not in FOLDERS:
+            suggestion = suggest(folder, FOLDERS)
+            diagnostics.append(
+                Diagnostic(
+                    "layout.E001",
+                    display,
+                    1,
+                    1,
+                    (),
+                    {"found": folder + "/", "expected": [name + "/" for name in FOLDERS], "suggestion": suggestion + "/" if suggestion else None},
+                )
+            )
+            continue
+        _read_one(path, display, FOLDERS[folder], documents, diagnostics, broken)
+    return documents
+
+
+def _read_one(
+    path: Path,
+    display: str,
+    kind: str,
+    documents: dict[str, list[Document]],
+    diagnostics: list[Diagnostic],
+    broken: set[str],
+) -> None:
+    document, problems = read_document(path, display)
+    diagnostics.extend(problems)
+    if document is None or any(problem.severity == "error" for problem in problems):
+        if kind == "entity":
+            broken.add(path.stem)
+        return
+    schema_problems = validate_document(kind, document)
+    diagnostics.extend(schema_problems)
+    if not schema_problems:
+        documents[kind].append(document)
+    elif kind == "entity":
+        name = document.data.get("name") if isinstance(document.data, dict) else None
+        broken.add(name if isinstance(name, str) else path.stem)
+
+
+def _display(root: str, relative: str) -> str:
+    return relative if root == "." else f"{root}/{relative}"
+
+
+def _build_model(
+    root: Path,
+    display_root: str,
+    documents: dict[str, list[Document]],
+    builder: Builder,
+    diagnostics: list[Diagnostic],
+) -> m.AppModel:
+    if documents["app"]:
+        app = build_app(builder, documents["app"][0])
+    else:
+        # A stand-in, so that the other documents are still cross-checked.
+        app = m.AppSpec("app", m.Label("应用", "app"), m.Source(_display(display_root, "app.yaml"), 1, 1))
+
+    built: dict[str, dict[str, Any]] = {kind: {} for kind in _NAMED_KINDS}
+    declared_at: dict[tuple[str, str], str] = {}
+    for kind in _NAMED_KINDS:
+        for document in documents[kind]:
+            name = document.data["name"]
+            line, column = document.position(("name",))
+            here = f"{document.file}:{line}:{column}"
+            other = declared_at.setdefault((kind, name), here)
+            if other != here:
+                diagnostics.append(document.diagnostic("name.E001", ("name",), kind=kind, found=name, other=other))
+                continue
+            built[kind][name] = _BUILDERS[kind](builder, document)
+
+    permissions = PermissionsBuilder(builder)
+    for document in documents["permissions"]:
+        permissions.add(document)
+
+    return m.AppModel(
+        directory=str(root),
+        app=app,
+        entities=m.frozen_mapping(built["entity"]),
+        forms=m.frozen_mapping(built["form"]),
+        flows=m.frozen_mapping(built["flow"]),
+        permissions=permissions.result(),
+        reports=m.frozen_mapping(built["report"]),
+        catalogs=m.frozen_mapping(built["catalog"]),
+        schedules=m.frozen_mapping(built["schedule"]),
+        integrations=m.frozen_mapping(built["integration"]),
+        templates=m.frozen_mapping(built["template"]),
+    )

@@ -1,0 +1,456 @@
+"""The immutable application model that the loader builds from YAML.
+
+Every class here is a frozen dataclass holding tuples and read-only mappings,
+so an `AppModel` can be shared between threads and requests without copying.
+Nothing here performs I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from types import MappingProxyType
+from typing import Any, Mapping
+
+from metamodel.expressions import Expression
+
+#: Columns the runtime adds to every table; entity fields may not reuse these names.
+SYSTEM_FIELDS: tuple[str, ...] = (
+    "id",
+    "created_at",
+    "created_by",
+    "updated_at",
+    "updated_by",
+    "org_unit",
+    "version",
+    "state",
+    "deleted_at",
+)
+
+#: Every field type an entity may declare.
+FIELD_TYPES: tuple[str, ...] = (
+    "string",
+    "text",
+    "integer",
+    "decimal",
+    "money",
+    "percent",
+    "boolean",
+    "date",
+    "datetime",
+    "enum",
+    "reference",
+    "multi_reference",
+    "child",
+    "attachment",
+    "attachments",
+    "json",
+    "geo_point",
+    "resident_id",
+    "uscc",
+    "vin",
+    "plate",
+    "mobile",
+    "bank_card",
+)
+
+NUMERIC_TYPES = frozenset({"integer", "decimal", "money", "percent"})
+TEXT_TYPES = frozenset({"string", "text"})
+IDENTIFIER_TYPES = frozenset({"resident_id", "uscc", "vin", "plate", "mobile", "bank_card"})
+REFERENCE_TYPES = frozenset({"reference", "multi_reference"})
+
+#: Actions every entity has; each flow transition adds one more action of its own name.
+STANDARD_ACTIONS: tuple[str, ...] = ("read", "create", "update", "delete", "export", "import", "print")
+
+#: Data scopes a grant may carry besides a named filter expression.
+SCOPES: tuple[str, ...] = ("own", "unit", "unit_and_below", "all")
+
+
+def frozen_mapping(items: Mapping[str, Any]) -> Mapping[str, Any]:
+    return MappingProxyType(dict(items))
+
+
+@dataclass(frozen=True)
+class Label:
+    """A text shown to users, in Simplified Chinese and English."""
+
+    zh_cn: str
+    en: str
+
+    def get(self, lang: str) -> str:
+        return self.en if lang == "en" else self.zh_cn
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a declaration stands in the application's YAML."""
+
+    file: str
+    line: int
+    column: int
+
+
+@dataclass(frozen=True)
+class Choice:
+    value: str
+    label: Label
+
+
+@dataclass(frozen=True)
+class Field:
+    """One field of an entity, or of a child table's rows."""
+
+    name: str
+    type: str
+    label: Label
+    source: Source
+    required: bool = False
+    unique: bool = False
+    min: Decimal | None = None
+    max: Decimal | None = None
+    min_length: int | None = None
+    max_length: int | None = None
+    pattern: str | None = None
+    default: Any = None
+    read_only: bool = False
+    computed: Expression | None = None
+    masked: bool = False
+    encrypted: bool = False
+    indexed: bool = False
+    searchable: bool = False
+    renamed_from: str | None = None
+    help: Label | None = None
+    #: Digits after the decimal point for decimal, money and percent fields.
+    places: int | None = None
+    choices: tuple[Choice, ...] = ()
+    #: Target entity of a reference or multi-reference field.
+    entity: str | None = None
+    #: Row fields of a child table.
+    fields: tuple[Field, ...] = ()
+    #: File types an attachment field accepts, by extension without the dot.
+    accept: tuple[str, ...] = ()
+    #: Largest file an attachment field accepts, in megabytes.
+    max_size_mb: Decimal | None = None
+
+    @property
+    def choice_values(self) -> tuple[str, ...]:
+        return tuple(choice.value for choice in self.choices)
+
+
+@dataclass(frozen=True)
+class Index:
+    fields: tuple[str, ...]
+    unique: bool = False
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A cross-field validation rule: `check` must hold for a record to be saved."""
+
+    name: str
+    check: Expression
+    message: Label
+    fields: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ListSpec:
+    columns: tuple[str, ...] = ()
+    filters: tuple[str, ...] = ()
+    #: Default sort, field names with a leading "-" for descending order.
+    sort: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Entity:
+    name: str
+    label: Label
+    source: Source
+    fields: Mapping[str, Field]
+    title: str | None = None
+    description: Label | None = None
+    list: ListSpec = ListSpec()
+    indexes: tuple[Index, ...] = ()
+    rules: tuple[Rule, ...] = ()
+    #: Whether every create, update and delete must carry a reason.
+    reason_required: bool = False
+
+
+@dataclass(frozen=True)
+class FormField:
+    field: str
+    widget: str | None = None
+    span: int = 1
+    visible: Expression | bool = True
+    required: Expression | bool | None = None
+    read_only: Expression | bool | None = None
+
+
+@dataclass(frozen=True)
+class FormSection:
+    name: str
+    label: Label
+    columns: int
+    fields: tuple[FormField, ...]
+    visible: Expression | bool = True
+
+
+@dataclass(frozen=True)
+class Form:
+    name: str
+    entity: str
+    label: Label
+    source: Source
+    sections: tuple[FormSection, ...]
+
+
+@dataclass(frozen=True)
+class State:
+    name: str
+    label: Label
+    initial: bool = False
+    final: bool = False
+    editable: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Approval:
+    """How many decisions a step needs: single, any_of, countersign (all, a quorum or a ratio) or levels."""
+
+    mode: str
+    roles: tuple[str, ...] = ()
+    quorum: int | None = None
+    ratio: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class Sla:
+    hours: Decimal | None = None
+    working_days: int | None = None
+    remind_before_hours: Decimal | None = None
+    escalate_to: str | None = None
+    on_expiry: str | None = None
+
+
+@dataclass(frozen=True)
+class Transition:
+    name: str
+    label: Label
+    sources: tuple[str, ...]
+    target: str
+    roles: tuple[str, ...] = ()
+    guard: Expression | None = None
+    required_fields: tuple[str, ...] = ()
+    required_documents: tuple[str, ...] = ()
+    comment: str = "optional"
+    confirm: Label | None = None
+    automatic: bool = False
+    approval: Approval | None = None
+    sla: Sla | None = None
+    hooks: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Flow:
+    name: str
+    entity: str
+    label: Label
+    source: Source
+    states: Mapping[str, State]
+    transitions: Mapping[str, Transition]
+    #: Chooses this flow for a record when true; None means the entity's only flow.
+    applies_when: Expression | None = None
+
+    @property
+    def initial_state(self) -> str:
+        return next(state.name for state in self.states.values() if state.initial)
+
+
+@dataclass(frozen=True)
+class Role:
+    name: str
+    label: Label
+    inherits: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class OrgUnit:
+    name: str
+    label: Label
+    kind: str
+    parent: str | None = None
+
+
+@dataclass(frozen=True)
+class Grant:
+    role: str
+    entity: str
+    actions: tuple[str, ...]
+    #: One of SCOPES, or "filter" with `filter` set.
+    scope: str
+    filter: Expression | None = None
+
+
+@dataclass(frozen=True)
+class FieldRule:
+    role: str
+    entity: str
+    hidden: tuple[str, ...] = ()
+    masked: tuple[str, ...] = ()
+    read_only: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Permissions:
+    roles: Mapping[str, Role] = field(default_factory=lambda: frozen_mapping({}))
+    org_units: Mapping[str, OrgUnit] = field(default_factory=lambda: frozen_mapping({}))
+    grants: tuple[Grant, ...] = ()
+    field_rules: tuple[FieldRule, ...] = ()
+
+
+@dataclass(frozen=True)
+class Dimension:
+    field: str
+    bucket: str | None = None
+    label: Label | None = None
+
+
+@dataclass(frozen=True)
+class Measure:
+    name: str
+    label: Label
+    aggregate: str
+    field: str | None = None
+    #: Names of the numerator and denominator measures when aggregate is "ratio".
+    ratio: tuple[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class Chart:
+    type: str
+    x: str
+    y: tuple[str, ...]
+    stacked: bool = False
+
+
+@dataclass(frozen=True)
+class Report:
+    name: str
+    label: Label
+    source_entity: str
+    source: Source
+    dimensions: tuple[Dimension, ...]
+    measures: tuple[Measure, ...]
+    filters: tuple[str, ...] = ()
+    sort: tuple[str, ...] = ()
+    limit: int | None = None
+    pivot: tuple[str, str] | None = None
+    charts: tuple[Chart, ...] = ()
+
+
+@dataclass(frozen=True)
+class Catalog:
+    name: str
+    entity: str
+    key: str
+    source: Source
+    rows: tuple[Mapping[str, Any], ...]
+
+
+@dataclass(frozen=True)
+class Schedule:
+    name: str
+    label: Label
+    cron: str
+    hook: str
+    source: Source
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class Integration:
+    """Which provider implementation serves one integration interface."""
+
+    name: str
+    interface: str
+    provider: str
+    source: Source
+    settings: Mapping[str, Any] = field(default_factory=lambda: frozen_mapping({}))
+
+
+@dataclass(frozen=True)
+class Position:
+    """A field printed at a fixed place on a pre-printed form, in millimetres from the top left."""
+
+    field: str
+    x_mm: Decimal
+    y_mm: Decimal
+    width_mm: Decimal | None = None
+    font_size: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class Template:
+    name: str
+    label: Label
+    entity: str
+    kind: str
+    source: Source
+    #: Path of the Jinja HTML file, relative to the application directory.
+    file: str | None = None
+    paper: str = "A4"
+    positions: tuple[Position, ...] = ()
+
+
+@dataclass(frozen=True)
+class MenuItem:
+    label: Label | None
+    entity: str | None = None
+    report: str | None = None
+    page: str | None = None
+
+
+@dataclass(frozen=True)
+class Menu:
+    name: str
+    label: Label
+    items: tuple[MenuItem, ...]
+    icon: str | None = None
+
+
+@dataclass(frozen=True)
+class AppSpec:
+    name: str
+    label: Label
+    source: Source
+    locales: tuple[str, ...] = ("zh-CN", "en")
+    default_locale: str = "zh-CN"
+    menus: tuple[Menu, ...] = ()
+    settings: Mapping[str, Any] = field(default_factory=lambda: frozen_mapping({}))
+
+
+@dataclass(frozen=True)
+class AppModel:
+    """A whole application, validated and cross-checked."""
+
+    directory: str
+    app: AppSpec
+    entities: Mapping[str, Entity]
+    forms: Mapping[str, Form]
+    flows: Mapping[str, Flow]
+    permissions: Permissions
+    reports: Mapping[str, Report]
+    catalogs: Mapping[str, Catalog]
+    schedules: Mapping[str, Schedule]
+    integrations: Mapping[str, Integration]
+    templates: Mapping[str, Template]
+
+    def flows_for(self, entity: str) -> tuple[Flow, ...]:
+        return tuple(flow for flow in self.flows.values() if flow.entity == entity)
+
+    def actions_for(self, entity: str) -> tuple[str, ...]:
+        """List the standard actions plus every transition of the entity's flows."""
+        actions = list(STANDARD_ACTIONS)
+        for flow in self.flows_for(entity):
+            actions.extend(name for name in flow.transitions if name not in actions)
+        return tuple(actions)

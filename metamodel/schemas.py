@@ -1,0 +1,182 @@
+"""Validate documents against the JSON Schema (Draft 2020-12) of their kind.
+
+The schemas ship in metamodel/schemas/, one `<kind>.schema.json` per document kind
+plus `common.schema.json` with the shared definitions. Each jsonschema error is
+turned into a positioned diagnostic with its own code.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any, Iterator
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError, best_match
+from referencing import Registry, Resource
+
+from metamodel.diagnostics import Diagnostic, DocPath, Text, format_path, suggest
+from metamodel.yamlsource import Document
+
+SCHEMA_DIR = Path(__file__).parent / "schemas"
+
+#: Every kind of document, in the order the loader reads them.
+KINDS: tuple[str, ...] = (
+    "app",
+    "entity",
+    "form",
+    "flow",
+    "permissions",
+    "report",
+    "catalog",
+    "schedule",
+    "integration",
+    "template",
+)
+
+NAME_PATTERN = "^[a-z][a-z0-9_]{0,62}$"
+
+#: JSON Schema types in the words of YAML users, in English and Chinese.
+_TYPE_WORDS = {
+    "object": ("a mapping", "映射"),
+    "array": ("a list", "列表"),
+    "string": ("text", "文本"),
+    "integer": ("an integer", "整数"),
+    "number": ("a number", "数字"),
+    "boolean": ("true or false", "true 或 false"),
+    "null": ("null", "空值"),
+}
+
+_SIZE_UNITS = {"Items": ("entries", "个条目"), "Length": ("characters", "个字符"), "Properties": ("keys", "个键")}
+
+
+def load_schema(kind: str) -> dict[str, Any]:
+    with (SCHEMA_DIR / f"{kind}.schema.json").open(encoding="utf-8") as stream:
+        schema: dict[str, Any] = json.load(stream)
+    return schema
+
+
+@cache
+def _registry() -> Registry:
+    resources = []
+    for kind in KINDS + ("common",):
+        schema = load_schema(kind)
+        resources.append((schema["$id"], Resource.from_contents(schema)))
+    return Registry().with_resources(resources)
+
+
+@cache
+def validator_for(kind: str) -> Draft202012Validator:
+    schema = load_schema(kind)
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema, registry=_registry())
+
+
+def validate_document(kind: str, document: Document) -> list[Diagnostic]:
+    """Validate a document against its kind's schema and return one diagnostic per problem."""
+    diagnostics: list[Diagnostic] = []
+    for error in validator_for(kind).iter_errors(document.data):
+        diagnostics.extend(_diagnostics_for(error, kind, document))
+    return diagnostics
+
+
+def _diagnostics_for(error: ValidationError, kind: str, document: Document) -> Iterator[Diagnostic]:
+    # Of an anyOf, report the alternative that came closest to matching.
+    if error.validator in ("anyOf", "oneOf") and error.context:
+        yield from _diagnostics_for(_closest(error), kind, document)
+        return
+
+    path: DocPath = tuple(error.absolute_path)
+    instance = error.instance
+    schema_value = error.validator_value
+    found = _found(document, path, instance)
+
+    if error.validator == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        for key in instance:
+            if key not in allowed:
+                yield document.diagnostic(
+                    "schema.E002",
+                    path + (key,),
+                    at_key=True,
+                    found=key,
+                    expected=allowed,
+                    parent=format_path(path),
+                    suggestion=suggest(key, allowed),
+                )
+    elif error.validator == "required":
+        for key in schema_value:
+            if key not in instance:
+                yield document.diagnostic("schema.E003", path, expected=key)
+    elif error.validator == "type":
+        types = schema_value if isinstance(schema_value, list) else [schema_value]
+        expected = Text(
+            " or ".join(_TYPE_WORDS[name][0] for name in types), "或".join(_TYPE_WORDS[name][1] for name in types)
+        )
+        yield document.diagnostic("schema.E001", path, found=found, expected=expected)
+    elif error.validator in ("enum", "const"):
+        allowed = schema_value if error.validator == "enum" else [schema_value]
+        suggestion = suggest(instance, [str(item) for item in allowed]) if isinstance(instance, str) else None
+        yield document.diagnostic("schema.E004", path, found=found, expected=allowed, suggestion=suggestion)
+    elif error.validator == "pattern":
+        code = "schema.E006" if schema_value in (NAME_PATTERN,) or "[a-z][a-z0-9_]" in schema_value else "schema.E005"
+        yield document.diagnostic(code, path, found=found, expected=schema_value)
+    elif error.validator in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        sign = {"minimum": ">=", "maximum": "<=", "exclusiveMinimum": ">", "exclusiveMaximum": "<"}[error.validator]
+        limit = f"{sign} {schema_value}"
+        yield document.diagnostic("schema.E007", path, found=found, expected=Text(limit, limit))
+    elif error.validator in ("minItems", "maxItems", "minLength", "maxLength", "minProperties", "maxProperties"):
+        unit_en, unit_zh = next(unit for key, unit in _SIZE_UNITS.items() if error.validator.endswith(key))
+        code = "schema.E008" if error.validator.startswith("min") else "schema.E012"
+        yield document.diagnostic(
+            code, path, found=_size(instance), expected=schema_value, unit_en=unit_en, unit_zh=unit_zh
+        )
+    elif error.validator == "uniqueItems":
+        yield document.diagnostic("schema.E009", path)
+    elif error.validator == "not" and isinstance(instance, dict):
+        keys = sorted(set(instance) & set(schema_value.get("required", [])))
+        yield document.diagnostic("schema.E011", path, found=keys, expected=keys)
+    elif error.validator == "propertyNames":
+        yield document.diagnostic("schema.E006", path + (instance,), at_key=True, found=instance, expected=NAME_PATTERN)
+    else:
+        yield document.diagnostic("schema.E010", path, found=error.message, kind=kind)
+
+
+def _closest(error: ValidationError) -> ValidationError:
+    """Choose the sub-error of an anyOf whose alternative has the instance's own type."""
+    instance_type = _json_type(error.instance)
+    for sub in error.context or ():
+        if sub.validator != "type" and _json_type(sub.instance) == instance_type and len(sub.relative_schema_path) > 1:
+            return sub
+    best = best_match(error.context or [])
+    return best if best is not None else error
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, dict):
+        return "object"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "null"
+
+
+def _found(document: Document, path: DocPath, instance: Any) -> Any:
+    raw = document.raw(path)
+    if raw is not None:
+        return raw
+    if isinstance(instance, dict):
+        return Text("a mapping", "映射")
+    if isinstance(instance, list):
+        return Text("a list", "列表")
+    return instance
+
+
+def _size(instance: Any) -> Any:
+    return len(instance) if isinstance(instance, (str, list, dict)) else instance

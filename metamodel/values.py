@@ -1,0 +1,550 @@
+"""Normalization and checks of field values, one at a time or as whole records.
+
+Values arrive from YAML (ints, floats, booleans, dates, lists, mappings) or from forms
+(strings). Bad input never raises: the checks return problems with stable codes and
+messages in English and Simplified Chinese. When there are problems the returned value
+is a best effort, often the input as given, and must not be stored.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime
+import difflib
+import functools
+import json
+import math
+import re
+import unicodedata
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from decimal import ROUND_HALF_UP, Decimal, localcontext
+from typing import Any, NoReturn
+
+from metamodel.identifiers import IdentifierError, check_identifier, mask
+from metamodel.model import IDENTIFIER_TYPES, Field
+
+
+@dataclass(frozen=True)
+class ValueProblem:
+    """One reason why a value cannot be stored."""
+
+    code: str
+    message_en: str
+    message_zh: str
+    #: The offending input as text, masked for identifiers and masked fields.
+    found: str | None = None
+    #: What would have been accepted, such as "<= 100" or the allowed choices.
+    expected: str | None = None
+    #: Place inside a child table value, such as "[0].phone"; empty for the value itself.
+    path: str = ""
+
+
+_Result = tuple[Any, list[ValueProblem]]
+
+_OUT_OF_RANGE_COORDINATE = (
+    "The {name_en} {number} is outside -{limit} to {limit}; check that latitude and longitude are not swapped.",
+    "{name_zh} {number} 超出 -{limit} 至 {limit} 的范围；请检查经纬度是否写反。",
+)
+
+# Message templates in English and Chinese. The part of a key before the first dot
+# is the problem code, so "type.date" gives a problem with code "type".
+_MESSAGES: dict[str, tuple[str, str]] = {
+    "required": ("This field is required; enter a value.", "此项为必填项，请填写。"),
+    "computed": ("This field is computed and cannot be set; remove the value.", "该字段由系统计算，不能填写；请删除该值。"),
+    "unknown_field": (
+        "Unknown field {key!r}; remove it or use one of the declared fields.",
+        "未知字段 {key!r}；请删除，或改用已声明的字段。",
+    ),
+    "unknown_field.similar": ("Unknown field {key!r}; did you mean {match!r}?", "未知字段 {key!r}；是否应为 {match!r}？"),
+    "min_length": (
+        "The text has {length} characters, fewer than the minimum of {limit}.",
+        "文本只有 {length} 个字符，少于最少 {limit} 个。",
+    ),
+    "max_length": (
+        "The text has {length} characters, more than the maximum of {limit}; shorten it.",
+        "文本有 {length} 个字符，超过最多 {limit} 个；请删减。",
+    ),
+    "pattern": ("The text does not have the required format (pattern {pattern}).", "文本格式不符合要求（格式 {pattern}）。"),
+    "min": ("The value is less than the minimum {limit}.", "数值小于最小值 {limit}。"),
+    "max": ("The value is greater than the maximum {limit}.", "数值大于最大值 {limit}。"),
+    "min.coordinate": _OUT_OF_RANGE_COORDINATE,
+    "max.coordinate": _OUT_OF_RANGE_COORDINATE,
+    "places": (
+        "The value has too many decimal places; at most {places} are allowed.",
+        "小数位数过多；最多允许 {places} 位。",
+    ),
+    "not_finite": ("NaN and infinity are not allowed; enter a finite number.", "不允许 NaN 或无穷大；请输入有限的数字。"),
+    "choice": (
+        "This is not one of the allowed values; choose one of: {allowed}.",
+        "该值不在可选范围内；请从以下值中选择：{allowed}。",
+    ),
+    "type.text": ("This field takes text; write the value in quotes.", "此项应为文本；请给值加上引号。"),
+    "type.boolean_number": ("true and false are not numbers; enter a number.", "true 和 false 不是数字；请输入数字。"),
+    "type.number": (
+        "This is not a number; enter digits with an optional decimal point, such as 1,234.50.",
+        "这不是数字；请输入数字，可带小数点，例如 1,234.50。",
+    ),
+    "type.integer": ("Enter a whole number, without decimals.", "请输入整数，不能带小数。"),
+    "type.boolean": ("Enter yes or no (true or false).", "请填写“是”或“否”（true 或 false）。"),
+    "type.date": (
+        "Enter a date as YYYY-MM-DD, such as 2024-03-15.",
+        "请按 YYYY-MM-DD 格式输入日期，例如 2024-03-15。",
+    ),
+    "type.date_with_time": ("Enter a date without a time.", "请输入日期，不带时间。"),
+    "type.no_such_date": ("This date does not exist; check the month and day.", "该日期不存在；请核对月份和日期。"),
+    "type.datetime": (
+        "Enter a date and time as YYYY-MM-DD HH:MM, such as 2024-03-15 09:30.",
+        "请按 YYYY-MM-DD HH:MM 格式输入日期和时间，例如 2024-03-15 09:30。",
+    ),
+    "type.reference": ("Enter the key of a record.", "请填写记录的键值。"),
+    "type.references": ("Enter a list of record keys.", "请填写记录键值的列表。"),
+    "type.rows": ("Enter a list of rows.", "请填写行的列表。"),
+    "type.row": ("Each row must be a mapping of field names to values.", "每一行都必须是字段名到值的映射。"),
+    "type.file": ("Enter a file name.", "请填写文件名。"),
+    "type.files": ("Enter a list of file names.", "请填写文件名的列表。"),
+    "type.json_syntax": ("This is not valid JSON; check the brackets and quotes.", "这不是有效的 JSON；请检查括号和引号。"),
+    "type.json": ("Enter a JSON object or array.", "请输入 JSON 对象或数组。"),
+    "type.json_content": (
+        "The value contains items that JSON cannot store, such as dates or NaN; write them as text.",
+        "该值包含 JSON 无法保存的内容（如日期或 NaN）；请改写为文本。",
+    ),
+    "type.point": (
+        'Enter a point as {{"lat": …, "lng": …}} or as "longitude,latitude".',
+        '请按 {{"lat": …, "lng": …}} 或“经度,纬度”的格式填写坐标。',
+    ),
+    "type.identifier": ("Enter the number as text.", "请以文本形式填写号码。"),
+}
+
+_LIST_TYPES = frozenset({"multi_reference", "child", "attachments"})
+
+# Plain decimal notation, with or without thousands separators; no exponents.
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)")
+_GROUPED_NUMBER = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
+_NON_FINITE = re.compile(r"[+-]?(?:s?nan|inf|infinity)", re.IGNORECASE)
+
+_DATE = re.compile(r"(\d{4})([-/.])(\d{1,2})\2(\d{1,2})|(\d{4})年(\d{1,2})月(\d{1,2})日")
+_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}.*")
+
+_TRUE_WORDS = frozenset({"true", "yes", "y", "1", "on", "是"})
+_FALSE_WORDS = frozenset({"false", "no", "n", "0", "off", "否"})
+
+_SHOWN_CHOICES = 10
+_SHOWN_CHARACTERS = 60
+
+
+def check_value(field: Field, value: Any) -> _Result:
+    """Normalize one value for `field` and list what is wrong with it.
+
+    Returns Decimal for decimal, money and percent, int, bool, date, datetime, str
+    for text, choices, references and identifiers, list[str] for multi-references,
+    dict or list for JSON, {"lat", "lng"} Decimals for geo points and a list of row
+    dicts for child tables. Raises ValueError for a type the model does not define.
+    """
+    checker = _identifier if field.type in IDENTIFIER_TYPES else _CHECKERS.get(field.type)
+    if checker is None:
+        raise ValueError(f"field {field.name!r} has unknown type {field.type!r}")
+    if _is_empty(value):
+        return _empty(field)
+    return checker(field, value)
+
+
+def check_row(
+    fields: Mapping[str, Field], row: Mapping[str, Any]
+) -> tuple[dict[str, Any], dict[str, list[ValueProblem]]]:
+    """Check every field of a whole record, applying defaults to absent fields.
+
+    Problems are keyed by field name, or by a path such as "contacts[0].phone" inside
+    child tables. Absent optional fields without a default stay absent from the result.
+    """
+    result: dict[str, Any] = {}
+    problems: dict[str, list[ValueProblem]] = {}
+
+    for key in row:
+        if key not in fields:
+            problems[str(key)] = [_unknown_field(str(key), fields)]
+
+    for name, field in fields.items():
+        if field.computed is not None:
+            if name in row:
+                problems[name] = [_problem("computed", found=_show(field, row[name]))]
+            continue
+
+        if name in row:
+            value, field_problems = check_value(field, row[name])
+        elif field.default is not None:
+            value, field_problems = check_value(field, copy.deepcopy(field.default))
+            # NOTE: the loader owns the checking of defaults; one that fails here is applied as written.
+            if field_problems:
+                value, field_problems = copy.deepcopy(field.default), []
+        elif field.required:
+            problems[name] = _empty(field)[1]
+            continue
+        else:
+            continue
+
+        result[name] = value
+        for problem in field_problems:
+            problems.setdefault(name + problem.path, []).append(problem)
+
+    return result, problems
+
+
+def _problem(
+    message_key: str, /, *, found: str | None = None, expected: str | None = None, **params: Any
+) -> ValueProblem:
+    english, chinese = _MESSAGES[message_key]
+    code = message_key.split(".", 1)[0]
+    return ValueProblem(code, english.format(**params), chinese.format(**params), found, expected)
+
+
+def _rejected(field: Field, value: Any, key: str) -> _Result:
+    return value, [_problem(key, found=_show(field, value), expected=field.type)]
+
+
+def _show(field: Field, value: Any) -> str:
+    text = value if isinstance(value, str) else repr(value)
+    if field.masked or field.type in IDENTIFIER_TYPES:
+        return mask(field.type, text)
+    if len(text) > _SHOWN_CHARACTERS:
+        return text[: _SHOWN_CHARACTERS - 1] + "…"
+    return text
+
+
+def _is_empty(value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return not value.strip()
+    return isinstance(value, (list, tuple)) and not value
+
+
+def _empty(field: Field) -> _Result:
+    empty: Any = [] if field.type in _LIST_TYPES else None
+    return empty, [_problem("required")] if field.required else []
+
+
+def _unknown_field(key: str, fields: Mapping[str, Field]) -> ValueProblem:
+    matches = difflib.get_close_matches(key, list(fields), n=1)
+    if matches:
+        return _problem("unknown_field.similar", found=key, expected=matches[0], key=key, match=matches[0])
+    return _problem("unknown_field", found=key, key=key)
+
+
+def _text(field: Field, value: Any) -> _Result:
+    if not isinstance(value, str):
+        return _rejected(field, value, "type.text")
+    text = value.replace("\r\n", "\n").strip()
+    found = _show(field, text)
+    problems: list[ValueProblem] = []
+    if field.min_length is not None and len(text) < field.min_length:
+        limit = field.min_length
+        problems.append(_problem("min_length", found=found, expected=f">= {limit}", length=len(text), limit=limit))
+    if field.max_length is not None and len(text) > field.max_length:
+        limit = field.max_length
+        problems.append(_problem("max_length", found=found, expected=f"<= {limit}", length=len(text), limit=limit))
+    if field.pattern is not None and not _compiled(field.pattern).fullmatch(text):
+        problems.append(_problem("pattern", found=found, expected=field.pattern, pattern=field.pattern))
+    return text, problems
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+def _to_decimal(field: Field, value: Any) -> Decimal | ValueProblem:
+    """Convert a number or numeric text; full-width digits and thousands separators are accepted."""
+    found = _show(field, value)
+    if isinstance(value, bool):
+        return _problem("type.boolean_number", found=found, expected=field.type)
+    if isinstance(value, int):
+        return Decimal(value)
+    if isinstance(value, float):
+        # repr gives the shortest text that reads back as the same float, so 0.1 stays 0.1.
+        number = Decimal(repr(value)) if math.isfinite(value) else Decimal(value)
+    elif isinstance(value, Decimal):
+        number = value
+    elif isinstance(value, str):
+        text = unicodedata.normalize("NFKC", value).strip()
+        if field.type == "money":
+            text = text.removeprefix("¥").strip()
+        if _GROUPED_NUMBER.fullmatch(text):
+            text = text.replace(",", "")
+        if not (_PLAIN_NUMBER.fullmatch(text) or _NON_FINITE.fullmatch(text)):
+            return _problem("type.number", found=found, expected=field.type)
+        number = Decimal(text)
+    else:
+        return _problem("type.number", found=found, expected=field.type)
+
+    if not number.is_finite():
+        return _problem("not_finite", found=found, expected=field.type)
+    return number
+
+
+def _range_problems(field: Field, number: Decimal | int) -> list[ValueProblem]:
+    if field.min is not None and number < field.min:
+        return [_problem("min", found=str(number), expected=f">= {field.min}", limit=field.min)]
+    if field.max is not None and number > field.max:
+        return [_problem("max", found=str(number), expected=f"<= {field.max}", limit=field.max)]
+    return []
+
+
+def _integer(field: Field, value: Any) -> _Result:
+    number = _to_decimal(field, value)
+    if isinstance(number, ValueProblem):
+        return value, [number]
+    if number != number.to_integral_value():
+        return _rejected(field, value, "type.integer")
+    whole = int(number)
+    return whole, _range_problems(field, whole)
+
+
+def _decimal(field: Field, value: Any) -> _Result:
+    """Check a decimal, money or percent value; money has 2 places unless the field sets `places`.
+
+    A value with more places than allowed is a problem, not rounded away silently; the
+    value returned with that problem is rounded half up.
+    """
+    number = _to_decimal(field, value)
+    if isinstance(number, ValueProblem):
+        return value, [number]
+    places = field.places
+    if places is None and field.type == "money":
+        places = 2
+    problems: list[ValueProblem] = []
+    if places is not None:
+        with localcontext() as context:
+            # Enough precision for every digit, so quantize cannot fail on large values.
+            context.prec = max(context.prec, number.adjusted() + places + 2)
+            rounded = number.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+        if rounded != number:
+            problems.append(_problem("places", found=str(number), expected=str(places), places=places))
+        number = rounded
+    if number.is_zero():
+        number = number.copy_abs()
+    return number, problems + _range_problems(field, number)
+
+
+def _boolean(field: Field, value: Any) -> _Result:
+    if isinstance(value, bool):
+        return value, []
+    if isinstance(value, int) and value in (0, 1):
+        return value == 1, []
+    if isinstance(value, str):
+        word = unicodedata.normalize("NFKC", value).strip().lower()
+        if word in _TRUE_WORDS:
+            return True, []
+        if word in _FALSE_WORDS:
+            return False, []
+    return _rejected(field, value, "type.boolean")
+
+
+def _date(field: Field, value: Any) -> _Result:
+    """Check a date; text may also use / or . between the parts, or 2024年3月15日."""
+    if isinstance(value, datetime.datetime):
+        return _rejected(field, value, "type.date_with_time")
+    if isinstance(value, datetime.date):
+        return value, []
+    match = _DATE.fullmatch(unicodedata.normalize("NFKC", value).strip()) if isinstance(value, str) else None
+    if match is None:
+        return _rejected(field, value, "type.date")
+    year, month, day = (match[1], match[3], match[4]) if match[1] else (match[5], match[6], match[7])
+    try:
+        return datetime.date(int(year), int(month), int(day)), []
+    except ValueError:
+        return _rejected(field, value, "type.no_such_date")
+
+
+def _datetime(field: Field, value: Any) -> _Result:
+    """Check a date and time; the result is naive or aware exactly as the input was."""
+    if isinstance(value, datetime.datetime):
+        return value, []
+    if isinstance(value, str):
+        text = unicodedata.normalize("NFKC", value).strip()
+        if _DATETIME.fullmatch(text):
+            try:
+                return datetime.datetime.fromisoformat(text), []
+            except ValueError:
+                pass
+    return _rejected(field, value, "type.datetime")
+
+
+def _enum(field: Field, value: Any) -> _Result:
+    """Check a choice; an exact label that belongs to exactly one choice is accepted too."""
+    if isinstance(value, (str, int)) and not isinstance(value, bool):
+        text = str(value).strip()
+        if text in field.choice_values:
+            return text, []
+        by_label = [choice.value for choice in field.choices if text in (choice.label.zh_cn, choice.label.en)]
+        if len(by_label) == 1:
+            return by_label[0], []
+    allowed = ", ".join(field.choice_values[:_SHOWN_CHOICES])
+    if len(field.choices) > _SHOWN_CHOICES:
+        allowed += ", …"
+    return value, [_problem("choice", found=_show(field, value), expected=allowed, allowed=allowed)]
+
+
+def _reference_key(value: Any) -> str | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str) and value.strip():
+        return value.strip()
+    return None
+
+
+def _reference(field: Field, value: Any) -> _Result:
+    key = _reference_key(value)
+    if key is None:
+        return _rejected(field, value, "type.reference")
+    return key, []
+
+
+def _multi_reference(field: Field, value: Any) -> _Result:
+    """Check a list of record keys; text from a form may separate them with commas."""
+    items = re.split(r"[,，]", value) if isinstance(value, str) else value
+    if not isinstance(items, (list, tuple)):
+        return _rejected(field, value, "type.references")
+    keys: list[str] = []
+    for item in items:
+        if isinstance(item, str) and not item.strip():
+            continue
+        key = _reference_key(item)
+        if key is None:
+            return _rejected(field, value, "type.references")
+        if key not in keys:
+            keys.append(key)
+    if not keys:
+        return _empty(field)
+    return keys, []
+
+
+def _child(field: Field, value: Any) -> _Result:
+    if not isinstance(value, (list, tuple)):
+        return _rejected(field, value, "type.rows")
+    row_fields = {row_field.name: row_field for row_field in field.fields}
+    rows: list[dict[str, Any]] = []
+    problems: list[ValueProblem] = []
+    for index, row in enumerate(value):
+        if not isinstance(row, Mapping):
+            problems.append(replace(_problem("type.row", found=_show(field, row)), path=f"[{index}]"))
+            continue
+        normalized, row_problems = check_row(row_fields, row)
+        rows.append(normalized)
+        for key, key_problems in row_problems.items():
+            problems.extend(replace(problem, path=f"[{index}].{key}") for problem in key_problems)
+    return rows, problems
+
+
+def _attachment(field: Field, value: Any) -> _Result:
+    """Accept a file name or a mapping describing a stored file; the file itself is not checked."""
+    if isinstance(value, Mapping):
+        return dict(value), []
+    if isinstance(value, str):
+        return value.strip(), []
+    return _rejected(field, value, "type.file")
+
+
+def _attachments(field: Field, value: Any) -> _Result:
+    items = [value] if isinstance(value, (str, Mapping)) else value
+    if not isinstance(items, (list, tuple)):
+        return _rejected(field, value, "type.files")
+    files: list[Any] = []
+    for item in items:
+        file, problems = _attachment(field, item)
+        if problems:
+            return value, problems
+        files.append(file)
+    return files, []
+
+
+def _reject_constant(name: str) -> NoReturn:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _json(field: Field, value: Any) -> _Result:
+    """Check a JSON object or array; text is parsed, and NaN or infinity is rejected."""
+    document = value
+    if isinstance(value, str):
+        try:
+            document = json.loads(value, parse_constant=_reject_constant)
+        except ValueError:
+            return _rejected(field, value, "type.json_syntax")
+    if isinstance(document, Mapping):
+        document = dict(document)
+    if not isinstance(document, (dict, list)):
+        return _rejected(field, value, "type.json")
+    try:
+        json.dumps(document, allow_nan=False)
+    except (TypeError, ValueError):
+        return _rejected(field, value, "type.json_content")
+    return document, []
+
+
+def _geo_point(field: Field, value: Any) -> _Result:
+    """Check a point given as {"lat", "lng"}, as [lng, lat] (GeoJSON order) or as text "lng,lat"."""
+    latitude: Any = None
+    longitude: Any = None
+    if isinstance(value, str):
+        parts = unicodedata.normalize("NFKC", value).split(",")
+        if len(parts) == 2:
+            longitude, latitude = parts
+    elif isinstance(value, Mapping):
+        latitude = value.get("lat", value.get("latitude"))
+        longitude = value.get("lng", value.get("lon", value.get("longitude")))
+    elif isinstance(value, (list, tuple)) and len(value) == 2:
+        longitude, latitude = value
+    if latitude is None or longitude is None:
+        return _rejected(field, value, "type.point")
+
+    point: dict[str, Decimal] = {}
+    problems: list[ValueProblem] = []
+    for key, raw, limit, name_en, name_zh in (
+        ("lat", latitude, 90, "latitude", "纬度"),
+        ("lng", longitude, 180, "longitude", "经度"),
+    ):
+        number = _to_decimal(field, raw)
+        if isinstance(number, ValueProblem):
+            problems.append(number)
+        elif not -limit <= number <= limit:
+            key = "min.coordinate" if number < 0 else "max.coordinate"
+            params = {"name_en": name_en, "name_zh": name_zh, "number": number, "limit": limit}
+            problems.append(_problem(key, found=str(number), expected=f"-{limit}..{limit}", **params))
+        else:
+            point[key] = number
+    return (value, problems) if problems else (point, [])
+
+
+def _identifier(field: Field, value: Any) -> _Result:
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str):
+        return _rejected(field, value, "type.identifier")
+    try:
+        return check_identifier(field.type, value), []
+    except IdentifierError as error:
+        problem = ValueProblem(error.code, error.message_en, error.message_zh, found=_show(field, value))
+        return value, [problem]
+
+
+_CHECKERS: Mapping[str, Callable[[Field, Any], _Result]] = {
+    "string": _text,
+    "text": _text,
+    "integer": _integer,
+    "decimal": _decimal,
+    "money": _decimal,
+    "percent": _decimal,
+    "boolean": _boolean,
+    "date": _date,
+    "datetime": _datetime,
+    "enum": _enum,
+    "reference": _reference,
+    "multi_reference": _multi_reference,
+    "child": _child,
+    "attachment": _attachment,
+    "attachments": _attachments,
+    "json": _json,
+    "geo_point": _geo_point,
+}

@@ -1,0 +1,1 @@
+"""The runtime: turns an AppModel into tables, records, policies, flows and jobs."""
