@@ -89,7 +89,8 @@ def expression_position(document: Document, path: DocPath, line: int, offset: in
     info = document.scalars.get(path)
     if info is None:
         return document.position(path)
-    if info.style in (None, "'", '"') and line == 1:
+    # libyaml reports plain scalars with the style "", the pure-Python parser with None.
+    if info.style in (None, "", "'", '"') and line == 1:
         quote = 1 if info.style else 0
         return info.line, info.column + quote + offset
     if info.style in ("|", ">"):

@@ -136,7 +136,8 @@ def parse_expression(source: str) -> tuple[Expression | None, list[ExpressionPro
         tree = ast.parse(stripped, mode="eval")
     except SyntaxError as exc:
         reason = exc.msg
-        offset = max((exc.offset or 1) - 1, 0) + indent
+        # Python gives no offset (or 0) when the expression ends too early: point at its end.
+        offset = (exc.offset - 1 if exc.offset else len(stripped)) + indent
         return None, [ExpressionProblem("expr.E001", exc.lineno or 1, offset, {"reason": reason})]
 
     problems: list[ExpressionProblem] = []

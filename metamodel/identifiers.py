@@ -29,7 +29,7 @@ SPECIAL_PLATE_SUFFIXES = "学警挂港澳使领"
 _PLATE_LETTERS = frozenset("ABCDEFGHJKLMNPQRSTUVWXYZ")
 _PLATE_CHARACTERS = _PLATE_LETTERS | frozenset("0123456789")
 
-# GB 32100-2015 code alphabet: digits and upper-case letters except I, O, Z, S and V.
+# The code alphabet, as in stdnum.cn.uscc: digits and upper-case letters except I, O, Z, S and V.
 _USCC_ALPHABET = frozenset("0123456789ABCDEFGHJKLMNPQRTUWXY")
 
 # Region codes of residence permits for residents of Hong Kong, Macau and Taiwan.
@@ -61,7 +61,7 @@ def compact(text: str) -> str:
     return _SEPARATORS.sub("", unicodedata.normalize("NFKC", text)).upper()
 
 
-def _require_text(number: str, name_en: str, name_zh: str) -> None:
+def _reject_empty(number: str, name_en: str, name_zh: str) -> None:
     if not number:
         raise IdentifierError("empty", f"The {name_en} is empty; enter it.", f"{name_zh}为空，请填写。")
 
@@ -69,11 +69,12 @@ def _require_text(number: str, name_en: str, name_zh: str) -> None:
 def normalize_resident_id(text: str) -> str:
     """Check an 18-character resident ID number, including its birth date and region code.
 
-    The region code must be known to stdnum in any period, not in the birth year:
-    a number issued after a county was created may carry an earlier birth date.
+    The region code only has to exist in stdnum's table in some period, not in the
+    birth year, because a number issued after a county was created may carry an
+    earlier birth date.
     """
     number = compact(text)
-    _require_text(number, "resident ID number", "身份证号码")
+    _reject_empty(number, "resident ID number", "身份证号码")
     if len(number) == 15 and number.isdigit():
         raise IdentifierError(
             "length",
@@ -142,12 +143,12 @@ def _region_known(code: str) -> bool:
 def normalize_uscc(text: str) -> str:
     """Check an 18-character unified social credit code.
 
-    stdnum's own `validate` requires digits in the first two places, but GB 32100-2015
-    also gives letters to some registration authorities (Y for "other"), so only the
-    region code (characters 3 to 8) must be digits here.
+    stdnum's own `validate` requires digits in the first eight places, but the first
+    place, the registration authority, may be a letter (Y for "other authorities"),
+    so only the region code (characters 3 to 8) must be digits here.
     """
     number = compact(text)
-    _require_text(number, "unified social credit code", "统一社会信用代码")
+    _reject_empty(number, "unified social credit code", "统一社会信用代码")
     if len(number) != 18:
         raise IdentifierError(
             "length",
@@ -185,7 +186,7 @@ def normalize_vin(text: str) -> str:
     check character vininfo cannot confirm is rejected. The model year is not checked.
     """
     number = compact(text)
-    _require_text(number, "VIN", "车架号（VIN）")
+    _reject_empty(number, "VIN", "车架号（VIN）")
     if len(number) != 17:
         raise IdentifierError(
             "length",
@@ -221,7 +222,7 @@ def normalize_plate(text: str) -> str:
     embassy and consulate) are rejected.
     """
     plate = compact(text)
-    _require_text(plate, "licence plate number", "车牌号")
+    _reject_empty(plate, "licence plate number", "车牌号")
     if plate[-1] in SPECIAL_PLATE_SUFFIXES:
         raise IdentifierError(
             "special",
@@ -268,7 +269,7 @@ def normalize_plate(text: str) -> str:
 def normalize_mobile(text: str) -> str:
     """Check a mainland mobile number and return its 11 digits without a +86 prefix."""
     number = compact(text)
-    _require_text(number, "mobile number", "手机号码")
+    _reject_empty(number, "mobile number", "手机号码")
     if number.startswith("+86"):
         number = number[3:]
     elif number.startswith("0086") and len(number) == 15:
@@ -299,7 +300,7 @@ def normalize_mobile(text: str) -> str:
 def normalize_bank_card(text: str) -> str:
     """Check a bank card number of 12 to 19 digits with a Luhn check digit."""
     number = compact(text)
-    _require_text(number, "bank card number", "银行卡号")
+    _reject_empty(number, "bank card number", "银行卡号")
     if not (number.isascii() and number.isdigit()):
         raise IdentifierError(
             "characters",
@@ -351,7 +352,7 @@ def check_identifier(field_type: str, value: str) -> str:
 def mask(field_type: str, value: str) -> str:
     """Return the value for display with most characters replaced by asterisks.
 
-    Identifiers are normalized first; an invalid one is masked as typed, without
+    Identifiers are normalized first, and an invalid one is masked as typed without
     separators. Values too short to keep both ends hidden become all asterisks.
     """
     if field_type in _NORMALIZERS:
@@ -367,8 +368,10 @@ def mask(field_type: str, value: str) -> str:
     if field_type == "mobile":
         return _keep_ends(text, 3, 4)
     if field_type == "bank_card":
+        if len(text) <= 8:
+            return "*" * len(text)
         # A fixed-width mask keeps the card's length hidden too.
-        return "**** **** **** " + text[-4:] if len(text) > 8 else "*" * len(text)
+        return "**** **** **** " + text[-4:]
     return _keep_ends(text, 2, 2)
 
 

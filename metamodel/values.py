@@ -1,8 +1,9 @@
 """Normalization and checks of field values, one at a time or as whole records.
 
 Values arrive from YAML (ints, floats, booleans, dates, lists, mappings) or from forms
-(strings). Bad input never raises: the checks return problems with stable codes and
-messages in English and Simplified Chinese. When there are problems the returned value
+(strings). Bad values do not raise, because the checks return problems with stable
+codes and messages in English and Simplified Chinese. A wrongly declared field (an
+unknown type or an invalid regular expression in `pattern`) raises. When there are problems the returned value
 is a best effort, often the input as given, and must not be stored.
 """
 
@@ -36,7 +37,7 @@ class ValueProblem:
     found: str | None = None
     #: What would have been accepted, such as "<= 100" or the allowed choices.
     expected: str | None = None
-    #: Place inside a child table value, such as "[0].phone"; empty for the value itself.
+    #: Place inside a child table value, such as "[0].phone", or empty for the value itself.
     path: str = ""
 
 
@@ -118,7 +119,7 @@ _MESSAGES: dict[str, tuple[str, str]] = {
 
 _LIST_TYPES = frozenset({"multi_reference", "child", "attachments"})
 
-# Plain decimal notation, with or without thousands separators; no exponents.
+# Plain decimal notation with or without thousands separators, but no exponents.
 _PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)")
 _GROUPED_NUMBER = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 _NON_FINITE = re.compile(r"[+-]?(?:s?nan|inf|infinity)", re.IGNORECASE)
@@ -174,7 +175,8 @@ def check_row(
             value, field_problems = check_value(field, row[name])
         elif field.default is not None:
             value, field_problems = check_value(field, copy.deepcopy(field.default))
-            # NOTE: the loader owns the checking of defaults; one that fails here is applied as written.
+            # NOTE: a default that fails these checks is applied unchanged and not reported,
+            # because the person filling in the record cannot fix it.
             if field_problems:
                 value, field_problems = copy.deepcopy(field.default), []
         elif field.required:
@@ -254,7 +256,7 @@ def _compiled(pattern: str) -> re.Pattern[str]:
 
 
 def _to_decimal(field: Field, value: Any) -> Decimal | ValueProblem:
-    """Convert a number or numeric text; full-width digits and thousands separators are accepted."""
+    """Convert a number or numeric text, accepting full-width digits and thousands separators."""
     found = _show(field, value)
     if isinstance(value, bool):
         return _problem("type.boolean_number", found=found, expected=field.type)
@@ -303,8 +305,8 @@ def _integer(field: Field, value: Any) -> _Result:
 def _decimal(field: Field, value: Any) -> _Result:
     """Check a decimal, money or percent value; money has 2 places unless the field sets `places`.
 
-    A value with more places than allowed is a problem, not rounded away silently; the
-    value returned with that problem is rounded half up.
+    A value with more places than allowed is a problem and is not rounded away silently.
+    The value returned with that problem is rounded half up.
     """
     number = _to_decimal(field, value)
     if isinstance(number, ValueProblem):

@@ -86,7 +86,7 @@ def test_resident_id_bad_checksum() -> None:
     assert error_of(normalize_resident_id, with_wrong_check_character(VALID_ID)).code == "checksum"
 
 
-def test_resident_id_checksum_message_hides_expected_character() -> None:
+def test_checksum_message_hides_check_character() -> None:
     error = error_of(normalize_resident_id, with_wrong_check_character(VALID_ID))
     assert VALID_ID[-1] not in error.message_en
     assert VALID_ID[-1] not in error.message_zh

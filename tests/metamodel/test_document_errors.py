@@ -1,0 +1,264 @@
+"""Schema, declaration and cross-document errors: each case pins code, position and message."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import pytest
+
+from metamodel import CheckResult
+
+ITEM = "entities/item.yaml"
+ITEM_HEAD = "name: item\nlabel: {zh-CN: 商品, en: Item}\nfields:\n"
+TITLE = "  - name: title\n    type: string\n    label: {zh-CN: 名称, en: Title}\n"
+PRICE = "  - name: price\n    type: money\n    label: {zh-CN: 价格, en: Price}\n    min: 0\n"
+GOOD_ITEM = ITEM_HEAD + TITLE + PRICE
+
+
+def field(text: str) -> str:
+    """Return the item entity with one more field, given as the lines after `- name:`."""
+    return GOOD_ITEM + "  - " + text.strip().replace("\n", "\n    ") + "\n"
+
+
+FORM_HEAD = "name: item_form\nentity: item\nlabel: {zh-CN: 表单, en: Form}\nsections:\n  - name: main\n    label: {zh-CN: 主要, en: Main}\n"
+FLOW_HEAD = (
+    "name: item_flow\nentity: item\nlabel: {zh-CN: 流程, en: Flow}\nstates:\n"
+    "  - {name: draft, label: {zh-CN: 草稿, en: Draft}, initial: true}\n"
+    "  - {name: done, label: {zh-CN: 完成, en: Done}, final: true}\n"
+)
+ROLES = "roles:\n  - {name: clerk, label: {zh-CN: 文员, en: Clerk}}\n"
+
+# (case, files, code, file, line, column, English message)
+CASES: list[tuple[str, dict[str, str | None], str, str, int, int, str]] = [
+    (
+        "missing key",
+        {ITEM: "name: item\nfields:\n" + TITLE},
+        "schema.E003", ITEM, 1, 1, '(document) is missing the required key "label"',
+    ),
+    (
+        "label without english",
+        {ITEM: ITEM_HEAD + TITLE.replace("{zh-CN: 名称, en: Title}", "{zh-CN: 名称}")},
+        "schema.E003", ITEM, 6, 12, 'fields[0].label is missing the required key "en"',
+    ),
+    (
+        "unknown key with suggestion",
+        {ITEM: GOOD_ITEM + "    requird: true\n"},
+        "schema.E002", ITEM, 11, 5, 'unknown key "requird" in fields[1]',
+    ),
+    (
+        "wrong type",
+        {ITEM: GOOD_ITEM + "    unique: 1\n"},
+        "schema.E001", ITEM, 11, 13, 'fields[1].unique must be true or false, found "1"',
+    ),
+    (
+        "wrong type of list",
+        {ITEM: ITEM_HEAD.replace("fields:\n", "fields: {title: x}\n")},
+        "schema.E001", ITEM, 3, 9, "fields must be a list, found a mapping",
+    ),
+    (
+        "unknown field type",
+        {ITEM: GOOD_ITEM.replace("type: string", "type: strng")},
+        "schema.E004", ITEM, 5, 11,
+        'fields[0].type must be one of "string", "text", "integer", "decimal", "money", "percent", "boolean", '
+        '"date", "datetime", "enum", "reference", "multi_reference", "child", "attachment", "attachments", "json", '
+        '"geo_point", "resident_id", "uscc", "vin", "plate", "mobile", "bank_card", found "strng"',
+    ),
+    (
+        "invalid name",
+        {ITEM: GOOD_ITEM.replace("name: title", "name: Title")},
+        "schema.E006", ITEM, 4, 11, '"Title" is not a valid name for fields[0].name',
+    ),
+    (
+        "number out of range",
+        {"forms/item.yaml": FORM_HEAD + "    columns: 9\n    fields: [title]\n"},
+        "schema.E007", "forms/item.yaml", 7, 14, 'sections[0].columns must be <= 4, found "9"',
+    ),
+    (
+        "empty list",
+        {ITEM: ITEM_HEAD.replace("fields:\n", "fields: []\n")},
+        "schema.E008", ITEM, 3, 9, "fields must have at least 1 entries, found 0",
+    ),
+    (
+        "enum without choices",
+        {ITEM: field("name: colour\ntype: enum\nlabel: {zh-CN: 颜色, en: Colour}")},
+        "schema.E003", ITEM, 11, 5, 'fields[2] is missing the required key "choices"',
+    ),
+    (
+        "repeated list entry",
+        {"forms/item.yaml": FORM_HEAD + "    fields: [title]\n", "flows/item.yaml": FLOW_HEAD + "transitions: []\n",
+         "permissions/roles.yaml": ROLES + "grants:\n  - {role: clerk, entity: item, actions: [read, read]}\n"},
+        "schema.E009", "permissions/roles.yaml", 4, 42, "grants[0].actions lists the same entry more than once",
+    ),
+    (
+        "scope and filter together",
+        {"permissions/roles.yaml": ROLES + "grants:\n  - {role: clerk, entity: item, actions: [read], scope: own, filter: 'price > 0'}\n"},
+        "schema.E011", "permissions/roles.yaml", 4, 5,
+        'grants[0] names "filter", "scope", but only one of "filter", "scope" may be given',
+    ),
+    (
+        "folder of no kind",
+        {"entity/other.yaml": "name: other\n"},
+        "layout.E001", "entity/other.yaml", 1, 1,
+        'YAML files in the folder "entity/" are not read, because it is not the folder of any document kind',
+    ),
+    ("no app.yaml", {"app.yaml": None}, "layout.E002", "app.yaml", 1, 1, "the application has no app.yaml"),
+    (
+        "entity declared twice",
+        {"entities/item_copy.yaml": GOOD_ITEM},
+        "name.E001", "entities/item_copy.yaml", 1, 7, "the entity \"item\" is declared twice; the other declaration is at {root}/entities/item.yaml:1:7",
+    ),
+    (
+        "reserved field name",
+        {ITEM: field("name: state\ntype: string\nlabel: {zh-CN: 状态, en: State}")},
+        "name.E002", ITEM, 11, 11, 'the field name "state" is reserved for a system column',
+    ),
+    (
+        "field declared twice",
+        {ITEM: field("name: title\ntype: text\nlabel: {zh-CN: 名称, en: Title}")},
+        "name.E003", ITEM, 11, 11, '"title" is declared more than once in fields[2].name; the first is on line 4',
+    ),
+    (
+        "unknown referenced entity",
+        {ITEM: field("name: shop\ntype: reference\nentity: shopp\nlabel: {zh-CN: 店, en: Shop}")},
+        "ref.E001", ITEM, 13, 13, 'fields[2].entity names the entity "shopp", which is not declared',
+    ),
+    (
+        "form field not in entity",
+        {"forms/item.yaml": FORM_HEAD + "    fields:\n      - title\n      - field: prise\n"},
+        "ref.E002", "forms/item.yaml", 9, 16, 'sections[0].fields[1].field names the field "prise", which the entity item does not have',
+    ),
+    (
+        "option of another type",
+        {ITEM: GOOD_ITEM.replace("label: {zh-CN: 名称, en: Title}", "label: {zh-CN: 名称, en: Title}\n    places: 2")},
+        "field.E001", ITEM, 7, 5, '"places" does not apply to a field of type string',
+    ),
+    (
+        "invalid regular expression",
+        {ITEM: GOOD_ITEM.replace("label: {zh-CN: 名称, en: Title}", "label: {zh-CN: 名称, en: Title}\n    pattern: '[a-'")},
+        "field.E002", ITEM, 7, 14, 'the pattern "[a-" is not a valid regular expression: unterminated character set at position 0',
+    ),
+    (
+        "min above max",
+        {ITEM: GOOD_ITEM + "    max: -1\n"},
+        "field.E004", ITEM, 10, 10, "min 0 is greater than max -1",
+    ),
+    (
+        "computed and required",
+        {ITEM: field("name: total\ntype: money\nlabel: {zh-CN: 合计, en: Total}\nrequired: true\ncomputed: price * 2")},
+        "field.E005", ITEM, 14, 5, 'the field "total" is both computed and required',
+    ),
+    (
+        "expression syntax",
+        {ITEM: field("name: total\ntype: money\nlabel: {zh-CN: 合计, en: Total}\ncomputed: price *")},
+        "expr.E001", ITEM, 14, 22, "the expression does not parse: invalid syntax",
+    ),
+    (
+        "expression unknown name",
+        {ITEM: field("name: total\ntype: money\nlabel: {zh-CN: 合计, en: Total}\ncomputed: \"price * qty\"")},
+        "expr.E002", ITEM, 14, 24, 'the expression names "qty", which is neither a field of item nor a variable',
+    ),
+    (
+        "expression unknown function",
+        {ITEM: field("name: total\ntype: money\nlabel: {zh-CN: 合计, en: Total}\ncomputed: open(price)")},
+        "expr.E004", ITEM, 14, 15, '"open" is not a function of the expression language',
+    ),
+    (
+        "expression forbidden construct",
+        {ITEM: field("name: total\ntype: money\nlabel: {zh-CN: 合计, en: Total}\ncomputed: '[p for p in price]'")},
+        "expr.E003", ITEM, 14, 16, 'the expression uses "a comprehension", which is not allowed',
+    ),
+    (
+        "expression private attribute",
+        {ITEM: field("name: total\ntype: money\nlabel: {zh-CN: 合计, en: Total}\ncomputed: price.__class__")},
+        "expr.E003", ITEM, 14, 15, 'the expression uses ".__class__", which is not allowed',
+    ),
+    (
+        "flow unknown state",
+        {"flows/item.yaml": FLOW_HEAD + "transitions:\n  - {name: finish, label: {zh-CN: 完成, en: Finish}, from: draft, to: dne}\n"},
+        "ref.E004", "flows/item.yaml", 8, 69, 'transitions[0].to names the state "dne", which the flow item_flow does not declare',
+    ),
+    (
+        "flow unknown role",
+        {"flows/item.yaml": FLOW_HEAD + "transitions:\n  - {name: finish, label: {zh-CN: 完成, en: Finish}, from: draft, to: done, roles: [clerc]}\n",
+         "permissions/roles.yaml": ROLES},
+        "ref.E003", "flows/item.yaml", 8, 83, 'transitions[0].roles[0] names the role "clerc", which is not declared',
+    ),
+    (
+        "flow without initial state",
+        {"flows/item.yaml": FLOW_HEAD.replace(", initial: true", "") + "transitions: []\n"},
+        "flow.E001", "flows/item.yaml", 5, 3, "the flow has no initial state",
+    ),
+    (
+        "transition from final state",
+        {"flows/item.yaml": FLOW_HEAD + "transitions:\n  - {name: reopen, label: {zh-CN: 重开, en: Reopen}, from: done, to: draft}\n"},
+        "flow.E003", "flows/item.yaml", 8, 58, 'the transition "reopen" leaves the final state done',
+    ),
+    (
+        "grant of unknown action",
+        {"permissions/roles.yaml": ROLES + "grants:\n  - {role: clerk, entity: item, actions: [raed]}\n"},
+        "ref.E006", "permissions/roles.yaml", 4, 43, 'grants[0].actions[0] names the action "raed", which the entity item does not have',
+    ),
+    (
+        "role inheritance cycle",
+        {"permissions/roles.yaml": "roles:\n  - {name: a, label: {zh-CN: 甲, en: A}, inherits: [b]}\n  - {name: b, label: {zh-CN: 乙, en: B}, inherits: [a]}\n"},
+        "perm.E001", "permissions/roles.yaml", 2, 51, 'role inheritance forms a cycle: "a → b → a"',
+    ),
+    (
+        "menu of unknown report",
+        {"app.yaml": "name: shop\nlabel: {zh-CN: 小店, en: Shop}\nmenus:\n  - name: main\n    label: {zh-CN: 主菜单, en: Main}\n    items:\n      - report: sales\n"},
+        "ref.E005", "app.yaml", 7, 17, 'menus[0].items[0].report names the report "sales", which is not declared',
+    ),
+    (
+        "invalid cron",
+        {"schedules/nightly.yaml": "name: nightly\nlabel: {zh-CN: 夜间, en: Nightly}\ncron: '61 2 * * *'\nhook: shop.nightly\n"},
+        "schedule.E001", "schedules/nightly.yaml", 3, 7, 'the cron expression "61 2 * * *" is invalid: 61 is not a valid input',
+    ),
+    (
+        "template file missing",
+        {"templates/receipt.yaml": "name: receipt\nlabel: {zh-CN: 收据, en: Receipt}\nentity: item\nkind: document\nfile: receipt.html\n"},
+        "ref.E008", "templates/receipt.yaml", 5, 7, 'file names the file "receipt.html", which does not exist',
+    ),
+    (
+        "catalog key not unique",
+        {"catalogs/items.yaml": "name: items\nentity: item\nkey: title\nrows:\n  - {title: pen, price: 2}\n"},
+        "catalog.E001", "catalogs/items.yaml", 3, 6, 'the catalog key "title" is not a unique field of the entity item',
+    ),
+    (
+        "catalog row breaks a field rule",
+        {ITEM: GOOD_ITEM.replace("label: {zh-CN: 名称, en: Title}", "label: {zh-CN: 名称, en: Title}\n    unique: true"),
+         "catalogs/items.yaml": "name: items\nentity: item\nkey: title\nrows:\n  - {title: pen, price: 2}\n  - {title: ink, price: -3}\n"},
+        "catalog.E002", "catalogs/items.yaml", 6, 25, "row 2, field price: The value is less than the minimum 0.",
+    ),
+    (
+        "catalog key repeated",
+        {ITEM: GOOD_ITEM.replace("label: {zh-CN: 名称, en: Title}", "label: {zh-CN: 名称, en: Title}\n    unique: true"),
+         "catalogs/items.yaml": "name: items\nentity: item\nkey: title\nrows:\n  - {title: pen, price: 2}\n  - {title: pen, price: 3}\n"},
+        "catalog.E003", "catalogs/items.yaml", 6, 13, 'the key "pen" is used by more than one row; the first is on line 5',
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "files", "code", "file", "line", "column", "message"), CASES, ids=[case[0] for case in CASES]
+)
+def test_document_diagnostic(
+    check: Callable[..., CheckResult],
+    case: str,
+    files: dict[str, str | None],
+    code: str,
+    file: str,
+    line: int,
+    column: int,
+    message: str,
+) -> None:
+    result = check(files)
+
+    assert result.model is None
+    assert [item.code for item in result.diagnostics] == [code]
+    diagnostic = result.diagnostics[0]
+    root = diagnostic.file[: -len(file) - 1]
+    assert diagnostic.file == f"{root}/{file}"
+    assert (diagnostic.line, diagnostic.column) == (line, column)
+    assert diagnostic.message("en") == message.format(root=root)
+    assert diagnostic.hint("en")
+    assert diagnostic.message("zh-CN") != diagnostic.message("en")
