@@ -121,7 +121,7 @@ def build_entity(builder: Builder, document: Document) -> m.Entity:
     data = document.data
     name = data["name"]
     builder.unique_names(document, ("fields",), data["fields"])
-    fields = {}
+    fields: dict[str, m.Field] = {}
     for index, field_data in enumerate(data["fields"]):
         field = build_field(builder, document, ("fields", index), field_data, name)
         fields.setdefault(field.name, field)
@@ -293,7 +293,7 @@ def build_flow(builder: Builder, document: Document) -> m.Flow:
     builder.unique_names(document, ("states",), data["states"])
     builder.unique_names(document, ("transitions",), data["transitions"])
 
-    states = {}
+    states: dict[str, m.State] = {}
     for state in data["states"]:
         states.setdefault(
             state["name"],
@@ -311,7 +311,7 @@ def build_flow(builder: Builder, document: Document) -> m.Flow:
     elif len(initial) > 1:
         builder.report(document.diagnostic("flow.E002", ("states",), found=initial))
 
-    transitions = {}
+    transitions: dict[str, m.Transition] = {}
     for index, item in enumerate(data["transitions"]):
         path: DocPath = ("transitions", index)
         sources = (item["from"],) if isinstance(item["from"], str) else tuple(item["from"])

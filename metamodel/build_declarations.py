@@ -88,7 +88,7 @@ class PermissionsBuilder:
     def _add_org_unit(self, document: Document, path: DocPath, data: dict[str, Any], parent: str | None) -> None:
         name = data["name"]
         if self._first_declaration(document, path + ("name",), "org unit", name):
-            self.org_units[name] = m.OrgUnit(name, label(data["label"]), data["kind"], parent)
+            self.org_units[name] = m.OrgUnit(name, label(data["label"]), data.get("kind", "department"), parent)
         for index, child in enumerate(data.get("children", [])):
             self._add_org_unit(document, path + ("children", index), child, name)
 

@@ -6,7 +6,7 @@ reference that is wrong, not of the thing it refers to.
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 from metamodel import model as m
 from metamodel.build import ExpressionSite
@@ -49,14 +49,15 @@ class CrossChecker:
 
     def named(self, kind: str) -> Iterable[tuple[Document, Any]]:
         """Yield each document of a kind with the model object built from it."""
-        table: dict[str, Any] = {
+        tables: dict[str, Mapping[str, Any]] = {
             "entity": self.model.entities,
             "form": self.model.forms,
             "flow": self.model.flows,
             "report": self.model.reports,
             "catalog": self.model.catalogs,
             "template": self.model.templates,
-        }[kind]
+        }
+        table = tables[kind]
         for document in self.documents[kind]:
             built = table.get(document.data["name"])
             if built is not None and built.source.file == document.file:
@@ -73,7 +74,7 @@ class CrossChecker:
 
     def field_ref(self, document: Document, path: DocPath, entity: m.Entity, dotted: str) -> m.Field | None:
         """Resolve `field` or `reference.field` in an entity; report the first hop that does not exist."""
-        fields: dict[str, m.Field] | Any = entity.fields
+        fields: Mapping[str, m.Field] = entity.fields
         owner = entity.name
         found: m.Field | None = None
         for hop, name in enumerate(dotted.split(".")):

@@ -173,8 +173,8 @@ MESSAGES: dict[str, Message] = {
     "schema.E006": _m(
         "{found} is not a valid name for {path}",
         "{found} 不是有效的名称（{path}）",
-        "Names use lower-case letters, digits and underscores and start with a letter, for example loan_amount.",
-        "名称只能包含小写字母、数字和下划线，并以字母开头，例如 loan_amount。",
+        "Names use lower-case letters, digits and underscores and start with a letter, for example unit_price.",
+        "名称只能包含小写字母、数字和下划线，并以字母开头，例如 unit_price。",
     ),
     "schema.E007": _m(
         "{path} must be {expected}, found {found}",
@@ -333,8 +333,8 @@ MESSAGES: dict[str, Message] = {
     "expr.E001": _m(
         "the expression does not parse: {reason}",
         "表达式无法解析：{reason}",
-        "Write a single expression such as loan_amount <= vehicle_price * 0.8.",
-        "请写单个表达式，例如 loan_amount <= vehicle_price * 0.8。",
+        "Write a single expression such as discount <= unit_price * 0.2.",
+        "请写单个表达式，例如 discount <= unit_price * 0.2。",
     ),
     "expr.E002": _m(
         "the expression names {found}, which is neither a field of {entity} nor a variable",
@@ -382,8 +382,8 @@ MESSAGES: dict[str, Message] = {
     "flow.E004": _m(
         "the entity {found} has {count} flows, so each of them needs applies_when",
         "实体 {found} 有 {count} 个流程，每个流程都需要 applies_when",
-        "Add applies_when to each flow of the entity, for example product.flow == 'standard'.",
-        "请为该实体的每个流程添加 applies_when，例如 product.flow == 'standard'。",
+        "Add applies_when to each flow of the entity, for example category.flow == 'standard'.",
+        "请为该实体的每个流程添加 applies_when，例如 category.flow == 'standard'。",
     ),
     # Permissions
     "perm.E001": _m(

@@ -87,13 +87,16 @@ def _diagnostics_for(error: ValidationError, kind: str, document: Document) -> I
         yield from _diagnostics_for(_closest(error), kind, document)
         return
 
+    # jsonschema types these attributes as possibly unset; after iter_errors they are always set.
     path: DocPath = tuple(error.absolute_path)
-    instance = error.instance
-    schema_value = error.validator_value
+    instance: Any = error.instance
+    schema_value: Any = error.validator_value
+    schema: Any = error.schema
+    validator: Any = error.validator
     found = _found(document, path, instance)
 
-    if error.validator == "additionalProperties":
-        allowed = sorted(error.schema.get("properties", {}))
+    if validator == "additionalProperties":
+        allowed = sorted(schema.get("properties", {}))
         for key in instance:
             if key not in allowed:
                 yield document.diagnostic(
@@ -105,39 +108,39 @@ def _diagnostics_for(error: ValidationError, kind: str, document: Document) -> I
                     parent=format_path(path),
                     suggestion=suggest(key, allowed),
                 )
-    elif error.validator == "required":
+    elif validator == "required":
         for key in schema_value:
             if key not in instance:
                 yield document.diagnostic("schema.E003", path, expected=key)
-    elif error.validator == "type":
+    elif validator == "type":
         types = schema_value if isinstance(schema_value, list) else [schema_value]
         expected = Text(
             " or ".join(_TYPE_WORDS[name][0] for name in types), "或".join(_TYPE_WORDS[name][1] for name in types)
         )
         yield document.diagnostic("schema.E001", path, found=found, expected=expected)
-    elif error.validator in ("enum", "const"):
-        allowed = schema_value if error.validator == "enum" else [schema_value]
+    elif validator in ("enum", "const"):
+        allowed = schema_value if validator == "enum" else [schema_value]
         suggestion = suggest(instance, [str(item) for item in allowed]) if isinstance(instance, str) else None
         yield document.diagnostic("schema.E004", path, found=found, expected=allowed, suggestion=suggestion)
-    elif error.validator == "pattern":
+    elif validator == "pattern":
         code = "schema.E006" if schema_value in (NAME_PATTERN,) or "[a-z][a-z0-9_]" in schema_value else "schema.E005"
         yield document.diagnostic(code, path, found=found, expected=schema_value)
-    elif error.validator in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
-        sign = {"minimum": ">=", "maximum": "<=", "exclusiveMinimum": ">", "exclusiveMaximum": "<"}[error.validator]
+    elif validator in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        sign = {"minimum": ">=", "maximum": "<=", "exclusiveMinimum": ">", "exclusiveMaximum": "<"}[validator]
         limit = f"{sign} {schema_value}"
         yield document.diagnostic("schema.E007", path, found=found, expected=Text(limit, limit))
-    elif error.validator in ("minItems", "maxItems", "minLength", "maxLength", "minProperties", "maxProperties"):
-        unit_en, unit_zh = next(unit for key, unit in _SIZE_UNITS.items() if error.validator.endswith(key))
-        code = "schema.E008" if error.validator.startswith("min") else "schema.E012"
+    elif validator in ("minItems", "maxItems", "minLength", "maxLength", "minProperties", "maxProperties"):
+        unit_en, unit_zh = next(unit for key, unit in _SIZE_UNITS.items() if validator.endswith(key))
+        code = "schema.E008" if validator.startswith("min") else "schema.E012"
         yield document.diagnostic(
             code, path, found=_size(instance), expected=schema_value, unit_en=unit_en, unit_zh=unit_zh
         )
-    elif error.validator == "uniqueItems":
+    elif validator == "uniqueItems":
         yield document.diagnostic("schema.E009", path)
-    elif error.validator == "not" and isinstance(instance, dict):
+    elif validator == "not" and isinstance(instance, dict):
         keys = sorted(set(instance) & set(schema_value.get("required", [])))
         yield document.diagnostic("schema.E011", path, found=keys, expected=keys)
-    elif error.validator == "propertyNames":
+    elif validator == "propertyNames":
         yield document.diagnostic("schema.E006", path + (instance,), at_key=True, found=instance, expected=NAME_PATTERN)
     else:
         yield document.diagnostic("schema.E010", path, found=error.message, kind=kind)

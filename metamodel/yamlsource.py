@@ -40,7 +40,7 @@ MAP_TAG = "tag:yaml.org,2002:map"
 MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
-class CoreSchemaLoader(_BaseLoader):  # type: ignore[misc,valid-type]
+class CoreSchemaLoader(_BaseLoader):  # type: ignore[misc]
     """A safe loader that resolves plain scalars by the YAML 1.2 core schema."""
 
     yaml_implicit_resolvers: dict[Any, Any] = {}
