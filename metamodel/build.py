@@ -35,7 +35,7 @@ OPTION_TYPES: dict[str, frozenset[str]] = {
 
 @dataclass(frozen=True)
 class ExpressionSite:
-    """An expression and where it stands, kept until its names can be checked against the entity."""
+    """An expression with its place in a document, kept until its names are checked against the entity."""
 
     document: Document
     path: DocPath

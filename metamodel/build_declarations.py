@@ -94,12 +94,12 @@ class PermissionsBuilder:
 
     def _first_declaration(self, document: Document, path: DocPath, kind: str, name: str) -> bool:
         line, column = document.position(path)
-        here = f"{document.file}:{line}:{column}"
+        location = f"{document.file}:{line}:{column}"
         other = self.declared_at.get((kind, name))
         if other is not None:
             self.builder.report(document.diagnostic("name.E001", path, kind=kind, found=name, other=other))
             return False
-        self.declared_at[(kind, name)] = here
+        self.declared_at[(kind, name)] = location
         return True
 
     def result(self) -> m.Permissions:

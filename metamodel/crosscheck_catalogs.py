@@ -108,10 +108,10 @@ def _check_rules(
     names.update({"today": datetime.date.today(), "now": datetime.datetime.now(), "state": None, "user": None})
     for rule in entity.rules:
         try:
-            holds = rule.check.evaluate(names)
+            passed = rule.check.evaluate(names)
         except Exception:  # noqa: BLE001 - a rule that cannot be evaluated on YAML alone is checked at save time
             continue
-        if not holds:
+        if not passed:
             checker.report(
                 document,
                 "catalog.E005",

@@ -10,9 +10,10 @@ Sub-folders inside a kind's folder are read too. Other folders holding YAML are
 reported, except hooks/ (Python code) and folders whose name starts with a dot
 or an underscore.
 
-Loading runs in three passes, each over every file, so that all problems are
-reported at once: read and validate each file against its kind's schema; build the
-model objects with the checks one document can make; cross-check the documents.
+Loading runs in three passes over every file, so that all problems are reported at
+once. The first reads each file and validates it against its kind's schema. The second
+builds the model objects with the checks one document can make alone. The third
+cross-checks the documents.
 """
 
 from __future__ import annotations
@@ -205,9 +206,9 @@ def _build_model(
         for document in documents[kind]:
             name = document.data["name"]
             line, column = document.position(("name",))
-            here = f"{document.file}:{line}:{column}"
-            other = declared_at.setdefault((kind, name), here)
-            if other != here:
+            location = f"{document.file}:{line}:{column}"
+            other = declared_at.setdefault((kind, name), location)
+            if other != location:
                 diagnostics.append(document.diagnostic("name.E001", ("name",), kind=kind, found=name, other=other))
                 continue
             built[kind][name] = _BUILDERS[kind](builder, document)

@@ -83,7 +83,7 @@ class Label:
 
 @dataclass(frozen=True)
 class Source:
-    """Where a declaration stands in the application's YAML."""
+    """The position of a declaration in the application's YAML."""
 
     file: str
     line: int
@@ -369,7 +369,7 @@ class Schedule:
 
 @dataclass(frozen=True)
 class Integration:
-    """Which provider implementation serves one integration interface."""
+    """The provider implementation chosen for one integration interface, with its settings."""
 
     name: str
     interface: str

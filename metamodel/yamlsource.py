@@ -68,7 +68,7 @@ CoreSchemaLoader.add_implicit_resolver(MERGE_TAG, re.compile(r"^<<$"), ["<"])
 
 @dataclass(frozen=True)
 class ScalarInfo:
-    """Where a scalar starts and how it was written, for positions inside its text."""
+    """The start position and style of a scalar, for positions inside its text."""
 
     line: int
     column: int

@@ -15,7 +15,7 @@ PRICE = "  - name: price\n    type: money\n    label: {zh-CN: 价格, en: Price}
 GOOD_ITEM = ITEM_HEAD + TITLE + PRICE
 
 
-def field(text: str) -> str:
+def with_field(text: str) -> str:
     """Return the item entity with one more field, given as the lines after `- name:`."""
     return GOOD_ITEM + "  - " + text.strip().replace("\n", "\n    ") + "\n"
 
@@ -80,7 +80,7 @@ CASES: list[tuple[str, dict[str, str | None], str, str, int, int, str]] = [
     ),
     (
         "enum without choices",
-        {ITEM: field("name: colour\ntype: enum\nlabel: {zh-CN: 颜色, en: Colour}")},
+        {ITEM: with_field("name: colour\ntype: enum\nlabel: {zh-CN: 颜色, en: Colour}")},
         "schema.E003", ITEM, 11, 5, 'fields[2] is missing the required key "choices"',
     ),
     (
@@ -109,17 +109,17 @@ CASES: list[tuple[str, dict[str, str | None], str, str, int, int, str]] = [
     ),
     (
         "reserved field name",
-        {ITEM: field("name: state\ntype: string\nlabel: {zh-CN: 状态, en: State}")},
+        {ITEM: with_field("name: state\ntype: string\nlabel: {zh-CN: 状态, en: State}")},
         "name.E002", ITEM, 11, 11, 'the field name "state" is reserved for a system column',
     ),
     (
         "field declared twice",
-        {ITEM: field("name: title\ntype: text\nlabel: {zh-CN: 名称, en: Title}")},
+        {ITEM: with_field("name: title\ntype: text\nlabel: {zh-CN: 名称, en: Title}")},
         "name.E003", ITEM, 11, 11, '"title" is declared more than once in fields[2].name; the first is on line 4',
     ),
     (
         "unknown referenced entity",
-        {ITEM: field("name: shop\ntype: reference\nentity: shopp\nlabel: {zh-CN: 店, en: Shop}")},
+        {ITEM: with_field("name: shop\ntype: reference\nentity: shopp\nlabel: {zh-CN: 店, en: Shop}")},
         "ref.E001", ITEM, 13, 13, 'fields[2].entity names the entity "shopp", which is not declared',
     ),
     (
@@ -144,32 +144,32 @@ CASES: list[tuple[str, dict[str, str | None], str, str, int, int, str]] = [
     ),
     (
         "computed and required",
-        {ITEM: field("name: total\ntype: money\nlabel: {zh-CN: 合计, en: Total}\nrequired: true\ncomputed: price * 2")},
+        {ITEM: with_field("name: total\ntype: money\nlabel: {zh-CN: 合计, en: Total}\nrequired: true\ncomputed: price * 2")},
         "field.E005", ITEM, 14, 5, 'the field "total" is both computed and required',
     ),
     (
         "expression syntax",
-        {ITEM: field("name: total\ntype: money\nlabel: {zh-CN: 合计, en: Total}\ncomputed: price *")},
+        {ITEM: with_field("name: total\ntype: money\nlabel: {zh-CN: 合计, en: Total}\ncomputed: price *")},
         "expr.E001", ITEM, 14, 22, "the expression does not parse: invalid syntax",
     ),
     (
         "expression unknown name",
-        {ITEM: field("name: total\ntype: money\nlabel: {zh-CN: 合计, en: Total}\ncomputed: \"price * qty\"")},
+        {ITEM: with_field("name: total\ntype: money\nlabel: {zh-CN: 合计, en: Total}\ncomputed: \"price * qty\"")},
         "expr.E002", ITEM, 14, 24, 'the expression names "qty", which is neither a field of item nor a variable',
     ),
     (
         "expression unknown function",
-        {ITEM: field("name: total\ntype: money\nlabel: {zh-CN: 合计, en: Total}\ncomputed: open(price)")},
+        {ITEM: with_field("name: total\ntype: money\nlabel: {zh-CN: 合计, en: Total}\ncomputed: open(price)")},
         "expr.E004", ITEM, 14, 15, '"open" is not a function of the expression language',
     ),
     (
         "expression forbidden construct",
-        {ITEM: field("name: total\ntype: money\nlabel: {zh-CN: 合计, en: Total}\ncomputed: '[p for p in price]'")},
+        {ITEM: with_field("name: total\ntype: money\nlabel: {zh-CN: 合计, en: Total}\ncomputed: '[p for p in price]'")},
         "expr.E003", ITEM, 14, 16, 'the expression uses "a comprehension", which is not allowed',
     ),
     (
         "expression private attribute",
-        {ITEM: field("name: total\ntype: money\nlabel: {zh-CN: 合计, en: Total}\ncomputed: price.__class__")},
+        {ITEM: with_field("name: total\ntype: money\nlabel: {zh-CN: 合计, en: Total}\ncomputed: price.__class__")},
         "expr.E003", ITEM, 14, 15, 'the expression uses ".__class__", which is not allowed',
     ),
     (
