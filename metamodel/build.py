@@ -237,7 +237,11 @@ def build_field(builder: Builder, document: Document, path: DocPath, data: dict[
 
 
 def _number(value: Any) -> Any:
-    """Return a YAML min or max as a number, or None where it is not numeric (a date limit)."""
+    """Return a YAML min or max as a number, or None when it is text that is no number.
+
+    The schema admits text so that "1e6" or "0.35" can be written exactly; anything
+    else is left to the min > max check, which then has nothing to compare.
+    """
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return value
     try:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from metamodel import model as m
 from metamodel.build import ExpressionSite, expression_position
@@ -21,7 +21,11 @@ def check_reports(checker: CrossChecker) -> None:
         if entity is None:
             continue
         for index, dimension in enumerate(report.dimensions):
-            checker.field_ref(document, ("dimensions", index, "field"), entity, dimension.field)
+            field = checker.field_ref(document, ("dimensions", index, "field"), entity, dimension.field)
+            if dimension.bucket is not None and field is not None and field.type not in ("date", "datetime"):
+                checker.report(
+                    document, "report.E001", ("dimensions", index, "bucket"), found=dimension.field, bucket=dimension.bucket, type=field.type
+                )
         for index, name in enumerate(report.filters):
             checker.field_ref(document, ("filters", index), entity, name)
 
@@ -97,8 +101,7 @@ def check_expressions(checker: CrossChecker, sites: Iterable[ExpressionSite]) ->
                 if use.name == "user" and use.attributes and use.attributes[0] not in USER_ATTRIBUTES:
                     attribute = use.attributes[0]
                     report(
-                        "expr.E005", found=attribute, entity="user", expected=list(USER_ATTRIBUTES),
-                        suggestion=suggest(attribute, USER_ATTRIBUTES),
+                        "expr.E006", found=attribute, attribute=attribute, expected=list(USER_ATTRIBUTES), suggestion=suggest(attribute, USER_ATTRIBUTES)
                     )
                 continue
             field = entity.fields.get(use.name)
@@ -109,11 +112,25 @@ def check_expressions(checker: CrossChecker, sites: Iterable[ExpressionSite]) ->
                     suggestion=suggest(use.name, known + variables),
                 )
                 continue
-            if field is None or not use.attributes or field.type not in m.REFERENCE_TYPES or field.entity is None:
-                continue
-            target = checker.model.entities.get(field.entity)
-            attribute = use.attributes[0]
-            if target is not None and attribute not in target.fields and attribute not in m.SYSTEM_FIELDS:
-                names = sorted(target.fields)
-                report("expr.E005", found=attribute, entity=target.name, expected=names, suggestion=suggest(attribute, names))
+            if field is not None:
+                _check_attributes(checker, field, use.attributes, report)
 
+
+def _check_attributes(checker: CrossChecker, field: m.Field, attributes: tuple[str, ...], report: Callable[..., None]) -> None:
+    """Follow `a.b.c` along reference fields and report the first attribute that does not exist."""
+    current = field
+    for attribute in attributes:
+        if current.type in ("json", "geo_point"):
+            return  # their keys are data, not declared fields
+        if current.type != "reference" or current.entity is None:
+            report("expr.E007", found=attribute, field=current.name, type=current.type)
+            return
+        target = checker.model.entities.get(current.entity)
+        if target is None or attribute in m.SYSTEM_FIELDS:
+            return
+        following = target.fields.get(attribute)
+        if following is None:
+            names = sorted(target.fields)
+            report("expr.E005", found=attribute, entity=target.name, expected=names, suggestion=suggest(attribute, names))
+            return
+        current = following

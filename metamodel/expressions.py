@@ -1,5 +1,7 @@
 """The sandboxed expression language of guards, computed fields, rules and visibility.
 
+Number literals with a decimal point are exact Decimals, like the money and percent
+values they are compared with.
 An expression is one Python expression restricted to literals, names, attribute
 access, arithmetic, comparisons, boolean logic, if-else, lists and tuples, and calls
 of the functions in FUNCTIONS. It is parsed once when the application loads and
@@ -12,7 +14,7 @@ import ast
 import datetime
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, cast
 
 from simpleeval import EvalWithCompoundTypes
 
@@ -177,7 +179,21 @@ def parse_expression(source: str) -> tuple[Expression | None, list[ExpressionPro
         line = getattr(node, "lineno", 1)
         offset = getattr(node, "col_offset", 0) + (indent if line == 1 else 0)
         names.append(NameUse(use[0], use[1], line, offset))
+    _exact_decimals(tree, stripped)
     return Expression(source, tree, tuple(names), indent), []
+
+
+def _exact_decimals(tree: ast.Expression, text: str) -> None:
+    """Replace float literals by Decimals of their exact text, in place.
+
+    Money and percent values are Decimals, and a binary float such as 0.7 compares
+    unequal to Decimal("0.7"), so `ltv <= 0.7` would be false at exactly 70%.
+    """
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, float):
+            segment = ast.get_source_segment(text, node)
+            exact = Decimal(segment) if segment else Decimal(repr(node.value))
+            node.value = cast(Any, exact)  # ast types Constant.value without Decimal; simpleeval returns it as is
 
 
 def _check_call(node: ast.Call, line: int, offset: int) -> list[ExpressionProblem]:

@@ -277,8 +277,8 @@ MESSAGES: dict[str, Message] = {
     "ref.E008": _m(
         "{path} names the file {found}, which does not exist",
         "{path} 引用的文件 {found} 不存在",
-        "Create the file beside the template's YAML, or correct the path (relative to templates/).",
-        "请在模板 YAML 旁创建该文件，或修正路径（相对于 templates/）。",
+        "Create the file, or correct the path; it is relative to the folder of the template's YAML file.",
+        "请创建该文件或修正路径；路径相对于模板 YAML 文件所在的文件夹。",
     ),
     "ref.E009": _m(
         "{path} names the measure {found}, which this report does not declare",
@@ -359,6 +359,25 @@ MESSAGES: dict[str, Message] = {
         "表达式中的 {found} 在实体 {entity} 中不存在",
         "Use one of the fields of {entity}: {expected}.",
         "请使用实体 {entity} 的字段：{expected}。",
+    ),
+    "expr.E006": _m(
+        "the expression names user.{attribute}, but the user variable has no such attribute",
+        "表达式中的 user.{attribute} 不存在：user 变量没有该属性",
+        "Use one of the attributes of user: {expected}.",
+        "请使用 user 的属性：{expected}。",
+    ),
+    "expr.E007": _m(
+        "the expression reads {found} of {field}, but {field} is a {type} field, which has no fields",
+        "表达式读取 {field} 的 {found}，但 {field} 是 {type} 类型的字段，没有下级字段",
+        "Only a reference field leads to the fields of another entity; remove .{found}.",
+        "只有引用字段才能访问另一个实体的字段；请删除 .{found}。",
+    ),
+    # Reports
+    "report.E001": _m(
+        "{path} groups {found} by {bucket}, but it is a {type} field",
+        "{path} 按{bucket}对 {found} 分组，但它是 {type} 类型的字段",
+        "Use bucket only with date and datetime fields, or remove it.",
+        "bucket 只能用于 date 和 datetime 字段；请删除它。",
     ),
     # Flows
     "flow.E001": _m(

@@ -237,6 +237,114 @@ CASES: list[tuple[str, dict[str, str | None], str, str, int, int, str]] = [
     ),
 ]
 
+REPORT = (
+    "name: sales\nlabel: {zh-CN: 销售, en: Sales}\nsource: item\ndimensions:\n  - field: title\nmeasures:\n"
+    "  - {name: count, label: {zh-CN: 数量, en: Count}, aggregate: count}\n"
+)
+UNIQUE_TITLE_ITEM = GOOD_ITEM.replace("label: {zh-CN: 名称, en: Title}", "label: {zh-CN: 名称, en: Title}\n    unique: true")
+
+CASES += [
+    (
+        "value off its pattern",
+        {ITEM: with_field("name: colour\ntype: enum\nlabel: {zh-CN: 颜色, en: Colour}\nchoices:\n  - {value: 'dark red', label: {zh-CN: 深红, en: Dark red}}")},
+        "schema.E005", ITEM, 15, 17,
+        'fields[2].choices[0].value is "dark red", which does not match the pattern "^[A-Za-z0-9_\\\\-]{1,63}$"',
+    ),
+    (
+        "too many entries",
+        {"reports/sales.yaml": REPORT + "  - {name: c2, label: {zh-CN: 比, en: R}, aggregate: ratio, ratio: [count, count, count]}\n"},
+        "schema.E012", "reports/sales.yaml", 8, 67, "measures[1].ratio must have at most 2 entries, found 3",
+    ),
+    (
+        "sla expiry of unknown transition",
+        {"flows/item.yaml": FLOW_HEAD + "transitions:\n  - {name: finish, label: {zh-CN: 完成, en: Finish}, from: draft, to: done, sla: {hours: 24, on_expiry: finsh}}\n"},
+        "ref.E007", "flows/item.yaml", 8, 103,
+        'transitions[0].sla.on_expiry names the transition "finsh", which the flow item_flow does not declare',
+    ),
+    (
+        "ratio of unknown measure",
+        {"reports/sales.yaml": REPORT + "  - {name: share, label: {zh-CN: 占比, en: Share}, aggregate: ratio, ratio: [count, total]}\n"},
+        "ref.E009", "reports/sales.yaml", 8, 83, 'measures[1].ratio[1] names the measure "total", which this report does not declare',
+    ),
+    (
+        "chart axis not a dimension",
+        {"reports/sales.yaml": REPORT + "charts:\n  - {type: bar, x: price, y: [count]}\n"},
+        "ref.E010", "reports/sales.yaml", 9, 20, 'charts[0].x names "price", which is not a dimension of this report',
+    ),
+    (
+        "default not a choice",
+        {ITEM: with_field("name: colour\ntype: enum\nlabel: {zh-CN: 颜色, en: Colour}\ndefault: blue\nchoices:\n  - {value: red, label: {zh-CN: 红, en: Red}}")},
+        "field.E003", ITEM, 14, 14,
+        'the default "blue" is not a valid value of this field: This is not one of the allowed values; choose one of: red.',
+    ),
+    (
+        "renamed from a current field",
+        {ITEM: with_field("name: cost\ntype: money\nlabel: {zh-CN: 成本, en: Cost}\nrenamed_from: price")},
+        "field.E006", ITEM, 14, 19, 'renamed_from "price" is also the name of a current field',
+    ),
+    (
+        "expression unknown referenced field",
+        {ITEM: with_field("name: shop\ntype: reference\nentity: item\nlabel: {zh-CN: 店, en: Shop}")
+         + "rules:\n  - name: cheaper\n    check: price <= shop.prise\n    message: {zh-CN: 太贵, en: Too dear}\n"},
+        "expr.E005", ITEM, 17, 21, 'the expression names "prise", which the entity item does not have',
+    ),
+    (
+        "expression unknown user attribute",
+        {ITEM: GOOD_ITEM + "rules:\n  - name: mine\n    check: user.nam == title\n    message: {zh-CN: 不对, en: Wrong}\n"},
+        "expr.E006", ITEM, 13, 12, "the expression names user.nam, but the user variable has no such attribute",
+    ),
+    (
+        "expression attribute of a number",
+        {ITEM: GOOD_ITEM + "rules:\n  - name: odd\n    check: price.amount > 0\n    message: {zh-CN: 不对, en: Wrong}\n"},
+        "expr.E007", ITEM, 13, 12, 'the expression reads "amount" of price, but price is a money field, which has no fields',
+    ),
+    (
+        "expression chain beyond a reference",
+        {ITEM: with_field("name: shop\ntype: reference\nentity: item\nlabel: {zh-CN: 店, en: Shop}")
+         + "rules:\n  - name: deep\n    check: shop.shop.prise > 0\n    message: {zh-CN: 不对, en: Wrong}\n"},
+        "expr.E005", ITEM, 17, 12, 'the expression names "prise", which the entity item does not have',
+    ),
+    (
+        "date bucket on a number",
+        {"reports/sales.yaml": REPORT.replace("  - field: title\n", "  - field: price\n    bucket: month\n")},
+        "report.E001", "reports/sales.yaml", 6, 13, 'dimensions[0].bucket groups "price" by month, but it is a money field',
+    ),
+    (
+        "two initial states",
+        {"flows/item.yaml": FLOW_HEAD.replace("final: true", "initial: true") + "transitions: []\n"},
+        "flow.E002", "flows/item.yaml", 5, 3, 'the flow has more than one initial state: "draft", "done"',
+    ),
+    (
+        "field rule of unknown field",
+        {"permissions/roles.yaml": ROLES + "field_rules:\n  - {role: clerk, entity: item, hidden: [prise]}\n"},
+        "perm.E002", "permissions/roles.yaml", 4, 42,
+        'field_rules[0].hidden[0] names the field "prise" in a field rule, but the entity item has no such field',
+    ),
+    (
+        "catalog reference to unknown key",
+        {ITEM: UNIQUE_TITLE_ITEM + "  - {name: parent, type: reference, entity: item, label: {zh-CN: 上级, en: Parent}}\n",
+         "catalogs/items.yaml": "name: items\nentity: item\nkey: title\nrows:\n  - {title: pen, price: 2}\n  - {title: ink, price: 3, parent: pn}\n"},
+        "catalog.E004", "catalogs/items.yaml", 6, 36, '"pn" is not the key of any item row declared in a catalog',
+    ),
+    (
+        "catalog row breaks a rule",
+        {ITEM: UNIQUE_TITLE_ITEM + "  - {name: cost, type: money, label: {zh-CN: 成本, en: Cost}}\n"
+         + "rules:\n  - name: margin\n    check: price >= cost\n    message: {zh-CN: 售价低于成本, en: The price is below the cost}\n",
+         "catalogs/items.yaml": "name: items\nentity: item\nkey: title\nrows:\n  - {title: pen, price: 2, cost: 1}\n  - {title: ink, price: 3, cost: 4}\n"},
+        "catalog.E005", "catalogs/items.yaml", 6, 5, 'row 2 breaks the rule "margin": The price is below the cost',
+    ),
+    (
+        "menu item with two targets",
+        {"app.yaml": "name: shop\nlabel: {zh-CN: 小店, en: Shop}\nmenus:\n  - name: main\n    label: {zh-CN: 主菜单, en: Main}\n    items:\n      - {entity: item, page: home}\n"},
+        "app.E001", "app.yaml", 7, 9, 'a menu item must name exactly one of entity, report or page, found "entity", "page"',
+    ),
+    (
+        "default locale not listed",
+        {"app.yaml": "name: shop\nlabel: {zh-CN: 小店, en: Shop}\nlocales: [zh-CN]\ndefault_locale: en\n"},
+        "app.E002", "app.yaml", 4, 17, 'the default locale "en" is not one of the locales "zh-CN"',
+    ),
+]
+
 
 @pytest.mark.parametrize(
     ("case", "files", "code", "file", "line", "column", "message"), CASES, ids=[case[0] for case in CASES]
@@ -259,6 +367,19 @@ def test_document_diagnostic(
     root = diagnostic.file[: -len(file) - 1]
     assert diagnostic.file == f"{root}/{file}"
     assert (diagnostic.line, diagnostic.column) == (line, column)
-    assert diagnostic.message("en") == message.format(root=root)
+    assert diagnostic.message("en") == message.replace("{root}", root)
     assert diagnostic.hint("en")
     assert diagnostic.message("zh-CN") != diagnostic.message("en")
+
+
+def test_each_flow_of_shared_entity_reported(check: Callable[..., CheckResult]) -> None:
+    result = check(
+        {
+            "flows/item.yaml": FLOW_HEAD + "transitions: []\n",
+            "flows/item2.yaml": FLOW_HEAD.replace("item_flow", "item_flow2") + "transitions: []\n",
+        }
+    )
+
+    assert [item.code for item in result.diagnostics] == ["flow.E004", "flow.E004"]
+    assert [item.file.rsplit("/", 1)[1] for item in result.diagnostics] == ["item.yaml", "item2.yaml"]
+    assert result.diagnostics[0].message("en") == 'the entity "item" has 2 flows, so each of them needs applies_when'

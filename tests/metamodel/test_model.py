@@ -90,3 +90,17 @@ def test_repository_layout() -> None:
     schemas = sorted(path.name for path in (REPOSITORY / "metamodel" / "schemas").glob("*.schema.json"))
     assert len(schemas) == 11
     assert Path(REPOSITORY / "metamodel" / "schemas" / "entity.schema.json").read_text().count("2020-12") == 1
+
+
+def test_decimal_literals_are_exact(check: Callable[..., CheckResult]) -> None:
+    entity = (
+        "name: item\nlabel: {zh-CN: 商品, en: Item}\nfields:\n"
+        "  - {name: ratio, type: percent, label: {zh-CN: 比例, en: Ratio}, places: 4}\n"
+        "rules:\n  - name: cap\n    check: ratio <= 0.7\n    message: {zh-CN: 比例过高, en: Ratio too high}\n"
+    )
+    model = check({"entities/item.yaml": entity}).model
+    assert model is not None
+
+    rule = model.entities["item"].rules[0]
+    assert rule.check.evaluate({"ratio": Decimal("0.7000")}) is True
+    assert rule.check.evaluate({"ratio": Decimal("0.7001")}) is False

@@ -91,7 +91,7 @@ def print_text(result: CheckResult, lang: str) -> None:
     counts = summary(result.model)
     app = result.model.app
     if lang == "en":
-        parts = ", ".join(f"{count} {name}" for name, count in counts.items())
+        parts = ", ".join(f"{name} {count}" for name, count in counts.items())
         print(f"OK: {app.name} ({app.label.en}) from {result.files} file(s): {parts}; {warnings} warning(s).", file=stream)
     else:
         parts = "，".join(f"{_SUMMARY_WORDS_ZH[name]} {count}" for name, count in counts.items())
