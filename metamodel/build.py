@@ -218,7 +218,7 @@ def build_field(builder: Builder, document: Document, path: DocPath, data: dict[
         min_length=length.get("min"),
         max_length=length.get("max"),
         pattern=pattern,
-        default=data.get("default"),
+        default=m.deep_freeze(data.get("default")),
         read_only=data.get("read_only", False),
         computed=computed,
         masked=data.get("masked", False),

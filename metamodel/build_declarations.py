@@ -43,7 +43,7 @@ def build_app(builder: Builder, document: Document) -> m.AppSpec:
         locales=locales,
         default_locale=default_locale,
         menus=tuple(menus),
-        settings=m.frozen_mapping(data.get("settings", {})),
+        settings=m.deep_freeze(data.get("settings", {})),
     )
 
 
@@ -152,7 +152,7 @@ def build_catalog(builder: Builder, document: Document) -> m.Catalog:
         entity=data["entity"],
         key=data["key"],
         source=source_of(document),
-        rows=tuple(m.frozen_mapping(row) for row in data["rows"]),
+        rows=m.deep_freeze(data["rows"]),
     )
 
 
@@ -183,7 +183,7 @@ def build_integration(builder: Builder, document: Document) -> m.Integration:
         interface=data["interface"],
         provider=data["provider"],
         source=source_of(document),
-        settings=m.frozen_mapping(data.get("settings", {})),
+        settings=m.deep_freeze(data.get("settings", {})),
     )
 
 

@@ -70,6 +70,24 @@ def frozen_mapping(items: Mapping[str, Any]) -> Mapping[str, Any]:
     return MappingProxyType(dict(items))
 
 
+def deep_freeze(value: Any) -> Any:
+    """Return plain YAML data with every mapping made read-only and every list a tuple."""
+    if isinstance(value, Mapping):
+        return MappingProxyType({key: deep_freeze(item) for key, item in value.items()})
+    if isinstance(value, (list, tuple)):
+        return tuple(deep_freeze(item) for item in value)
+    return value
+
+
+def thaw(value: Any) -> Any:
+    """Return a mutable copy of frozen data: dicts and lists again, as JSON expects."""
+    if isinstance(value, Mapping):
+        return {key: thaw(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [thaw(item) for item in value]
+    return value
+
+
 @dataclass(frozen=True)
 class Label:
     """A text shown to users, in Simplified Chinese and English."""

@@ -23,7 +23,7 @@ from decimal import ROUND_HALF_UP, Decimal, localcontext
 from typing import Any, NoReturn
 
 from metamodel.identifiers import IdentifierError, check_identifier, mask
-from metamodel.model import IDENTIFIER_TYPES, Field
+from metamodel.model import IDENTIFIER_TYPES, Field, thaw
 from metamodel.value_problems import Result as _Result
 from metamodel.value_problems import ValueProblem
 from metamodel.value_problems import problem as _problem
@@ -378,8 +378,8 @@ def _json(field: Field, value: Any) -> _Result:
             document = json.loads(value, parse_constant=_reject_constant)
         except ValueError:
             return _rejected(field, value, "type.json_syntax")
-    if isinstance(document, Mapping):
-        document = dict(document)
+    if isinstance(document, (Mapping, tuple)):
+        document = thaw(document)
     if not isinstance(document, (dict, list)):
         return _rejected(field, value, "type.json")
     try:

@@ -104,3 +104,12 @@ def test_decimal_literals_are_exact(check: Callable[..., CheckResult]) -> None:
     rule = model.entities["item"].rules[0]
     assert rule.check.evaluate({"ratio": Decimal("0.7000")}) is True
     assert rule.check.evaluate({"ratio": Decimal("0.7001")}) is False
+
+
+def test_catalog_rows_are_frozen() -> None:
+    model = load_app(REPOSITORY / "configs" / "guarantee")
+    catalog = next(iter(model.catalogs.values()))
+
+    assert isinstance(catalog.rows, tuple)
+    with pytest.raises(TypeError):
+        catalog.rows[0]["extra"] = 1  # type: ignore[index]

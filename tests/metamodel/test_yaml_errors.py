@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Callable
 
 import pytest
 
 from metamodel import CheckResult
-from tests.conftest import BASE_APP
+from metamodel.messages import MESSAGES
+from metamodel.yamlsource import MAX_BYTES, read_document
+from tests.conftest import BASE_APP, REPOSITORY
 
 ITEM = "entities/item.yaml"
 GOOD_ITEM = "name: item\nlabel: {zh-CN: 商品, en: Item}\nfields:\n  - name: title\n    type: string\n    label: {zh-CN: 名称, en: Title}\n"
@@ -144,3 +147,27 @@ def test_base_app_is_valid(check: Callable[..., CheckResult]) -> None:
     assert result.model is not None
     assert set(result.model.entities) == {"item"}
     assert BASE_APP
+
+
+def test_unreadable_file_reported(tmp_path: Path) -> None:
+    document, problems = read_document(tmp_path / "missing.yaml", "missing.yaml")
+
+    assert document is None
+    assert [problem.code for problem in problems] == ["yaml.E014"]
+    assert problems[0].message("en") == 'the file cannot be read: "No such file or directory"'
+
+
+def test_oversized_file_reported(check: Callable[..., CheckResult]) -> None:
+    padding = "# " + "x" * 98 + "\n"
+    result = check({ITEM: GOOD_ITEM + padding * (MAX_BYTES // len(padding) + 1)})
+
+    assert [item.code for item in result.diagnostics] == ["yaml.E015"]
+    assert result.diagnostics[0].message("en").startswith("the file has ")
+
+
+def test_every_code_has_a_test() -> None:
+    """Each diagnostic code is pinned by some test, except the fallback for schema keywords no schema uses."""
+    texts = "\n".join(path.read_text(encoding="utf-8") for path in REPOSITORY.joinpath("tests").rglob("*.py"))
+    untested = [code for code in MESSAGES if f'"{code}"' not in texts and code != "schema.E010"]
+
+    assert untested == []
