@@ -1,0 +1,142 @@
+"""The append-only, hash-chained audit log.
+
+Each entry stores the SHA-256 of the previous entry's hash followed by its own
+content in canonical JSON, so editing, deleting or reordering any entry breaks the
+chain from that entry on. Appends lock the single row of `md_audit_head` first, which
+serializes them across processes on PostgreSQL and SQLite alike; the head also keeps
+the last hash, so removing the newest entries is detected too.
+"""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from sqlalchemy import Connection, insert, select, update
+
+from runtime.schema import Schema
+
+logger = logging.getLogger(__name__)
+
+GENESIS_HASH = "0" * 64
+_HEAD_ID = 1
+
+
+def json_value(value: Any) -> Any:
+    """Convert a field value to plain JSON: Decimals and dates become text."""
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, (datetime.date, datetime.datetime)):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return {str(key): json_value(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_value(item) for item in value]
+    return value
+
+
+def _utc_text(moment: datetime.datetime) -> str:
+    """Render a time the same way whether the database returned it naive (SQLite) or aware."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+    return moment.isoformat(timespec="microseconds")
+
+
+def entry_hash(previous_hash: str, content: Mapping[str, Any]) -> str:
+    canonical = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256((previous_hash + canonical).encode("utf-8")).hexdigest()
+
+
+def _content(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "at": _utc_text(row["at"]),
+        "actor": row["actor"],
+        "address": row["address"],
+        "action": row["action"],
+        "entity": row["entity"],
+        "record_id": row["record_id"],
+        "reason": row["reason"],
+        "changes": row["changes"],
+    }
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    ok: bool
+    checked: int
+    #: Id of the first entry that does not match the chain, or None.
+    first_bad_id: int | None = None
+    problem: str | None = None
+
+
+class AuditLog:
+    def __init__(self, schema: Schema) -> None:
+        self.table = schema.audit
+        self.head = schema.audit_head
+
+    def append(
+        self,
+        connection: Connection,
+        *,
+        at: datetime.datetime,
+        actor: str | None,
+        address: str | None,
+        action: str,
+        entity: str | None,
+        record_id: int | None,
+        changes: Mapping[str, Any] | None,
+        reason: str | None = None,
+    ) -> int:
+        """Append one entry inside the caller's transaction and return its id."""
+        previous_hash = self._lock_head(connection)
+        row = {
+            "at": at,
+            "actor": actor,
+            "address": address,
+            "action": action,
+            "entity": entity,
+            "record_id": record_id,
+            "reason": reason,
+            "changes": json_value(changes) if changes is not None else None,
+        }
+        digest = entry_hash(previous_hash, _content(row))
+        entry_id = connection.execute(
+            insert(self.table).values(**row, previous_hash=previous_hash, hash=digest).returning(self.table.c.id)
+        ).scalar_one()
+        connection.execute(
+            update(self.head).where(self.head.c.id == _HEAD_ID).values(last_id=entry_id, last_hash=digest)
+        )
+        return int(entry_id)
+
+    def _lock_head(self, connection: Connection) -> str:
+        query = select(self.head.c.last_hash).where(self.head.c.id == _HEAD_ID).with_for_update()
+        last_hash = connection.execute(query).scalar_one_or_none()
+        if last_hash is None:
+            connection.execute(insert(self.head).values(id=_HEAD_ID, last_id=None, last_hash=GENESIS_HASH))
+            return GENESIS_HASH
+        return str(last_hash)
+
+    def verify(self, connection: Connection, *, batch: int = 5_000) -> VerifyResult:
+        """Recompute the chain from the first entry; name the first entry that was edited, deleted or moved."""
+        previous_hash = GENESIS_HASH
+        checked = 0
+        last_id = None
+        result = connection.execution_options(yield_per=batch).execute(select(self.table).order_by(self.table.c.id))
+        for row in result.mappings():
+            if row["previous_hash"] != previous_hash:
+                return VerifyResult(False, checked, row["id"], "the entry does not follow the one before it (an entry was deleted or moved)")
+            if entry_hash(previous_hash, _content(row)) != row["hash"]:
+                return VerifyResult(False, checked, row["id"], "the entry's content does not match its hash (it was edited)")
+            previous_hash = row["hash"]
+            last_id = row["id"]
+            checked += 1
+
+        head = connection.execute(select(self.head).where(self.head.c.id == _HEAD_ID)).mappings().first()
+        if head is not None and (head["last_hash"] != previous_hash or head["last_id"] != last_id):
+            return VerifyResult(False, checked, head["last_id"], "the newest entries were removed")
+        return VerifyResult(True, checked)

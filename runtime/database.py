@@ -1,0 +1,53 @@
+"""Database engines: SQLite as the embedded default, PostgreSQL (psycopg 3) for scale-out."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+
+logger = logging.getLogger(__name__)
+
+#: Execution option that marks a transaction as one that will write.
+WRITE_OPTION = "metadesk_write"
+
+#: Milliseconds a SQLite connection waits for another writer before failing.
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
+def make_engine(url: str, **options: Any) -> Engine:
+    """Create an engine; SQLite gets WAL mode, foreign keys and a busy timeout on every connection."""
+    parsed = make_url(url)
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(parsed, **options)
+        event.listen(engine, "connect", _configure_sqlite)
+        # pysqlite defers BEGIN until the first write, so two transactions that both read and
+        # then write can deadlock on the upgrade. Writers ask for BEGIN IMMEDIATE instead.
+        event.listen(engine, "begin", _begin_sqlite)
+    else:
+        engine = create_engine(parsed, pool_pre_ping=True, **options)
+    logger.info("database engine created for %s", parsed.render_as_string(hide_password=True))
+    return engine
+
+
+def _configure_sqlite(connection: Any, _record: Any) -> None:
+    connection.isolation_level = None  # SQLAlchemy's "begin" listener issues BEGIN itself
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _begin_sqlite(connection: Any) -> None:
+    immediate = connection.get_execution_options().get(WRITE_OPTION, False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")

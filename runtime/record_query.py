@@ -1,0 +1,263 @@
+"""List queries: filters, search, sort and keyset pagination, compiled to SQLAlchemy Core.
+
+Filter values go through the same checks as field input, so "1,234.50" or "2024年3月5日"
+filter as they would be stored. Sorting puts empty values last in both directions and
+always ends with the id, so that the keyset cursor of a page names exactly one row.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import json
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Sequence
+
+from sqlalchemy import ColumnElement, Table, and_, false, or_, true
+from sqlalchemy.sql.elements import UnaryExpression
+
+from metamodel import model as m
+from metamodel.values import check_value
+from runtime.audit import json_value
+from runtime.errors import FieldError
+from runtime.record_codec import RecordCodec
+from runtime.schema import HASH_SUFFIX, SEARCH_COLUMN
+
+OPERATORS = ("eq", "ne", "lt", "le", "gt", "ge", "in", "not_in", "contains", "between", "empty", "not_empty")
+_HASHABLE_OPERATORS = ("eq", "ne", "in", "not_in", "empty", "not_empty")
+
+#: Largest page a list returns.
+MAX_LIMIT = 500
+
+
+@dataclass(frozen=True)
+class Condition:
+    field: str
+    op: str
+    value: Any = None
+
+
+@dataclass(frozen=True)
+class Group:
+    """Conditions joined by "and" or "or"; groups nest."""
+
+    mode: str
+    items: tuple[Condition | Group, ...]
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    where: Condition | Group | None = None
+    search: str | None = None
+    #: Field names, a leading "-" for descending; the entity's default sort when empty.
+    sort: tuple[str, ...] = ()
+    limit: int = 20
+    #: Cursor from the previous page's `next_cursor`.
+    after: str | None = None
+    #: List deleted records (the recycle bin) instead of live ones.
+    deleted: bool = False
+    with_total: bool = False
+
+
+@dataclass(frozen=True)
+class Page:
+    rows: list[dict[str, Any]]
+    next_cursor: str | None
+    total: int | None = None
+
+
+class QueryProblems(Exception):
+    def __init__(self, errors: dict[str, list[FieldError]]) -> None:
+        super().__init__("invalid list query")
+        self.errors = errors
+
+
+@dataclass
+class QueryCompiler:
+    """Compiles a ListQuery for one entity's table, as seen by one actor."""
+
+    entity: m.Entity
+    table: Table
+    codec: RecordCodec
+    hidden: frozenset[str]
+    errors: dict[str, list[FieldError]] = field(default_factory=dict)
+
+    def error(self, path: str, code: str, en: str, zh: str) -> None:
+        self.errors.setdefault(path, []).append(FieldError(code, en, zh))
+
+    def column_of(self, path: str, name: str) -> Any:
+        if name in self.hidden or (name not in self.table.c and name not in self.entity.fields):
+            self.error(path, "unknown_field", f"{name} is not a field that can be filtered or sorted", f"{name} 不是可筛选或排序的字段")
+            return None
+        if name not in self.table.c:
+            self.error(path, "not_sortable", f"{name} is stored in its own table and cannot be filtered here", f"{name} 存在单独的表中，不能在此筛选")
+            return None
+        return self.table.c[name]
+
+    def where(self, node: Condition | Group | None, path: str = "where") -> ColumnElement[bool]:
+        if node is None:
+            return true()
+        if isinstance(node, Group):
+            parts = [self.where(item, f"{path}.{index}") for index, item in enumerate(node.items)]
+            if node.mode not in ("and", "or"):
+                self.error(path, "group", f"a group joins with and or or, not {node.mode!r}", f"条件组只能用 and 或 or 连接，而不是 {node.mode!r}")
+            return or_(false(), *parts) if node.mode == "or" else and_(true(), *parts)
+        return self.condition(node, path)
+
+    def _value(self, path: str, field: m.Field | None, value: Any) -> Any:
+        if field is None:
+            return value
+        checked, problems = check_value(field, value)
+        for problem in problems:
+            self.error(path, problem.code, problem.message_en, problem.message_zh)
+        return checked
+
+    def condition(self, node: Condition, path: str) -> ColumnElement[bool]:
+        path = f"{path}.{node.field}"
+        if node.op not in OPERATORS:
+            self.error(path, "operator", f"unknown operator {node.op!r}; use one of {', '.join(OPERATORS)}", f"未知的运算符 {node.op!r}")
+            return true()
+        field = self.entity.fields.get(node.field)
+        name = node.field + HASH_SUFFIX if field is not None and field.encrypted else node.field
+        column = self.column_of(path, name if field is None or not field.encrypted else node.field)
+        if column is None:
+            return true()
+        if field is not None and field.encrypted:
+            if node.op not in _HASHABLE_OPERATORS:
+                self.error(path, "encrypted", f"{node.field} is encrypted, so it can only be compared for equality", f"{node.field} 已加密，只能做等值比较")
+                return true()
+            column = self.table.c[name]
+
+        if node.op in ("empty", "not_empty"):
+            empty = or_(column.is_(None), column == "") if field is not None and field.type in m.TEXT_TYPES else column.is_(None)
+            return empty if node.op == "empty" else ~empty
+        if node.op in ("in", "not_in"):
+            values = node.value if isinstance(node.value, (list, tuple)) else [node.value]
+            checked = [self._stored(field, self._value(path, field, item)) for item in values]
+            return column.in_(checked) if node.op == "in" else column.not_in(checked)
+        if node.op == "between":
+            if not isinstance(node.value, (list, tuple)) or len(node.value) != 2:
+                self.error(path, "between", "between takes two values, low and high", "between 需要两个值：下限和上限")
+                return true()
+            low, high = (self._value(path, field, item) for item in node.value)
+            parts = []
+            if low is not None:
+                parts.append(column >= low)
+            if high is not None:
+                parts.append(column <= high)
+            return and_(true(), *parts)
+        if node.op == "contains":
+            text = str(node.value or "")
+            return column.contains(text, autoescape=True)
+
+        value = self._stored(field, self._value(path, field, node.value))
+        return {
+            "eq": lambda: column == value,
+            "ne": lambda: or_(column != value, column.is_(None)),
+            "lt": lambda: column < value,
+            "le": lambda: column <= value,
+            "gt": lambda: column > value,
+            "ge": lambda: column >= value,
+        }[node.op]()
+
+    def _stored(self, field: m.Field | None, value: Any) -> Any:
+        if field is not None and field.encrypted and value is not None:
+            return self.codec.hash_of(field, value)
+        return value
+
+    def search(self, text: str | None) -> ColumnElement[bool]:
+        """Match every word of the search text in the search column, or an encrypted searchable field exactly."""
+        if not text or not text.strip():
+            return true()
+        clauses = []
+        for word in text.lower().split():
+            alternatives: list[ColumnElement[bool]] = []
+            if SEARCH_COLUMN in self.table.c:
+                alternatives.append(self.table.c[SEARCH_COLUMN].contains(word, autoescape=True))
+            for field in self.entity.fields.values():
+                if field.searchable and field.encrypted and field.name not in self.hidden:
+                    checked, problems = check_value(field, word)
+                    if not problems:
+                        alternatives.append(self.table.c[field.name + HASH_SUFFIX] == self.codec.hash_of(field, checked))
+            clauses.append(or_(false(), *alternatives))
+        return and_(true(), *clauses)
+
+    def order(self, sort: Sequence[str]) -> list[tuple[Any, bool]]:
+        """Return (column, descending) pairs ending with the id."""
+        keys: list[tuple[Any, bool]] = []
+        for item in sort or self.entity.list.sort or ("-created_at",):
+            name = item.lstrip("-")
+            if name == "id":
+                continue
+            column = self.column_of(f"sort.{name}", name)
+            field = self.entity.fields.get(name)
+            if column is not None and field is not None and field.encrypted:
+                self.error(f"sort.{name}", "encrypted", f"{name} is encrypted and cannot be sorted", f"{name} 已加密，不能排序")
+                continue
+            if column is not None:
+                keys.append((column, item.startswith("-")))
+        keys.append((self.table.c.id, bool(keys[-1][1]) if keys else True))
+        return keys
+
+
+def order_by(keys: list[tuple[Any, bool]]) -> list[UnaryExpression[Any] | Any]:
+    """Order with empty values last whatever the direction, the same on SQLite and PostgreSQL."""
+    clauses: list[Any] = []
+    for column, descending in keys:
+        clauses.append(column.is_(None).asc())
+        clauses.append(column.desc() if descending else column.asc())
+    return clauses
+
+
+def after_cursor(keys: list[tuple[Any, bool]], values: list[Any]) -> ColumnElement[bool]:
+    """Return the predicate for rows that sort after the row whose sort values are `values`."""
+    alternatives = []
+    for index, (column, descending) in enumerate(keys):
+        equal_before = [
+            previous.is_(None) if value is None else previous == value
+            for (previous, _), value in zip(keys[:index], values[:index])
+        ]
+        value = values[index]
+        if value is None:
+            continue  # nothing sorts after an empty value on this key except through later keys
+        beyond = column < value if descending else column > value
+        alternatives.append(and_(true(), *equal_before, or_(column.is_(None), beyond)))
+    return or_(false(), *alternatives)
+
+
+def encode_cursor(values: list[Any]) -> str:
+    raw = json.dumps(json_value(values), separators=(",", ":")).encode("utf-8")
+    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+
+def decode_cursor(cursor: str, keys: list[tuple[Any, bool]]) -> list[Any] | None:
+    """Return the sort values of a cursor, converted back to the columns' types; None if it is malformed."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        values = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(values, list) or len(values) != len(keys):
+        return None
+    converted = []
+    for (column, _), value in zip(keys, values):
+        if value is None:
+            converted.append(None)
+            continue
+        try:
+            converted.append(column.type.python_type(value) if not isinstance(value, str) else _parse(column, value))
+        except (TypeError, ValueError, NotImplementedError):
+            return None
+    return converted
+
+
+def _parse(column: Any, text: str) -> Any:
+    python_type = column.type.python_type
+    if python_type is datetime.datetime:
+        return datetime.datetime.fromisoformat(text)
+    if python_type is datetime.date:
+        return datetime.date.fromisoformat(text)
+    if python_type is Decimal:
+        return Decimal(text)
+    return python_type(text)

@@ -1,0 +1,245 @@
+"""Check a create or update against every rule of its entity before anything is written.
+
+The checks, in order: unknown, hidden and read-only input; each value against its field
+(values.py, which also normalizes what Chinese users type); required fields on the
+merged record; references to records that exist and are not deleted; computed fields;
+the entity's cross-field rules; unique values among live records. All problems are
+collected and reported together.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from dataclasses import dataclass, field, replace
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, Mapping
+
+from sqlalchemy import Connection, Table, func, select
+
+from metamodel import model as m
+from metamodel.values import check_value
+from runtime.access import Actor, FieldAccess
+from runtime.errors import FieldError
+from runtime.record_codec import RecordCodec
+from runtime.schema import HASH_SUFFIX, EntityTables
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Checked:
+    """The outcome of a check: values ready to store, or the errors that prevent it."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+    errors: dict[str, list[FieldError]] = field(default_factory=dict)
+
+    def add(self, path: str, code: str, en: str, zh: str) -> None:
+        self.errors.setdefault(path, []).append(FieldError(code, en, zh))
+
+
+class ReferenceView:
+    """A referenced record as an expression sees it: its fields are read on first use."""
+
+    def __init__(self, loader: Any, entity: str, record_id: int) -> None:
+        self._loader = loader
+        self._entity = entity
+        self._id = record_id
+        self._values: Mapping[str, Any] | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if self._values is None:
+            self._values = self._loader(self._entity, self._id) or {}
+        return self._values.get(name)
+
+
+class RecordValidator:
+    def __init__(self, model: m.AppModel, entity: m.Entity, tables: EntityTables, codec: RecordCodec,
+                 all_tables: Mapping[str, EntityTables], loader: Any) -> None:
+        self.model = model
+        self.entity = entity
+        self.tables = tables
+        self.codec = codec
+        self.all_tables = all_tables
+        self.loader = loader
+
+    def check(
+        self,
+        connection: Connection,
+        actor: Actor,
+        access: FieldAccess,
+        changes: Mapping[str, Any],
+        current: Mapping[str, Any] | None,
+        today: datetime.date,
+    ) -> Checked:
+        """Check input for a new record (current is None) or for changes to `current`."""
+        result = Checked()
+        self._check_input_keys(result, changes, access)
+
+        merged: dict[str, Any] = dict(current or {})
+        for name, field_spec in self.entity.fields.items():
+            if field_spec.computed is not None or name not in changes or name in result.errors:
+                continue
+            value, problems = check_value(field_spec, changes[name])
+            for problem in problems:
+                result.add(name + problem.path, problem.code, problem.message_en, problem.message_zh)
+            merged[name] = value
+            result.values[name] = value
+
+        if current is None:
+            self._apply_defaults(result, merged, changes)
+        self._check_required(result, merged)
+        self._check_references(connection, result, merged, changes)
+        if result.errors:
+            return result
+
+        self._compute(result, merged, actor, today)
+        self._check_rules(result, merged, actor, today)
+        self._check_unique(connection, result, merged, current)
+        return result
+
+    def _check_input_keys(self, result: Checked, changes: Mapping[str, Any], access: FieldAccess) -> None:
+        for name in changes:
+            field_spec = self.entity.fields.get(name)
+            if field_spec is None or name in access.hidden:
+                result.add(name, "unknown_field", f"{self.entity.name} has no field {name!r}; remove it",
+                           f"{self.entity.name} 没有字段 {name!r}；请删除")
+            elif field_spec.computed is not None:
+                result.add(name, "computed", "this field is computed and cannot be set", "该字段由系统计算，不能填写")
+            elif (field_spec.read_only and not access.writes_read_only) or name in access.read_only:
+                result.add(name, "read_only", "this field is read-only", "该字段为只读")
+
+    def _apply_defaults(self, result: Checked, merged: dict[str, Any], changes: Mapping[str, Any]) -> None:
+        for name, field_spec in self.entity.fields.items():
+            if name in changes or field_spec.default is None or field_spec.computed is not None:
+                continue
+            value, problems = check_value(field_spec, field_spec.default)
+            if not problems:
+                merged[name] = value
+                result.values[name] = value
+
+    def _check_required(self, result: Checked, merged: Mapping[str, Any]) -> None:
+        for name, field_spec in self.entity.fields.items():
+            if not field_spec.required or field_spec.computed is not None or name in result.errors:
+                continue
+            value = merged.get(name)
+            if value is None or value == "" or value == [] or value == ():
+                result.add(name, "required", "this field is required; enter a value", "此项为必填项，请填写")
+
+    def _check_references(
+        self, connection: Connection, result: Checked, merged: dict[str, Any], changes: Mapping[str, Any]
+    ) -> None:
+        """Check that referenced records exist and are live; store references as integer ids."""
+        for name, field_spec in self.entity.fields.items():
+            if field_spec.type not in m.REFERENCE_TYPES or name not in changes or name in result.errors:
+                continue
+            value = merged.get(name)
+            if value is None or value == [] or field_spec.entity is None:
+                continue
+            keys = value if isinstance(value, list) else [value]
+            try:
+                ids = [int(key) for key in keys]
+            except (TypeError, ValueError):
+                result.add(name, "type", "enter the id of a record", "请填写记录编号")
+                continue
+            target = self.all_tables[field_spec.entity].table
+            found = set(
+                connection.scalars(select(target.c.id).where(target.c.id.in_(ids), target.c.deleted_at.is_(None)))
+            )
+            missing = [item for item in ids if item not in found]
+            if missing:
+                shown = ", ".join(str(item) for item in missing)
+                result.add(name, "reference", f"{field_spec.entity} {shown} does not exist or was deleted",
+                           f"{field_spec.entity} {shown} 不存在或已删除")
+                continue
+            converted: Any = ids if isinstance(value, list) else ids[0]
+            merged[name] = converted
+            result.values[name] = converted
+
+    def expression_names(self, merged: Mapping[str, Any], actor: Actor, today: datetime.date) -> dict[str, Any]:
+        names: dict[str, Any] = {name: None for name in self.entity.fields}
+        names.update(merged)
+        for name, field_spec in self.entity.fields.items():
+            value = merged.get(name)
+            if field_spec.type == "reference" and field_spec.entity is not None and isinstance(value, int):
+                names[name] = ReferenceView(self.loader, field_spec.entity, value)
+        names.update({
+            "today": today,
+            "now": datetime.datetime.now(datetime.timezone.utc),
+            "user": _UserView(actor),
+            "state": merged.get("state"),
+        })
+        return names
+
+    def _compute(self, result: Checked, merged: dict[str, Any], actor: Actor, today: datetime.date) -> None:
+        for name, field_spec in self.entity.fields.items():
+            if field_spec.computed is None:
+                continue
+            try:
+                raw = field_spec.computed.evaluate(self.expression_names(merged, actor, today))
+            except Exception as exc:  # noqa: BLE001 - an input still missing leaves the value empty
+                logger.debug("computed field %s.%s left empty: %s", self.entity.name, name, exc)
+                raw = None
+            value = None
+            if raw is not None:
+                value, problems = check_value(_unconstrained(field_spec), _rounded(field_spec, raw))
+                if problems:
+                    value = None
+            merged[name] = value
+            result.values[name] = value
+
+    def _check_rules(self, result: Checked, merged: Mapping[str, Any], actor: Actor, today: datetime.date) -> None:
+        names = self.expression_names(merged, actor, today)
+        for rule in self.entity.rules:
+            try:
+                holds = rule.check.evaluate(names)
+            except Exception as exc:  # noqa: BLE001 - a rule over empty inputs does not apply yet
+                logger.debug("rule %s.%s not applicable: %s", self.entity.name, rule.name, exc)
+                continue
+            if not holds:
+                path = rule.fields[0] if rule.fields else "_record"
+                result.add(path, f"rule.{rule.name}", rule.message.en, rule.message.zh_cn)
+
+    def _check_unique(
+        self, connection: Connection, result: Checked, merged: Mapping[str, Any], current: Mapping[str, Any] | None
+    ) -> None:
+        table: Table = self.tables.table
+        for name, field_spec in self.entity.fields.items():
+            value = merged.get(name)
+            if not field_spec.unique or value is None or name not in result.values:
+                continue
+            if field_spec.encrypted:
+                column, stored = table.c[name + HASH_SUFFIX], self.codec.hash_of(field_spec, value)
+            else:
+                column, stored = table.c[name], value
+            query = select(func.count()).select_from(table).where(column == stored, table.c.deleted_at.is_(None))
+            if current is not None:
+                query = query.where(table.c.id != current["id"])
+            if connection.scalar(query):
+                result.add(name, "unique", "another record already has this value", "已有其他记录使用了该值")
+
+
+class _UserView:
+    def __init__(self, actor: Actor) -> None:
+        self.id = actor.id
+        self.name = actor.name
+        self.roles = list(actor.roles)
+        self.org_unit = actor.org_unit
+        self.org_units = [actor.org_unit, *actor.org_units] if actor.org_unit else list(actor.org_units)
+
+
+def _unconstrained(field_spec: m.Field) -> m.Field:
+    """Return the field without input limits, to normalize a computed value to its type."""
+    return replace(field_spec, required=False, min=None, max=None, computed=None)
+
+
+def _rounded(field_spec: m.Field, raw: Any) -> Any:
+    """Round a computed number half up to the field's places; a rule of money, not an input error."""
+    if field_spec.type not in ("decimal", "money", "percent") or isinstance(raw, bool):
+        return raw
+    if not isinstance(raw, (int, float, Decimal)):
+        return raw
+    places = field_spec.places if field_spec.places is not None else (2 if field_spec.type == "money" else 6)
+    return Decimal(str(raw)).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)

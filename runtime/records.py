@@ -1,0 +1,401 @@
+"""The record service: the one way every caller reads and writes records.
+
+Each operation takes the acting user, asks the `Access` whether the action is allowed,
+puts the actor's data scope inside the SQL, runs in one transaction and appends to the
+audit log in that same transaction. A record outside the actor's scope is reported
+exactly like one that does not exist.
+
+Lifecycle of a record: created live with version 1; every update and delete needs the
+version the caller read, and raises StaleVersion when someone else changed it first;
+delete only sets `deleted_at` (the record leaves every list and get); restore clears it.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, Mapping
+
+from sqlalchemy import Connection, Engine, and_, delete, func, insert, select, true, update
+from sqlalchemy.exc import IntegrityError
+
+from metamodel import model as m
+from runtime.access import Access, Actor, FieldAccess, SystemAccess
+from runtime.audit import AuditLog
+from runtime.crypto import KeyRing
+from runtime.database import WRITE_OPTION
+from runtime.errors import FieldError, NotFound, PermissionDenied, ReasonRequired, StaleVersion, ValidationFailed
+from runtime.record_codec import RecordCodec, changed_fields, mask_value
+from runtime.record_query import (
+    MAX_LIMIT,
+    ListQuery,
+    Page,
+    QueryCompiler,
+    after_cursor,
+    decode_cursor,
+    encode_cursor,
+    order_by,
+)
+from runtime.record_validation import Checked, RecordValidator
+from runtime.schema import SEARCH_COLUMN, Schema
+
+logger = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime.datetime]
+
+
+def utc_now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+class RecordService:
+    def __init__(
+        self,
+        model: m.AppModel,
+        schema: Schema,
+        engine: Engine,
+        *,
+        access: Access,
+        keys: KeyRing | None = None,
+        clock: Clock = utc_now,
+    ) -> None:
+        self.model = model
+        self.schema = schema
+        self.engine = engine
+        self.access = access
+        self.keys = keys
+        self.clock = clock
+        self.audit = AuditLog(schema)
+        self.codecs = {
+            name: RecordCodec(entity, schema.entities[name].table, keys) for name, entity in model.entities.items()
+        }
+
+    # Plumbing ---------------------------------------------------------------
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        with self.engine.connect().execution_options(**{WRITE_OPTION: True}) as connection:
+            with connection.begin():
+                yield connection
+
+    def _entity(self, name: str) -> m.Entity:
+        entity = self.model.entities.get(name)
+        if entity is None:
+            raise NotFound(name, "")
+        return entity
+
+    def _require(self, actor: Actor, action: str, entity: str) -> FieldAccess:
+        if not self.access.allows(actor, action, entity):
+            raise PermissionDenied(entity, action)
+        return self.access.fields(actor, entity)
+
+    def _scoped(self, actor: Actor, entity: str) -> Any:
+        table = self.schema.entities[entity].table
+        predicate = self.access.scope(actor, entity, table)
+        return predicate if predicate is not None else true()
+
+    def _validator(self, connection: Connection, entity: m.Entity) -> RecordValidator:
+        def load(target: str, record_id: int) -> Mapping[str, Any] | None:
+            table = self.schema.entities[target].table
+            row = connection.execute(select(table).where(table.c.id == record_id)).mappings().first()
+            if row is None:
+                return None
+            return self.codecs[target].decode(row, FieldAccess(reveal_masked=True))
+
+        return RecordValidator(self.model, entity, self.schema.entities[entity.name], self.codecs[entity.name],
+                               self.schema.entities, load)
+
+    def _audit_values(self, entity: m.Entity, values: Mapping[str, Any]) -> dict[str, Any]:
+        """Return values as the audit log keeps them: sensitive ones masked."""
+        shown: dict[str, Any] = {}
+        for name, value in values.items():
+            field = entity.fields.get(name)
+            sensitive = field is not None and (field.masked or field.encrypted)
+            shown[name] = mask_value(field, value) if sensitive and value is not None and field is not None else value
+        return shown
+
+    # Reading ----------------------------------------------------------------
+
+    def get(self, actor: Actor, entity_name: str, record_id: int) -> dict[str, Any]:
+        """Return one live record as the actor may see it; NotFound if it is missing, deleted or out of scope."""
+        entity = self._entity(entity_name)
+        access = self._require(actor, "read", entity_name)
+        with self.engine.connect() as connection:
+            record = self._read(connection, actor, entity, access, record_id)
+        if record is None:
+            raise NotFound(entity_name, record_id)
+        return record
+
+    def _read(
+        self, connection: Connection, actor: Actor, entity: m.Entity, access: FieldAccess, record_id: int, deleted: bool = False
+    ) -> dict[str, Any] | None:
+        tables = self.schema.entities[entity.name]
+        codec = self.codecs[entity.name]
+        table = tables.table
+        live = table.c.deleted_at.is_not(None) if deleted else table.c.deleted_at.is_(None)
+        query = select(*codec.columns_for(access)).where(table.c.id == record_id, live, self._scoped(actor, entity.name))
+        row = connection.execute(query).mappings().first()
+        if row is None:
+            return None
+        record = codec.decode(row, access)
+        for name, child in tables.children.items():
+            if name in access.hidden:
+                continue
+            rows = connection.execute(select(child).where(child.c.parent_id == record_id).order_by(child.c.position))
+            field = entity.fields[name]
+            child_entity = m.Entity(name, field.label, field.source, m.frozen_mapping({item.name: item for item in field.fields}))
+            child_codec = RecordCodec(child_entity, child, self.keys)
+            record[name] = [
+                {key: value for key, value in child_codec.decode(item, access).items() if key not in ("version", "created_at")}
+                for item in rows.mappings()
+            ]
+        for name, link in tables.links.items():
+            if name not in access.hidden:
+                record[name] = list(
+                    connection.scalars(select(link.c.target_id).where(link.c.parent_id == record_id).order_by(link.c.position))
+                )
+        return record
+
+    def list(self, actor: Actor, entity_name: str, query: ListQuery | None = None) -> Page:
+        """Return one page of records with the actor's scope, filters, search and sort applied in SQL."""
+        query = query or ListQuery()
+        entity = self._entity(entity_name)
+        access = self._require(actor, "read", entity_name)
+        table = self.schema.entities[entity_name].table
+        codec = self.codecs[entity_name]
+        compiler = QueryCompiler(entity, table, codec, access.hidden)
+
+        live = table.c.deleted_at.is_not(None) if query.deleted else table.c.deleted_at.is_(None)
+        conditions = [live, self._scoped(actor, entity_name), compiler.where(query.where), compiler.search(query.search)]
+        keys = compiler.order(query.sort)
+        if query.after:
+            values = decode_cursor(query.after, keys)
+            if values is None:
+                compiler.error("after", "cursor", "the page cursor is invalid; start from the first page", "分页游标无效；请从第一页开始")
+            else:
+                conditions.append(after_cursor(keys, values))
+        if compiler.errors:
+            raise ValidationFailed(entity_name, compiler.errors)
+
+        limit = max(1, min(query.limit, MAX_LIMIT))
+        sort_columns = [column for column, _ in keys]
+        selected = codec.columns_for(access)
+        extra = [column for column in sort_columns if column not in selected]
+        statement = select(*selected, *extra).where(*conditions).order_by(*order_by(keys)).limit(limit + 1)
+
+        with self.engine.connect() as connection:
+            rows = connection.execute(statement).mappings().all()
+            total = None
+            if query.with_total:
+                counting = select(func.count()).select_from(table).where(*conditions[:4])
+                total = int(connection.scalar(counting) or 0)
+
+        next_cursor = None
+        if len(rows) > limit:
+            rows = rows[:limit]
+            last = rows[-1]
+            next_cursor = encode_cursor([last[column.name] for column in sort_columns])
+        return Page([codec.decode(row, access) for row in rows], next_cursor, total)
+
+    # Writing ----------------------------------------------------------------
+
+    def create(self, actor: Actor, entity_name: str, values: Mapping[str, Any], *, reason: str | None = None) -> dict[str, Any]:
+        """Validate and insert a record with its child rows; raise ValidationFailed with every field error."""
+        entity = self._entity(entity_name)
+        access = self._require(actor, "create", entity_name)
+        if entity.reason_required and not (reason and reason.strip()):
+            raise ReasonRequired(entity_name)
+        tables = self.schema.entities[entity_name]
+        codec = self.codecs[entity_name]
+        now = self.clock()
+
+        with self._write() as connection:
+            checked = self._validator(connection, entity).check(connection, actor, access, values, None, now.date())
+            if checked.errors:
+                raise ValidationFailed(entity_name, checked.errors)
+            row = codec.encode(checked.values)
+            row.update(created_at=now, created_by=actor.id, updated_at=now, updated_by=actor.id,
+                       org_unit=actor.org_unit, version=1)
+            if codec.has_flow:
+                row.update(self._initial_state(connection, entity, checked, actor, now))
+            if SEARCH_COLUMN in tables.table.c:
+                row[SEARCH_COLUMN] = codec.search_text(checked.values)
+            record_id = self._insert(connection, entity_name, tables.table, row)
+            self._save_children(connection, entity, record_id, checked.values)
+            self.audit.append(
+                connection, at=now, actor=actor.id, address=actor.address, action="create", entity=entity_name,
+                record_id=record_id, reason=reason,
+                changes={name: [None, value] for name, value in self._audit_values(entity, checked.values).items()},
+            )
+        logger.info("created %s %s by %s", entity_name, record_id, actor.id)
+        return self._read_back(actor, entity, record_id)
+
+    def _insert(self, connection: Connection, entity_name: str, table: Any, row: Mapping[str, Any]) -> int:
+        try:
+            return int(connection.execute(insert(table).values(**row).returning(table.c.id)).scalar_one())
+        except IntegrityError as exc:
+            raise self._integrity_failure(entity_name, exc) from exc
+
+    def _integrity_failure(self, entity_name: str, exc: IntegrityError) -> ValidationFailed:
+        """Turn a constraint the checks did not foresee (a concurrent insert of a unique value) into an error."""
+        logger.warning("constraint failure on %s: %s", entity_name, exc.orig)
+        return ValidationFailed(
+            entity_name,
+            {"_record": [FieldError("constraint", "another record was saved with the same unique value at the same time; try again",
+                                    "另一条记录同时保存了相同的唯一值；请重试")]},
+        )
+
+    def _initial_state(
+        self, connection: Connection, entity: m.Entity, checked: Checked, actor: Actor, now: datetime.datetime
+    ) -> dict[str, Any]:
+        """Choose the record's flow by applies_when and start it in the flow's initial state."""
+        names = self._validator(connection, entity).expression_names(checked.values, actor, now.date())
+        for flow in self.model.flows_for(entity.name):
+            if flow.applies_when is None:
+                return {"flow": flow.name, "state": flow.initial_state}
+            try:
+                selected = flow.applies_when.evaluate(names)
+            except Exception as exc:  # noqa: BLE001 - a selector over a missing value selects nothing
+                logger.debug("flow %s not selected for a new %s: %s", flow.name, entity.name, exc)
+                continue
+            if selected:
+                return {"flow": flow.name, "state": flow.initial_state}
+        return {"flow": None, "state": None}
+
+    def _save_children(self, connection: Connection, entity: m.Entity, record_id: int, values: Mapping[str, Any]) -> None:
+        tables = self.schema.entities[entity.name]
+        for name, child in tables.children.items():
+            if name not in values:
+                continue
+            connection.execute(delete(child).where(child.c.parent_id == record_id))
+            rows = values[name] or []
+            field = entity.fields[name]
+            child_entity = m.Entity(name, field.label, field.source, m.frozen_mapping({item.name: item for item in field.fields}))
+            child_codec = RecordCodec(child_entity, child, self.keys)
+            if rows:
+                connection.execute(
+                    insert(child),
+                    [{**child_codec.encode(row), "parent_id": record_id, "position": index} for index, row in enumerate(rows)],
+                )
+        for name, link in tables.links.items():
+            if name not in values:
+                continue
+            connection.execute(delete(link).where(link.c.parent_id == record_id))
+            targets = values[name] or []
+            if targets:
+                connection.execute(
+                    insert(link), [{"parent_id": record_id, "target_id": target, "position": index} for index, target in enumerate(targets)]
+                )
+
+    def _read_back(self, actor: Actor, entity: m.Entity, record_id: int) -> dict[str, Any]:
+        """Return the record just written; an actor who may not read it gets its id and version only."""
+        with self.engine.connect() as connection:
+            access = self.access.fields(actor, entity.name)
+            if self.access.allows(actor, "read", entity.name):
+                record = self._read(connection, actor, entity, access, record_id)
+                if record is not None:
+                    return record
+            version = connection.scalar(select(self.schema.entities[entity.name].table.c.version).where(
+                self.schema.entities[entity.name].table.c.id == record_id))
+        return {"id": record_id, "version": version}
+
+    def update(
+        self, actor: Actor, entity_name: str, record_id: int, values: Mapping[str, Any], *, version: int, reason: str | None = None
+    ) -> dict[str, Any]:
+        """Change fields of a live record; raise StaleVersion if `version` is not the stored one."""
+        entity = self._entity(entity_name)
+        access = self._require(actor, "update", entity_name)
+        if entity.reason_required and not (reason and reason.strip()):
+            raise ReasonRequired(entity_name)
+        tables = self.schema.entities[entity_name]
+        codec = self.codecs[entity_name]
+        table = tables.table
+        now = self.clock()
+
+        with self._write() as connection:
+            current = self._read(connection, actor, entity, SystemAccess().fields(actor, entity_name), record_id)
+            if current is None:
+                raise NotFound(entity_name, record_id)
+            if current["version"] != version:
+                raise StaleVersion(entity_name, record_id, version, current["version"], current["updated_by"], current["updated_at"])
+            checked = self._validator(connection, entity).check(connection, actor, access, values, current, now.date())
+            if checked.errors:
+                raise ValidationFailed(entity_name, checked.errors)
+
+            changes = changed_fields(current, checked.values, checked.values.keys())
+            row = codec.encode({name: checked.values[name] for name in changes})
+            if SEARCH_COLUMN in table.c:
+                row[SEARCH_COLUMN] = codec.search_text({**current, **checked.values})
+            row.update(updated_at=now, updated_by=actor.id, version=table.c.version + 1)
+            statement = (
+                update(table)
+                .where(table.c.id == record_id, table.c.version == version, table.c.deleted_at.is_(None),
+                       self._scoped(actor, entity_name))
+                .values(**row)
+            )
+            try:
+                updated = connection.execute(statement).rowcount
+            except IntegrityError as exc:
+                raise self._integrity_failure(entity_name, exc) from exc
+            if updated != 1:
+                raise self._lost_race(connection, entity_name, record_id, version)
+            self._save_children(connection, entity, record_id, {name: checked.values[name] for name in changes})
+            self.audit.append(
+                connection, at=now, actor=actor.id, address=actor.address, action="update", entity=entity_name,
+                record_id=record_id, reason=reason,
+                changes={name: [self._audit_values(entity, {name: old})[name], self._audit_values(entity, {name: new})[name]]
+                         for name, (old, new) in changes.items()},
+            )
+        logger.info("updated %s %s to version %s by %s", entity_name, record_id, version + 1, actor.id)
+        return self._read_back(actor, entity, record_id)
+
+    def _lost_race(self, connection: Connection, entity_name: str, record_id: int, version: int) -> Exception:
+        table = self.schema.entities[entity_name].table
+        row = connection.execute(
+            select(table.c.version, table.c.updated_by, table.c.updated_at, table.c.deleted_at).where(table.c.id == record_id)
+        ).first()
+        if row is None or row.deleted_at is not None:
+            return NotFound(entity_name, record_id)
+        updated_at = row.updated_at.replace(tzinfo=datetime.timezone.utc) if row.updated_at.tzinfo is None else row.updated_at
+        return StaleVersion(entity_name, record_id, version, row.version, row.updated_by, updated_at)
+
+    def delete(self, actor: Actor, entity_name: str, record_id: int, *, version: int, reason: str | None = None) -> None:
+        """Soft-delete a live record: it leaves every list and get until restored."""
+        self._set_deleted(actor, entity_name, record_id, version, reason, deleting=True)
+
+    def restore(self, actor: Actor, entity_name: str, record_id: int, *, version: int, reason: str | None = None) -> dict[str, Any]:
+        """Bring back a soft-deleted record."""
+        self._set_deleted(actor, entity_name, record_id, version, reason, deleting=False)
+        return self.get(actor, entity_name, record_id)
+
+    def _set_deleted(self, actor: Actor, entity_name: str, record_id: int, version: int, reason: str | None, *, deleting: bool) -> None:
+        entity = self._entity(entity_name)
+        self._require(actor, "delete", entity_name)
+        if entity.reason_required and not (reason and reason.strip()):
+            raise ReasonRequired(entity_name)
+        table = self.schema.entities[entity_name].table
+        now = self.clock()
+        state = table.c.deleted_at.is_(None) if deleting else table.c.deleted_at.is_not(None)
+        with self._write() as connection:
+            statement = (
+                update(table)
+                .where(table.c.id == record_id, state, self._scoped(actor, entity_name))
+                .values(deleted_at=now if deleting else None, version=table.c.version + 1, updated_at=now, updated_by=actor.id)
+            )
+            current_version = connection.scalar(select(table.c.version).where(and_(table.c.id == record_id, state, self._scoped(actor, entity_name))))
+            if current_version is None:
+                raise NotFound(entity_name, record_id)
+            if current_version != version:
+                raise self._lost_race(connection, entity_name, record_id, version)
+            try:
+                updated = connection.execute(statement.where(table.c.version == version)).rowcount
+            except IntegrityError as exc:
+                raise self._integrity_failure(entity_name, exc) from exc
+            if updated != 1:
+                raise self._lost_race(connection, entity_name, record_id, version)
+            self.audit.append(
+                connection, at=now, actor=actor.id, address=actor.address, action="delete" if deleting else "restore",
+                entity=entity_name, record_id=record_id, reason=reason, changes=None,
+            )
+        logger.info("%s %s %s by %s", "deleted" if deleting else "restored", entity_name, record_id, actor.id)

@@ -1,0 +1,258 @@
+"""Build SQLAlchemy Core tables from an AppModel.
+
+Every entity becomes a table named after it, with the system columns first. A child
+table field becomes the table `<entity>__<field>` with a parent key and a position;
+a multi-reference field becomes the link table `<entity>__<field>`. An encrypted field
+is stored as a ciphertext token with a keyed hash beside it in `<field>__hash`, which
+carries the field's unique and index constraints. Tables whose names start with
+`md_` belong to the runtime itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Mapping
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TypeEngine
+
+from metamodel import model as m
+
+NAMING_CONVENTION: dict[str, str] = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+#: Prefix of the tables the runtime itself owns (audit log, schema registry).
+SYSTEM_PREFIX = "md_"
+
+#: An integer primary key that autoincrements on SQLite (INTEGER) and PostgreSQL (BIGINT).
+ID_TYPE: TypeEngine[int] = BigInteger().with_variant(Integer(), "sqlite")
+
+#: Column name suffix of the keyed hash beside an encrypted field.
+HASH_SUFFIX = "__hash"
+
+#: Text column holding the searchable fields with their pinyin, for the search box.
+SEARCH_COLUMN = "search_text"
+
+_IDENTIFIER_LENGTHS = {"resident_id": 18, "uscc": 18, "vin": 17, "plate": 8, "mobile": 11, "bank_card": 19}
+
+
+@dataclass(frozen=True)
+class EntityTables:
+    """The tables of one entity: its own, its child tables and its link tables by field name."""
+
+    table: Table
+    children: Mapping[str, Table]
+    links: Mapping[str, Table]
+
+
+@dataclass(frozen=True)
+class Schema:
+    metadata: MetaData
+    entities: Mapping[str, EntityTables]
+    audit: Table
+    audit_head: Table
+    #: Names of the tables the application has created, so that dropped entities are still known as its own.
+    registry: Table
+
+    @property
+    def owned_tables(self) -> frozenset[str]:
+        return frozenset(self.metadata.tables)
+
+
+def column_type(field: m.Field) -> TypeEngine[object]:
+    """Return the column type that stores one field's value."""
+    kind = field.type
+    if field.encrypted:
+        return Text()
+    if kind == "string":
+        return String(field.max_length or 255)
+    if kind == "text":
+        return Text()
+    if kind == "integer":
+        return BigInteger()
+    if kind == "money":
+        return Numeric(20, field.places if field.places is not None else 2)
+    if kind == "percent":
+        return Numeric(12, field.places if field.places is not None else 6)
+    if kind == "decimal":
+        return Numeric(28, field.places if field.places is not None else 6)
+    if kind == "boolean":
+        return Boolean(create_constraint=False)
+    if kind == "date":
+        return Date()
+    if kind == "datetime":
+        return DateTime(timezone=True)
+    if kind == "enum":
+        return String(63)
+    if kind == "reference":
+        return ID_TYPE
+    if kind in ("json", "geo_point", "attachment", "attachments"):
+        return JSON()
+    if kind in _IDENTIFIER_LENGTHS:
+        return String(_IDENTIFIER_LENGTHS[kind])
+    raise ValueError(f"field {field.name!r} of type {kind!r} has no single column")
+
+
+def _field_columns(field: m.Field) -> list[Column[object]]:
+    """Return the columns of a field stored in its entity's own table."""
+    if field.type in ("child", "multi_reference"):
+        return []
+    if field.type == "reference" and field.entity is not None:
+        return [Column(field.name, ID_TYPE, ForeignKey(f"{field.entity}.id", ondelete="RESTRICT"), nullable=True)]
+    columns: list[Column[object]] = [Column(field.name, column_type(field), nullable=True)]
+    if field.encrypted:
+        columns.append(Column(field.name + HASH_SUFFIX, String(64), nullable=True))
+    return columns
+
+
+def _system_columns(entity: m.Entity, has_flow: bool) -> list[Column[object]]:
+    columns: list[Column[object]] = [
+        Column("id", ID_TYPE, primary_key=True, autoincrement=True),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+        Column("created_by", String(64), nullable=True),
+        Column("updated_at", DateTime(timezone=True), nullable=False),
+        Column("updated_by", String(64), nullable=True),
+        Column("org_unit", String(63), nullable=True),
+        Column("version", Integer, nullable=False, default=1),
+        Column("deleted_at", DateTime(timezone=True), nullable=True),
+    ]
+    if has_flow:
+        columns.append(Column("state", String(63), nullable=True))
+        columns.append(Column("flow", String(63), nullable=True))
+        columns.append(Column("flow_version", String(64), nullable=True))
+    if any(field.searchable for field in entity.fields.values()):
+        columns.append(Column(SEARCH_COLUMN, Text, nullable=True))
+    return columns
+
+
+def _storage_name(entity: m.Entity, name: str) -> str:
+    """Return the column that carries a field's constraints: its hash when encrypted."""
+    field = entity.fields.get(name)
+    if field is not None and field.encrypted:
+        return name + HASH_SUFFIX
+    return name
+
+
+def _entity_tables(model: m.AppModel, entity: m.Entity, metadata: MetaData) -> EntityTables:
+    has_flow = bool(model.flows_for(entity.name))
+    columns = _system_columns(entity, has_flow)
+    for field in entity.fields.values():
+        columns.extend(_field_columns(field))
+    table = Table(entity.name, metadata, *columns)
+
+    # Indexes: references, unique fields (among live records), list filters and sorts, declared ones.
+    indexed: set[tuple[str, ...]] = set()
+
+    def add_index(names: tuple[str, ...], unique: bool = False) -> None:
+        if names in indexed or not all(name in table.c for name in names):
+            return
+        indexed.add(names)
+        options = {}
+        if unique:
+            live = table.c.deleted_at.is_(None)
+            options = {"sqlite_where": live, "postgresql_where": live}
+        Index(None, *(table.c[name] for name in names), unique=unique, **options)
+
+    for field in entity.fields.values():
+        storage = _storage_name(entity, field.name)
+        if field.unique:
+            add_index((storage,), unique=True)
+        elif field.type == "reference" or field.indexed or (field.encrypted and field.searchable):
+            add_index((storage,))
+    for declared in entity.indexes:
+        add_index(tuple(_storage_name(entity, name) for name in declared.fields), unique=declared.unique)
+    for name in (*entity.list.filters, *(item.lstrip("-") for item in entity.list.sort)):
+        add_index((_storage_name(entity, name),))
+    for name in ("org_unit", "created_at", "created_by"):
+        add_index((name,))
+    if has_flow:
+        add_index(("state",))
+
+    children: dict[str, Table] = {}
+    links: dict[str, Table] = {}
+    for field in entity.fields.values():
+        if field.type == "child":
+            children[field.name] = _child_table(entity, field, metadata)
+        elif field.type == "multi_reference" and field.entity is not None:
+            links[field.name] = _link_table(entity, field, metadata)
+    return EntityTables(table, MappingProxyType(children), MappingProxyType(links))
+
+
+def _child_table(entity: m.Entity, field: m.Field, metadata: MetaData) -> Table:
+    columns: list[Column[object]] = [
+        Column("id", ID_TYPE, primary_key=True, autoincrement=True),
+        Column("parent_id", ID_TYPE, ForeignKey(f"{entity.name}.id", ondelete="CASCADE"), nullable=False, index=True),
+        Column("position", Integer, nullable=False),
+    ]
+    for row_field in field.fields:
+        columns.extend(_field_columns(row_field))
+    return Table(f"{entity.name}__{field.name}", metadata, *columns)
+
+
+def _link_table(entity: m.Entity, field: m.Field, metadata: MetaData) -> Table:
+    return Table(
+        f"{entity.name}__{field.name}",
+        metadata,
+        Column("parent_id", ID_TYPE, ForeignKey(f"{entity.name}.id", ondelete="CASCADE"), primary_key=True),
+        Column("target_id", ID_TYPE, ForeignKey(f"{field.entity}.id", ondelete="RESTRICT"), primary_key=True, index=True),
+        Column("position", Integer, nullable=False),
+    )
+
+
+def _audit_tables(metadata: MetaData) -> tuple[Table, Table]:
+    audit = Table(
+        SYSTEM_PREFIX + "audit",
+        metadata,
+        Column("id", ID_TYPE, primary_key=True, autoincrement=True),
+        Column("at", DateTime(timezone=True), nullable=False),
+        Column("actor", String(64), nullable=True),
+        Column("address", String(64), nullable=True),
+        Column("action", String(63), nullable=False),
+        Column("entity", String(63), nullable=True),
+        Column("record_id", BigInteger, nullable=True),
+        Column("reason", Text, nullable=True),
+        Column("changes", JSON, nullable=True),
+        Column("previous_hash", String(64), nullable=False),
+        Column("hash", String(64), nullable=False),
+        Index(None, "entity", "record_id"),
+    )
+    # One row that every append locks first, so that entries are chained one at a time.
+    head = Table(
+        SYSTEM_PREFIX + "audit_head",
+        metadata,
+        Column("id", Integer, primary_key=True, autoincrement=False),
+        Column("last_id", BigInteger, nullable=True),
+        Column("last_hash", String(64), nullable=False),
+    )
+    return audit, head
+
+
+def build_schema(model: m.AppModel) -> Schema:
+    """Build every table of an application, its own and the runtime's."""
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    entities = {name: _entity_tables(model, entity, metadata) for name, entity in model.entities.items()}
+    audit, head = _audit_tables(metadata)
+    registry = Table(SYSTEM_PREFIX + "schema_table", metadata, Column("name", String(127), primary_key=True))
+    return Schema(metadata, MappingProxyType(entities), audit, head, registry)

@@ -1,0 +1,51 @@
+"""Settings from environment variables prefixed METADESK_, with defaults for the embedded set-up.
+
+With nothing set, data lives under ./data: a SQLite database, the secret key and the
+encryption keys, so `make run` works on a fresh machine.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+
+@dataclass(frozen=True)
+class Settings:
+    #: Folder for the embedded database, uploaded files, keys and backups.
+    data_dir: Path
+    #: SQLAlchemy URL; SQLite under data_dir unless METADESK_DATABASE_URL is set.
+    database_url: str
+    #: Redis URL for the job queue; None runs Huey on SQLite.
+    redis_url: str | None
+    #: Key that signs session cookies and tokens.
+    secret_key: str
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        environ = os.environ if environ is None else environ
+        data_dir = Path(environ.get("METADESK_DATA_DIR") or "data").resolve()
+        database_url = environ.get("METADESK_DATABASE_URL") or f"sqlite:///{data_dir / 'metadesk.db'}"
+        secret_key = environ.get("METADESK_SECRET_KEY") or _stored_secret(data_dir)
+        return cls(
+            data_dir=data_dir,
+            database_url=database_url,
+            redis_url=environ.get("METADESK_REDIS_URL") or None,
+            secret_key=secret_key,
+        )
+
+
+def _stored_secret(data_dir: Path) -> str:
+    """Return the secret kept in data_dir/secret_key, creating it on first use."""
+    path = data_dir / "secret_key"
+    if path.exists():
+        return path.read_text(encoding="utf-8").strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(48)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
+        stream.write(secret)
+    return secret
