@@ -126,15 +126,18 @@ class AuditLog:
         previous_hash = GENESIS_HASH
         checked = 0
         last_id = None
-        result = connection.execution_options(yield_per=batch).execute(select(self.table).order_by(self.table.c.id))
-        for row in result.mappings():
-            if row["previous_hash"] != previous_hash:
-                return VerifyResult(False, checked, row["id"], "the entry does not follow the one before it (an entry was deleted or moved)")
-            if entry_hash(previous_hash, _content(row)) != row["hash"]:
-                return VerifyResult(False, checked, row["id"], "the entry's content does not match its hash (it was edited)")
-            previous_hash = row["hash"]
-            last_id = row["id"]
-            checked += 1
+        result = connection.execute(select(self.table).order_by(self.table.c.id).execution_options(yield_per=batch))
+        try:
+            for row in result.mappings():
+                if row["previous_hash"] != previous_hash:
+                    return VerifyResult(False, checked, row["id"], "the entry does not follow the one before it (an entry was deleted or moved)")
+                if entry_hash(previous_hash, _content(row)) != row["hash"]:
+                    return VerifyResult(False, checked, row["id"], "the entry's content does not match its hash (it was edited)")
+                previous_hash = row["hash"]
+                last_id = row["id"]
+                checked += 1
+        finally:
+            result.close()
 
         head = connection.execute(select(self.head).where(self.head.c.id == _HEAD_ID)).mappings().first()
         if head is not None and (head["last_hash"] != previous_hash or head["last_id"] != last_id):

@@ -248,7 +248,8 @@ def _check_stored_values(
     table = Table(table_name, MetaData(), autoload_with=connection)
     column = table.c[column_name]
     failures = 0
-    result = connection.execution_options(yield_per=CHECK_BATCH).execute(select(column).where(column.is_not(None)))
+    query = select(column).where(column.is_not(None)).execution_options(yield_per=CHECK_BATCH)
+    result = connection.execute(query)
     for (value,) in result:
         text_value = value if isinstance(value, (str, int)) or value is None else str(value)
         _, problems = check_value(field, text_value)

@@ -6,9 +6,9 @@ import argparse
 import sys
 from typing import Sequence
 
-from ui.cli import check
+from ui.cli import audit, check, keys, migrate
 
-SUBCOMMANDS = (check,)
+SUBCOMMANDS = (check, migrate, audit, keys)
 
 
 def build_parser() -> argparse.ArgumentParser:

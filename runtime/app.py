@@ -1,0 +1,55 @@
+"""Assemble the runtime of one application from its folder and the settings."""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from metamodel import load_app
+from metamodel.model import AppModel
+from runtime.access import Access, SystemAccess
+from runtime.crypto import KeyRing
+from runtime.database import make_engine
+from runtime.files import FileStore
+from runtime.records import RecordService
+from runtime.schema import Schema, build_schema
+from runtime.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    """Everything the runtime holds for one application: model, tables, engine, keys and services."""
+
+    model: AppModel
+    schema: Schema
+    settings: Settings
+    engine: Engine
+    keys: KeyRing
+    files: FileStore
+    records: RecordService
+
+    @classmethod
+    def open(cls, directory: str | Path, settings: Settings | None = None, *, access: Access | None = None) -> Runtime:
+        """Load the application (raising ConfigError on any problem) and connect to its database."""
+        settings = settings or Settings.from_environment()
+        model = load_app(directory)
+        schema = build_schema(model)
+        engine = make_engine(settings.database_url)
+        keys = KeyRing.from_environment(os.environ, settings.data_dir)
+        files = FileStore(settings.data_dir / "files")
+        records = RecordService(model, schema, engine, access=access or SystemAccess(), keys=keys)
+        logger.info("runtime opened for %s on %s", model.app.name, engine.url.render_as_string(hide_password=True))
+        return cls(model, schema, settings, engine, keys, files, records)
+
+    @property
+    def backup_root(self) -> Path:
+        return self.settings.data_dir / "backups"
+
+    def close(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,86 @@
+"""The audit chain: every write appends an entry, and verify names the first tampered one."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, select, update
+
+from runtime.audit import AuditLog
+from tests.runtime.conftest import ACTOR, ShopRuntime
+
+
+def fill(shop: ShopRuntime) -> list[int]:
+    record = shop.records.create(ACTOR, "product", {"name": "龙井", "price": 10})
+    for version in range(1, 4):
+        shop.records.update(ACTOR, "product", record["id"], {"price": 10 + version}, version=version)
+    shop.records.delete(ACTOR, "product", record["id"], version=4, reason="下架")
+    with shop.engine.connect() as connection:
+        return list(connection.scalars(select(shop.schema.audit.c.id).order_by(shop.schema.audit.c.id)))
+
+
+def verify(shop: ShopRuntime):  # type: ignore[no-untyped-def]
+    with shop.engine.connect() as connection:
+        return AuditLog(shop.schema).verify(connection)
+
+
+def test_intact_chain_verifies(shop: ShopRuntime) -> None:
+    ids = fill(shop)
+
+    result = verify(shop)
+
+    assert result.ok
+    assert result.checked == len(ids) == 5
+
+
+def test_edited_entry_named(shop: ShopRuntime) -> None:
+    ids = fill(shop)
+    audit = shop.schema.audit
+    with shop.engine.begin() as connection:
+        connection.execute(update(audit).where(audit.c.id == ids[2]).values(actor="someone_else"))
+
+    result = verify(shop)
+
+    assert not result.ok
+    assert result.first_bad_id == ids[2]
+    assert result.checked == 2
+    assert "edited" in (result.problem or "")
+
+
+def test_deleted_entry_named(shop: ShopRuntime) -> None:
+    ids = fill(shop)
+    audit = shop.schema.audit
+    with shop.engine.begin() as connection:
+        connection.execute(delete(audit).where(audit.c.id == ids[1]))
+
+    result = verify(shop)
+
+    assert not result.ok
+    assert result.first_bad_id == ids[2]
+
+
+def test_swapped_entries_named(shop: ShopRuntime) -> None:
+    ids = fill(shop)
+    audit = shop.schema.audit
+    columns = [column for column in audit.c if column.name != "id"]
+    with shop.engine.begin() as connection:
+        first = connection.execute(select(*columns).where(audit.c.id == ids[1])).mappings().one()
+        second = connection.execute(select(*columns).where(audit.c.id == ids[2])).mappings().one()
+        connection.execute(update(audit).where(audit.c.id == ids[1]).values(**second))
+        connection.execute(update(audit).where(audit.c.id == ids[2]).values(**first))
+
+    result = verify(shop)
+
+    assert not result.ok
+    assert result.first_bad_id == ids[1]
+
+
+def test_removed_newest_entries_detected(shop: ShopRuntime) -> None:
+    ids = fill(shop)
+    audit = shop.schema.audit
+    with shop.engine.begin() as connection:
+        connection.execute(delete(audit).where(audit.c.id >= ids[3]))
+
+    result = verify(shop)
+
+    assert not result.ok
+    assert result.checked == 3
+    assert "removed" in (result.problem or "")
