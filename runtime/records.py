@@ -399,3 +399,25 @@ class RecordService:
                 entity=entity_name, record_id=record_id, reason=reason, changes=None,
             )
         logger.info("%s %s %s by %s", "deleted" if deleting else "restored", entity_name, record_id, actor.id)
+
+    def purge(self, actor: Actor, entity_name: str, record_id: int, *, reason: str | None = None) -> bool:
+        """Remove a record for good, with its child rows; return False, changing nothing, if other records refer to it."""
+        self._entity(entity_name)
+        self._require(actor, "delete", entity_name)
+        table = self.schema.entities[entity_name].table
+        now = self.clock()
+        try:
+            with self._write() as connection:
+                removed = connection.execute(
+                    delete(table).where(table.c.id == record_id, self._scoped(actor, entity_name))
+                ).rowcount
+                if removed != 1:
+                    raise NotFound(entity_name, record_id)
+                self.audit.append(
+                    connection, at=now, actor=actor.id, address=actor.address, action="purge",
+                    entity=entity_name, record_id=record_id, reason=reason, changes=None,
+                )
+        except IntegrityError:
+            return False
+        logger.info("purged %s %s by %s", entity_name, record_id, actor.id)
+        return True

@@ -75,6 +75,8 @@ class Schema:
     audit_head: Table
     #: Names of the tables the application has created, so that dropped entities are still known as its own.
     registry: Table
+    #: Which record each catalog row of the YAML became, so that rows removed from the YAML are found.
+    catalog_rows: Table
 
     @property
     def owned_tables(self) -> frozenset[str]:
@@ -255,4 +257,12 @@ def build_schema(model: m.AppModel) -> Schema:
     entities = {name: _entity_tables(model, entity, metadata) for name, entity in model.entities.items()}
     audit, head = _audit_tables(metadata)
     registry = Table(SYSTEM_PREFIX + "schema_table", metadata, Column("name", String(127), primary_key=True))
-    return Schema(metadata, MappingProxyType(entities), audit, head, registry)
+    catalog_rows = Table(
+        SYSTEM_PREFIX + "catalog_row",
+        metadata,
+        Column("catalog", String(63), primary_key=True),
+        Column("key", String(255), primary_key=True),
+        Column("entity", String(63), nullable=False),
+        Column("record_id", BigInteger, nullable=False),
+    )
+    return Schema(metadata, MappingProxyType(entities), audit, head, registry, catalog_rows)
