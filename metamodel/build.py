@@ -85,17 +85,17 @@ class Builder:
 
 
 def expression_position(document: Document, path: DocPath, line: int, offset: int) -> tuple[int, int]:
-    """Map a position inside an expression to the file, for single-line plain or quoted scalars."""
+    """Map a line and character offset inside an expression's text to the file."""
     info = document.scalars.get(path)
     if info is None:
         return document.position(path)
-    # libyaml reports plain scalars with the style "", the pure-Python parser with None.
-    if info.style in (None, "", "'", '"') and line == 1:
-        quote = 1 if info.style else 0
-        return info.line, info.column + quote + offset
-    if info.style in ("|", ">"):
-        return info.line + line, info.column
-    return info.line, info.column
+    lines = info.raw.split("\n")
+    index = sum(len(text) + 1 for text in lines[: line - 1]) + offset
+    if index >= len(info.raw) and info.raw:
+        # Just past the last character, where a missing operand would go.
+        last_line, last_column = document.position_in_scalar(path, len(info.raw) - 1)
+        return last_line, last_column + 1
+    return document.position_in_scalar(path, index)
 
 
 def source_of(document: Document, path: DocPath = ()) -> m.Source:
@@ -181,11 +181,18 @@ def build_field(builder: Builder, document: Document, path: DocPath, data: dict[
     if low is not None and high is not None and low > high:
         builder.report(document.diagnostic("field.E004", path + ("min",), found=data["min"], expected=data["max"]))
 
+    length_limits = data.get("length", {})
+    if "min" in length_limits and "max" in length_limits and length_limits["min"] > length_limits["max"]:
+        builder.report(
+            document.diagnostic("field.E004", path + ("length", "min"), found=length_limits["min"], expected=length_limits["max"])
+        )
+
     computed = None
     if "computed" in data:
         computed = builder.expression(document, path + ("computed",), data["computed"], entity)
         for option in ("required", "default"):
-            if data.get(option) not in (None, False):
+            value = data.get(option)
+            if value is not None and not (option == "required" and value is False):
                 builder.report(
                     document.diagnostic("field.E005", path + (option,), at_key=True, found=data["name"], other=option)
                 )

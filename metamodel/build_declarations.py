@@ -12,7 +12,7 @@ from huey import crontab
 
 from metamodel import model as m
 from metamodel.build import Builder, decimal, label, optional_label, source_of
-from metamodel.diagnostics import DocPath
+from metamodel.diagnostics import DocPath, Text
 from metamodel.yamlsource import Document
 
 
@@ -159,13 +159,9 @@ def build_catalog(builder: Builder, document: Document) -> m.Catalog:
 def build_schedule(builder: Builder, document: Document) -> m.Schedule:
     data = document.data
     cron = data["cron"]
-    fields = cron.split()
-    try:
-        if len(fields) != 5:
-            raise ValueError(f"{len(fields)} fields instead of 5")
-        crontab(*fields, strict=True)
-    except ValueError as exc:
-        builder.report(document.diagnostic("schedule.E001", ("cron",), found=cron, reason=str(exc)))
+    reason = cron_problem(cron)
+    if reason is not None:
+        builder.report(document.diagnostic("schedule.E001", ("cron",), found=cron, reason=reason))
     return m.Schedule(
         name=data["name"],
         label=label(data["label"]),
@@ -174,6 +170,40 @@ def build_schedule(builder: Builder, document: Document) -> m.Schedule:
         source=source_of(document),
         enabled=data.get("enabled", True),
     )
+
+
+#: The five cron fields, by the name huey's crontab gives them and as users know them.
+_CRON_FIELDS = (
+    ("minute", "minute", "分钟", 0, 59),
+    ("hour", "hour", "小时", 0, 23),
+    ("day", "day of month", "日", 1, 31),
+    ("month", "month", "月", 1, 12),
+    ("day_of_week", "weekday", "星期", 0, 6),
+)
+
+
+def cron_problem(cron: str) -> Text | None:
+    """Return what is wrong with a five-field cron expression, field by field, or None."""
+    fields = cron.split()
+    if len(fields) != 5:
+        return Text(f"it has {len(fields)} field(s) instead of 5", f"它有 {len(fields)} 个字段，应为 5 个")
+    for value, (parameter, name_en, name_zh, low, high) in zip(fields, _CRON_FIELDS):
+        try:
+            crontab(**{parameter: value}, strict=True)
+            reversed_range = any(
+                int(start) > int(end)
+                for part in value.split(",")
+                for start, _, end in [part.split("/")[0].partition("-")]
+                if end and start.isdigit() and end.isdigit()
+            )
+            if reversed_range:
+                raise ValueError(value)
+        except ValueError:
+            return Text(
+                f"the {name_en} field must be * or numbers from {low} to {high} (ranges a-b, lists a,b, steps */n), not {value!r}",
+                f"{name_zh}字段应为 * 或 {low} 到 {high} 的数字（可用范围 a-b、列表 a,b、步长 */n），而不是 {value!r}",
+            )
+    return None
 
 
 def build_integration(builder: Builder, document: Document) -> m.Integration:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import difflib
 import json
-import locale
 import os
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
@@ -170,8 +169,7 @@ def language_from_environment(environ: Mapping[str, str] | None = None) -> str:
         value = environ.get(name, "")
         if value:
             return "en" if value.lower().startswith("en") else "zh-CN"
-    system_locale = locale.getlocale()[0] or ""
-    return "en" if system_locale.lower().startswith("en") else "zh-CN"
+    return "zh-CN"
 
 
 def suggest(word: str, candidates: Iterable[str]) -> str | None:

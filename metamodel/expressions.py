@@ -18,6 +18,8 @@ from typing import Any, Callable, Mapping, cast
 
 from simpleeval import EvalWithCompoundTypes
 
+from metamodel.diagnostics import Text
+
 
 def _years_between(start: datetime.date, end: datetime.date) -> int:
     """Count whole years from start to end, as an age is counted."""
@@ -56,6 +58,18 @@ VARIABLES: dict[str, str] = {
     "now": "the current date and time",
     "user": "the acting user",
     "state": "the record's current flow state",
+}
+
+#: Python's syntax error messages that users meet most, in both languages.
+_SYNTAX_REASONS: dict[str, Text] = {
+    "invalid syntax": Text("invalid syntax", "语法无效"),
+    "'(' was never closed": Text("'(' was never closed", "'(' 没有闭合"),
+    "unmatched ')'": Text("unmatched ')'", "多余的 ')'"),
+    "unterminated string literal (detected at line 1)": Text("a quote is not closed", "引号没有闭合"),
+    "invalid syntax. Perhaps you forgot a comma?": Text("invalid syntax; perhaps a comma is missing", "语法无效；可能缺少逗号"),
+    "invalid character '，' (U+FF0C)": Text("full-width comma '，'; use ','", "全角逗号 '，'；请改用 ','"),
+    "invalid character '（' (U+FF08)": Text("full-width parenthesis '（'; use '('", "全角括号 '（'；请改用 '('"),
+    "invalid character '）' (U+FF09)": Text("full-width parenthesis '）'; use ')'", "全角括号 '）'；请改用 ')'"),
 }
 
 #: Attributes of the `user` variable.
@@ -134,13 +148,15 @@ def parse_expression(source: str) -> tuple[Expression | None, list[ExpressionPro
     """Parse and vet an expression; return it, or None with the problems found."""
     stripped = source.strip()
     indent = len(source) - len(source.lstrip())
+    # Parentheses let an expression written over several YAML lines parse as one.
+    wrapped = "\n" in stripped
     try:
-        tree = ast.parse(stripped, mode="eval")
+        tree = ast.parse(f"({stripped}\n)" if wrapped else stripped, mode="eval")
     except SyntaxError as exc:
-        reason = exc.msg
-        # Python gives no offset (or 0) when the expression ends too early: point at its end.
-        offset = (exc.offset - 1 if exc.offset else len(stripped)) + indent
-        return None, [ExpressionProblem("expr.E001", exc.lineno or 1, offset, {"reason": reason})]
+        return None, [_syntax_problem(exc, stripped, indent, wrapped)]
+    if wrapped:
+        _shift_first_line(tree)
+
 
     problems: list[ExpressionProblem] = []
     names: list[NameUse] = []
@@ -149,7 +165,7 @@ def parse_expression(source: str) -> tuple[Expression | None, list[ExpressionPro
     while pending:
         node = pending.pop()
         line = getattr(node, "lineno", 1)
-        offset = getattr(node, "col_offset", 0) + (indent if line == 1 else 0)
+        offset = _character_offset(stripped, line, getattr(node, "col_offset", 0)) + (indent if line == 1 else 0)
         if isinstance(node, ast.Call):
             problems.extend(_check_call(node, line, offset))
             called.add(id(node.func))
@@ -177,7 +193,7 @@ def parse_expression(source: str) -> tuple[Expression | None, list[ExpressionPro
             inner = inner.value
             consumed.add(id(inner))
         line = getattr(node, "lineno", 1)
-        offset = getattr(node, "col_offset", 0) + (indent if line == 1 else 0)
+        offset = _character_offset(stripped, line, getattr(node, "col_offset", 0)) + (indent if line == 1 else 0)
         names.append(NameUse(use[0], use[1], line, offset))
     _exact_decimals(tree, stripped)
     return Expression(source, tree, tuple(names), indent), []
@@ -194,6 +210,37 @@ def _exact_decimals(tree: ast.Expression, text: str) -> None:
             segment = ast.get_source_segment(text, node)
             exact = Decimal(segment) if segment else Decimal(repr(node.value))
             node.value = cast(Any, exact)  # ast types Constant.value without Decimal; simpleeval returns it as is
+
+
+def _syntax_problem(exc: SyntaxError, text: str, indent: int, wrapped: bool) -> ExpressionProblem:
+    """Place a syntax error inside the expression's own text, at the end when Python gives no column."""
+    lines = text.split("\n")
+    line = min(exc.lineno or 1, len(lines))
+    if exc.offset and (exc.lineno or 1) <= len(lines):
+        offset = exc.offset - 1 - (1 if wrapped and line == 1 else 0)
+    else:
+        offset = len(lines[line - 1])
+    offset = min(max(offset, 0), len(lines[line - 1]))
+    reason = _SYNTAX_REASONS.get(exc.msg, Text(exc.msg, exc.msg))
+    return ExpressionProblem("expr.E001", line, offset + (indent if line == 1 else 0), {"reason": reason})
+
+
+def _shift_first_line(tree: ast.Expression) -> None:
+    """Undo the opening parenthesis added before parsing: first-line columns move one to the left."""
+    for node in ast.walk(tree):
+        if getattr(node, "lineno", None) == 1 and hasattr(node, "col_offset"):
+            node.col_offset -= 1
+            end = getattr(node, "end_col_offset", None)
+            if getattr(node, "end_lineno", None) == 1 and end is not None:
+                node.end_col_offset = end - 1
+
+
+def _character_offset(text: str, line: int, byte_offset: int) -> int:
+    """Convert the UTF-8 byte offset that ast reports into a character offset on that line."""
+    lines = text.split("\n")
+    if not 0 < line <= len(lines):
+        return byte_offset
+    return len(lines[line - 1].encode("utf-8")[:byte_offset].decode("utf-8", errors="ignore"))
 
 
 def _check_call(node: ast.Call, line: int, offset: int) -> list[ExpressionProblem]:

@@ -127,7 +127,10 @@ def _read_documents(
     them are not reported as references to undeclared entities.
     """
     documents: dict[str, list[Document]] = {kind: [] for kind in ("app", *FOLDERS.values())}
-    app_file = next((root / f"app{suffix}" for suffix in YAML_SUFFIXES if (root / f"app{suffix}").is_file()), None)
+    app_file = next(
+        (path for path in sorted(root.iterdir()) if path.is_file() and path.stem == "app" and path.suffix.lower() in YAML_SUFFIXES),
+        None,
+    )
     if app_file is None:
         diagnostics.append(Diagnostic("layout.E002", _display(display_root, "app.yaml"), 1, 1, (), {}))
     else:
@@ -135,12 +138,18 @@ def _read_documents(
 
     for path in sorted(root.rglob("*")):
         relative = path.relative_to(root)
-        if not path.is_file() or path.suffix not in YAML_SUFFIXES or len(relative.parts) == 1:
+        if not path.is_file() or path.suffix.lower() not in YAML_SUFFIXES:
             continue
         if any(part.startswith((".", "_")) for part in relative.parts):
             continue
-        folder = relative.parts[0]
         display = _display(display_root, relative.as_posix())
+        if len(relative.parts) == 1:
+            if path != app_file:
+                diagnostics.append(
+                    Diagnostic("layout.E004", display, 1, 1, (), {"found": path.name, "expected": [name + "/" for name in FOLDERS]})
+                )
+            continue
+        folder = relative.parts[0]
         if folder in OTHER_FOLDERS:
             continue
         if folder not in FOLDERS:

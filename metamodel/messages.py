@@ -139,12 +139,18 @@ MESSAGES: dict[str, Message] = {
         "Give the path of a folder that contains app.yaml.",
         "请指定包含 app.yaml 的文件夹路径。",
     ),
+    "layout.E004": _m(
+        "the file {found} is not read, because only app.yaml may sit at the top of the application folder",
+        "文件 {found} 不会被读取，因为应用文件夹顶层只能放 app.yaml",
+        "Move it into the folder of its kind: {expected}.",
+        "请把它移到对应类型的文件夹：{expected}。",
+    ),
     # JSON Schema validation
     "schema.E001": _m(
         "{path} must be {expected}, found {found}",
-        "{path} 应为{expected}，实际为 {found}",
-        "Write a value of that type; put quotes around text that looks like a number or true/false.",
-        "请填写该类型的值；看起来像数字或 true/false 的文本要加引号。",
+        "{path} 应为 {expected}，实际为 {found}",
+        "{advice}",
+        "{advice}",
     ),
     "schema.E002": _m(
         "unknown key {found} in {parent}",
@@ -452,8 +458,8 @@ MESSAGES: dict[str, Message] = {
     "schedule.E001": _m(
         "the cron expression {found} is invalid: {reason}",
         "cron 表达式 {found} 无效：{reason}",
-        "Write five fields separated by spaces: minute hour day month weekday, for example 0 2 * * *.",
-        "请写五个以空格分隔的字段：分 时 日 月 星期，例如 0 2 * * *。",
+        "Write five fields separated by spaces: minute hour day month weekday, for example 0 2 * * * for 02:00 daily; names such as MON are not accepted.",
+        "请写五个以空格分隔的字段：分 时 日 月 星期，例如 0 2 * * * 表示每天 02:00；不接受 MON 这类名称。",
     ),
     # The app document
     "app.E001": _m(

@@ -82,9 +82,19 @@ def validate_document(kind: str, document: Document) -> list[Diagnostic]:
 
 
 def _diagnostics_for(error: ValidationError, kind: str, document: Document) -> Iterator[Diagnostic]:
-    # Of an anyOf, report the alternative that came closest to matching.
+    # Of an anyOf, report what is wrong inside the alternative that fits the value's type.
     if error.validator in ("anyOf", "oneOf") and error.context:
-        yield from _diagnostics_for(_closest(error), kind, document)
+        branch = _fitting_branch(error)
+        if branch is not None:
+            for sub in branch:
+                yield from _diagnostics_for(sub, kind, document)
+            return
+        types = sorted({name for sub in error.context if sub.validator == "type" for name in _as_list(sub.validator_value)})
+        path = tuple(error.absolute_path)
+        expected = Text(" or ".join(_TYPE_WORDS[name][0] for name in types), "或".join(_TYPE_WORDS[name][1] for name in types))
+        yield document.diagnostic(
+            "schema.E001", path, found=_found(document, path, error.instance), expected=expected, advice=_type_advice(error.instance, types)
+        )
         return
 
     # jsonschema types these attributes as possibly unset; after iter_errors they are always set.
@@ -117,7 +127,7 @@ def _diagnostics_for(error: ValidationError, kind: str, document: Document) -> I
         expected = Text(
             " or ".join(_TYPE_WORDS[name][0] for name in types), "或".join(_TYPE_WORDS[name][1] for name in types)
         )
-        yield document.diagnostic("schema.E001", path, found=found, expected=expected)
+        yield document.diagnostic("schema.E001", path, found=found, expected=expected, advice=_type_advice(instance, types))
     elif validator in ("enum", "const"):
         allowed = schema_value if validator == "enum" else [schema_value]
         suggestion = suggest(instance, [str(item) for item in allowed]) if isinstance(instance, str) else None
@@ -146,14 +156,41 @@ def _diagnostics_for(error: ValidationError, kind: str, document: Document) -> I
         yield document.diagnostic("schema.E010", path, found=error.message, kind=kind)
 
 
-def _closest(error: ValidationError) -> ValidationError:
-    """Choose the sub-error of an anyOf whose alternative has the instance's own type."""
-    instance_type = _json_type(error.instance)
+def _fitting_branch(error: ValidationError) -> list[ValidationError] | None:
+    """Return the errors of the first anyOf alternative whose type fits the value, or None if none fits."""
+    branches: dict[Any, list[ValidationError]] = {}
     for sub in error.context or ():
-        if sub.validator != "type" and _json_type(sub.instance) == instance_type and len(sub.relative_schema_path) > 1:
-            return sub
-    best = best_match(error.context or [])
-    return best if best is not None else error
+        branches.setdefault(sub.relative_schema_path[0], []).append(sub)
+    depth = len(error.absolute_path)
+    for _, errors in sorted(branches.items(), key=lambda item: str(item[0])):
+        wrong_type = all(sub.validator == "type" and len(sub.absolute_path) == depth for sub in errors)
+        if not wrong_type:
+            return errors
+    return None
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _type_advice(instance: Any, types: list[str]) -> Text:
+    """Return the fix for a value of the wrong type: quotes to remove or to add, or a plain rewrite."""
+    if isinstance(instance, str) and (
+        ("boolean" in types and instance.strip().lower() in ("true", "false"))
+        or (("number" in types or "integer" in types) and _looks_numeric(instance))
+    ):
+        return Text("Remove the quotes around the value.", "请去掉值两边的引号。")
+    if "string" in types and isinstance(instance, (bool, int, float)):
+        return Text("Put quotes around the value to keep it as text.", "请给值加上引号，使其作为文本。")
+    return Text("Rewrite the value in the expected form.", "请按要求的形式改写该值。")
+
+
+def _looks_numeric(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _json_type(value: Any) -> str:

@@ -74,6 +74,8 @@ class ScalarInfo:
     column: int
     style: str | None
     raw: str
+    end_line: int = 0
+    end_column: int = 0
 
 
 @dataclass
@@ -82,6 +84,8 @@ class Document:
 
     file: str
     data: Any
+    #: The file's text, for mapping positions inside a scalar back to the file.
+    text: str = ""
     values: dict[DocPath, tuple[int, int]] = field(default_factory=dict)
     keys: dict[DocPath, tuple[int, int]] = field(default_factory=dict)
     scalars: dict[DocPath, ScalarInfo] = field(default_factory=dict)
@@ -107,6 +111,40 @@ class Document:
     def raw(self, path: DocPath) -> str | None:
         info = self.scalars.get(path)
         return info.raw if info else None
+
+    def position_in_scalar(self, path: DocPath, index: int) -> tuple[int, int]:
+        """Return the file position of character `index` of the scalar's value.
+
+        The value's characters are matched in order against the scalar's source, so that
+        quotes, escapes, block indicators and folded line breaks are stepped over.
+        """
+        info = self.scalars.get(path)
+        if info is None:
+            return self.position(path)
+        lines = self.text.split("\n")
+        source: list[tuple[str, int, int]] = []
+        for line_number in range(info.line, min(info.end_line, len(lines)) + 1):
+            line = lines[line_number - 1]
+            first = info.column - 1 if line_number == info.line else 0
+            last = info.end_column - 1 if line_number == info.end_line else len(line)
+            for column in range(first, min(last, len(line))):
+                source.append((line[column], line_number, column + 1))
+            if line_number != info.end_line:
+                source.append(("\n", line_number, len(line) + 1))
+
+        cursor = 0
+        if info.style in ("|", ">"):
+            while cursor < len(source) and source[cursor][0] != "\n":
+                cursor += 1  # the block header, such as "|-"
+        for position, character in enumerate(info.raw):
+            while cursor < len(source) and not _same(source[cursor][0], character):
+                cursor += 1
+            if cursor >= len(source):
+                break
+            if position == index:
+                return source[cursor][1], source[cursor][2]
+            cursor += 1
+        return info.line, info.column
 
 
 class _Stop(Exception):
@@ -160,7 +198,10 @@ class _Converter:
 
     def convert_scalar(self, node: ScalarNode, path: DocPath) -> Any:
         mark = node.start_mark
-        self.document.scalars[path] = ScalarInfo(mark.line + 1, mark.column + 1, node.style, node.value)
+        end = node.end_mark
+        self.document.scalars[path] = ScalarInfo(
+            mark.line + 1, mark.column + 1, node.style, node.value, end.line + 1, end.column + 1
+        )
         text = node.value
         if node.tag == STR_TAG:
             return text
@@ -214,6 +255,13 @@ class _Converter:
         return result
 
 
+def _same(source: str, value: str) -> bool:
+    """Match a value character with a source one; folding turns line breaks into spaces."""
+    if value in (" ", "\n"):
+        return source in (" ", "\n", "\t")
+    return source == value
+
+
 def _written_tag(tag: str) -> str:
     """Show a resolved tag the way it is written in YAML, `!!python/object` rather than its URI."""
     prefix = "tag:yaml.org,2002:"
@@ -250,7 +298,7 @@ def read_document(path: Path, display: str) -> tuple[Document | None, list[Diagn
     if root is None:
         return None, problems + [Diagnostic("yaml.E004", display, 1, 1, (), {})]
 
-    document = Document(display, None)
+    document = Document(display, None, text)
     converter = _Converter(document)
     try:
         document.data = converter.convert(root, ())

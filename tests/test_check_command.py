@@ -106,3 +106,24 @@ def test_unknown_option_is_usage_error() -> None:
 
     assert completed.returncode == 2
     assert "invalid choice" in completed.stderr
+
+
+def test_chinese_without_any_locale(make_app: AppFactory) -> None:
+    root = make_app({"entities/item.yaml": "name: item\nname: again\n"})
+    environment = {key: value for key, value in os.environ.items() if key not in ("LANG", "LC_ALL", "LC_MESSAGES", "METADESK_LANG")}
+    script = Path(sys.executable).with_name("metadesk")
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "ui.cli"]
+
+    completed = subprocess.run(command + ["check", str(root)], capture_output=True, text=True, env=environment, timeout=60)
+
+    assert "重复" in completed.stdout
+
+
+def test_closed_pipe_exits_quietly() -> None:
+    script = Path(sys.executable).with_name("metadesk")
+    command = f"'{script}' check configs/guarantee --format json | head -c 10"
+
+    completed = subprocess.run(["bash", "-c", command], capture_output=True, text=True, cwd=REPOSITORY, timeout=60)
+
+    assert completed.stdout == '{\n  "ok": '
+    assert "Traceback" not in completed.stderr

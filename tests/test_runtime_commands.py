@@ -196,7 +196,7 @@ def test_configuration_errors_are_listed(place: Place, make_app: AppFactory) -> 
     assert "Traceback" not in completed.stderr
 
 
-def test_destructive_change_needs_the_flag_and_leaves_a_backup(place: Place, tmp_path: Path) -> None:
+def test_destructive_migration_needs_flag(place: Place, tmp_path: Path) -> None:
     app = tmp_path / "requisition"
     shutil.copytree(REQUISITION, app)
     assert place.run("migrate", str(app)).returncode == 0
@@ -370,7 +370,7 @@ def test_keys_rotate_with_environment_keys_is_idempotent(place: Place) -> None:
     assert after["id_number__hash"] == before["id_number__hash"]
 
 
-def test_keys_rotate_covers_child_tables(place: Place, make_app: AppFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_keys_rotate_covers_child_tables(place: Place, make_app: AppFactory) -> None:
     root = make_app(
         {
             "entities/item.yaml": """

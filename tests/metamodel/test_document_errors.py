@@ -211,7 +211,9 @@ CASES: list[tuple[str, dict[str, str | None], str, str, int, int, str]] = [
     (
         "invalid cron",
         {"schedules/nightly.yaml": "name: nightly\nlabel: {zh-CN: 夜间, en: Nightly}\ncron: '61 2 * * *'\nhook: shop.nightly\n"},
-        "schedule.E001", "schedules/nightly.yaml", 3, 7, 'the cron expression "61 2 * * *" is invalid: 61 is not a valid input',
+        "schedule.E001", "schedules/nightly.yaml", 3, 7,
+        'the cron expression "61 2 * * *" is invalid: the minute field must be * or numbers from 0 to 59 '
+        "(ranges a-b, lists a,b, steps */n), not '61'",
     ),
     (
         "template file missing",
@@ -310,6 +312,55 @@ CASES += [
         "report.E001", "reports/sales.yaml", 6, 13, 'dimensions[0].bucket groups "price" by month, but it is a money field',
     ),
     (
+        "stray file at the top",
+        {"product.yaml": GOOD_ITEM},
+        "layout.E004", "product.yaml", 1, 1,
+        'the file "product.yaml" is not read, because only app.yaml may sit at the top of the application folder',
+    ),
+    (
+        "computed with zero default",
+        {ITEM: with_field("name: total\ntype: money\nlabel: {zh-CN: 合计, en: Total}\ndefault: 0\ncomputed: price * 2")},
+        "field.E005", ITEM, 14, 5, 'the field "total" is both computed and default',
+    ),
+    (
+        "length limits reversed",
+        {ITEM: GOOD_ITEM.replace("label: {zh-CN: 名称, en: Title}", "label: {zh-CN: 名称, en: Title}\n    length: {min: 10, max: 5}")},
+        "field.E004", ITEM, 7, 19, "min 10 is greater than max 5",
+    ),
+    (
+        "bad value inside a form field mapping",
+        {"forms/item.yaml": FORM_HEAD + "    fields:\n      - title\n      - {field: price, widget: mony}\n"},
+        "schema.E004", "forms/item.yaml", 9, 32,
+        'sections[0].fields[1].widget must be one of "input", "textarea", "number", "money", "percent", "checkbox", '
+        '"date", "datetime", "select", "radio", "reference", "multi_reference", "table", "upload", "json", "map", '
+        '"id_number", "phone", found "mony"',
+    ),
+    (
+        "bad name inside a list of sources",
+        {"flows/item.yaml": FLOW_HEAD + "transitions:\n  - {name: finish, label: {zh-CN: 完成, en: Finish}, from: [Draft, done], to: done}\n"},
+        "schema.E006", "flows/item.yaml", 8, 59, '"Draft" is not a valid name for transitions[0].from[0]',
+    ),
+    (
+        "neither text nor true or false",
+        {"forms/item.yaml": FORM_HEAD + "    fields:\n      - field: price\n        visible: 5\n"},
+        "schema.E001", "forms/item.yaml", 9, 18, 'sections[0].fields[0].visible must be true or false or text, found "5"',
+    ),
+    (
+        "expression position after chinese text",
+        {ITEM: GOOD_ITEM + "rules:\n  - name: r\n    message: {zh-CN: 错, en: Wrong}\n    check: \"title == '名称' or prise > 0\"\n"},
+        "expr.E002", ITEM, 14, 30, 'the expression names "prise", which is neither a field of item nor a variable',
+    ),
+    (
+        "expression position in a folded block",
+        {ITEM: GOOD_ITEM + "rules:\n  - name: r\n    message: {zh-CN: 错, en: Wrong}\n    check: >\n      title == 'x'\n      or prise > 0\n"},
+        "expr.E002", ITEM, 16, 10, 'the expression names "prise", which is neither a field of item nor a variable',
+    ),
+    (
+        "cron with four fields",
+        {"schedules/nightly.yaml": "name: nightly\nlabel: {zh-CN: 夜间, en: Nightly}\ncron: '0 2 * *'\nhook: shop.nightly\n"},
+        "schedule.E001", "schedules/nightly.yaml", 3, 7, 'the cron expression "0 2 * *" is invalid: it has 4 field(s) instead of 5',
+    ),
+    (
         "two initial states",
         {"flows/item.yaml": FLOW_HEAD.replace("final: true", "initial: true") + "transitions: []\n"},
         "flow.E002", "flows/item.yaml", 5, 3, 'the flow has more than one initial state: "draft", "done"',
@@ -383,3 +434,24 @@ def test_each_flow_of_shared_entity_reported(check: Callable[..., CheckResult]) 
     assert [item.code for item in result.diagnostics] == ["flow.E004", "flow.E004"]
     assert [item.file.rsplit("/", 1)[1] for item in result.diagnostics] == ["item.yaml", "item2.yaml"]
     assert result.diagnostics[0].message("en") == 'the entity "item" has 2 flows, so each of them needs applies_when'
+
+
+def test_quoted_boolean_hint_says_unquote(check: Callable[..., CheckResult]) -> None:
+    result = check({ITEM: GOOD_ITEM.replace("label: {zh-CN: 名称, en: Title}", "label: {zh-CN: 名称, en: Title}\n    required: 'true'")})
+
+    assert [item.code for item in result.diagnostics] == ["schema.E001"]
+    assert result.diagnostics[0].hint("en") == "Remove the quotes around the value."
+    assert result.diagnostics[0].hint("zh-CN") == "请去掉值两边的引号。"
+
+
+def test_multiline_expression_parses(check: Callable[..., CheckResult]) -> None:
+    rule = "rules:\n  - name: r\n    message: {zh-CN: 错, en: Wrong}\n    check: |\n      title == 'x' or\n      price > 0\n"
+    result = check({ITEM: GOOD_ITEM + rule})
+
+    assert result.diagnostics == []
+
+
+def test_upper_case_suffix_read(check: Callable[..., CheckResult]) -> None:
+    result = check({ITEM: None, "entities/Item.YAML": GOOD_ITEM})
+
+    assert result.diagnostics == []

@@ -8,7 +8,7 @@ again under the current key, 500 rows per transaction. The keyed hashes beside t
 tokens are left alone: the hashing key never rotates, so they stay valid.
 
 An update only lands when the token is still the one that was read, so a value that a
-running application changes meanwhile is never overwritten; the next run picks it up.
+running application changes meanwhile is never overwritten. The next run re-encrypts it.
 """
 
 from __future__ import annotations
@@ -77,10 +77,10 @@ def register(subparsers: Any) -> None:
     rotate = actions.add_parser(
         "rotate",
         help="add a new current key and re-encrypt stored values with it",
-        description=f"With keys in {KEY_FILE_NAME}, add a new current key to it; with keys in "
+        description=f"With keys in {KEY_FILE_NAME}, add a new current key to it. With keys in "
         f"{ENCRYPTION_KEYS_VARIABLE}, explain how to add one. Then re-encrypt every stored value "
-        "that is not under the current key. Running it again after it finished re-encrypts nothing "
-        "new for keys from the environment.",
+        "that is not under the current key. A run that finds values left under an older key by an "
+        "unfinished rotation completes that rotation instead of adding another key.",
     )
     add_common_arguments(rotate)
     rotate.set_defaults(handler=run_rotate)
@@ -250,7 +250,7 @@ def rotate(runtime: Runtime, lang: str, directory: str, from_environment: bool) 
     if from_environment:
         explain_environment(ring, lang)
     elif any(pending.values()):
-        # An earlier rotation stopped half way; adding yet another key would only lengthen the work.
+        # An earlier rotation stopped half way, so finish it: another key would only add work.
         print(
             say(
                 lang,

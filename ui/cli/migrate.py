@@ -1,8 +1,8 @@
 """`metadesk migrate DIR`: bring the database in line with the application, or show the plan.
 
 Safe steps are applied at once. Steps that drop or narrow data are refused until the
-operator has read the plan and passes --allow-destructive; the affected tables are then
-backed up first. This module also holds `open_runtime`, which the other runtime
+operator has read the plan and passes --allow-destructive. The affected tables are then
+backed up before anything changes. This module also holds `open_runtime`, which the other runtime
 subcommands use to load an application and report its problems the way `check` does.
 """
 
