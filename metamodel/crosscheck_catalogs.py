@@ -7,7 +7,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from metamodel import model as m
-from metamodel.diagnostics import DocPath, Text
+from metamodel.diagnostics import DocPath, Text, suggest
 from metamodel.values import check_row
 
 if TYPE_CHECKING:
@@ -57,6 +57,15 @@ def _check_row(
         while len(path) > len(row_path) and path not in document.values:
             path = path[:-1]
         for problem in items:
+            if problem.code == "unknown_field":
+                names = sorted(entity.fields)
+                checker.diagnostics.append(
+                    document.diagnostic(
+                        "catalog.E006", row_path + (key,), at_key=True, row=index + 1, found=key, entity=entity.name,
+                        expected=names, suggestion=suggest(key, names),
+                    )
+                )
+                continue
             checker.report(
                 document,
                 "catalog.E002",
@@ -112,10 +121,11 @@ def _check_rules(
         except Exception:  # noqa: BLE001 - a rule that cannot be evaluated on YAML alone is checked at save time
             continue
         if not passed:
+            field_path = row_path + (rule.fields[0],) if rule.fields and rule.fields[0] in values else row_path
             checker.report(
                 document,
                 "catalog.E005",
-                row_path,
+                field_path,
                 row=index + 1,
                 found=rule.name,
                 reason=Text(rule.message.en, rule.message.zh_cn),

@@ -114,6 +114,41 @@ def check_expressions(checker: CrossChecker, sites: Iterable[ExpressionSite]) ->
                 continue
             if field is not None:
                 _check_attributes(checker, field, use.attributes, report)
+        _check_literals(checker, site, entity)
+
+
+def _check_literals(checker: CrossChecker, site: ExpressionSite, entity: m.Entity) -> None:
+    """Check text compared with an enum field against its choices, and with `state` against the flow states."""
+    states = sorted({state for flow in checker.model.flows_for(entity.name) for state in flow.states})
+    for literal in site.expression.literals:
+        if literal.name == "state" and not literal.attributes:
+            allowed = states
+        else:
+            field = _resolve(checker, entity, literal.name, literal.attributes)
+            if field is None or field.type != "enum":
+                continue
+            allowed = list(field.choice_values)
+        if not allowed or literal.value in allowed:
+            continue
+        line, column = expression_position(site.document, site.path, literal.line, literal.offset)
+        checker.diagnostics.append(
+            Diagnostic(
+                "expr.E008", site.document.file, line, column, site.path,
+                {"found": literal.value, "name": ".".join((literal.name, *literal.attributes)), "expected": allowed,
+                 "suggestion": suggest(literal.value, allowed)},
+            )
+        )
+
+
+def _resolve(checker: CrossChecker, entity: m.Entity, name: str, attributes: tuple[str, ...]) -> m.Field | None:
+    """Return the field that `name.attr.attr` reaches along reference fields, or None."""
+    field = entity.fields.get(name)
+    for attribute in attributes:
+        if field is None or field.type != "reference" or field.entity is None:
+            return None
+        target = checker.model.entities.get(field.entity)
+        field = target.fields.get(attribute) if target is not None else None
+    return field
 
 
 def _check_attributes(checker: CrossChecker, field: m.Field, attributes: tuple[str, ...], report: Callable[..., None]) -> None:
@@ -123,7 +158,7 @@ def _check_attributes(checker: CrossChecker, field: m.Field, attributes: tuple[s
         if current.type in ("json", "geo_point"):
             return  # their keys are data, not declared fields
         if current.type != "reference" or current.entity is None:
-            report("expr.E007", found=attribute, field=current.name, type=current.type)
+            report("expr.E007", found=attribute, attribute=attribute, field=current.name, type=current.type)
             return
         target = checker.model.entities.get(current.entity)
         if target is None or attribute in m.SYSTEM_FIELDS:

@@ -47,7 +47,7 @@ def show_value(value: Any) -> str:
     return str(value)
 
 
-def format_path(path: DocPath) -> str:
+def format_path(path: DocPath, lang: str = "en") -> str:
     """Format a document path like `fields[2].type`."""
     text = ""
     for part in path:
@@ -55,7 +55,7 @@ def format_path(path: DocPath) -> str:
             text += f"[{part}]"
         else:
             text += f".{part}" if text else part
-    return text or "(document)"
+    return text or ("(document)" if lang == "en" else "（文档）")
 
 
 @dataclass(frozen=True)
@@ -87,7 +87,7 @@ class Diagnostic:
 
     def _render(self, template: str, lang: str) -> str:
         values = {key: _show_param(key, value, lang) for key, value in self.params.items()}
-        values.setdefault("path", format_path(self.path))
+        values.setdefault("path", format_path(self.path, lang))
         return template.format(**values)
 
     def message(self, lang: str = "en") -> str:

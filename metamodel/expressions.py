@@ -121,6 +121,17 @@ class NameUse:
     offset: int
 
 
+@dataclass(frozen=True)
+class Literal:
+    """A text constant compared with a name, as in `status == 'open'` or `state in ['a', 'b']`."""
+
+    name: str
+    attributes: tuple[str, ...]
+    value: str
+    line: int
+    offset: int
+
+
 @dataclass(frozen=True, eq=False)
 class Expression:
     """A parsed expression, ready to evaluate."""
@@ -130,6 +141,7 @@ class Expression:
     names: tuple[NameUse, ...] = ()
     #: Characters stripped from the start of the source before parsing.
     indent: int = 0
+    literals: tuple[Literal, ...] = ()
 
     def evaluate(self, names: Mapping[str, Any]) -> Any:
         """Evaluate with the given names bound; raise simpleeval's errors on bad operations."""
@@ -195,8 +207,30 @@ def parse_expression(source: str) -> tuple[Expression | None, list[ExpressionPro
         line = getattr(node, "lineno", 1)
         offset = _character_offset(stripped, line, getattr(node, "col_offset", 0)) + (indent if line == 1 else 0)
         names.append(NameUse(use[0], use[1], line, offset))
+    literals = _compared_literals(tree, stripped, indent)
     _exact_decimals(tree, stripped)
-    return Expression(source, tree, tuple(names), indent), []
+    return Expression(source, tree, tuple(names), indent, literals), []
+
+
+def _compared_literals(tree: ast.Expression, text: str, indent: int) -> tuple[Literal, ...]:
+    """Collect the text constants compared with a name, to check them against choices and states."""
+    found: list[Literal] = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Compare):
+            continue
+        operands = [node.left, *node.comparators]
+        for left, right in zip(operands, operands[1:]):
+            for named, constant in ((left, right), (right, left)):
+                use = _name_use(named)
+                if use is None:
+                    continue
+                items = constant.elts if isinstance(constant, (ast.List, ast.Tuple)) else [constant]
+                for item in items:
+                    if isinstance(item, ast.Constant) and isinstance(item.value, str):
+                        line = getattr(item, "lineno", 1)
+                        offset = _character_offset(text, line, item.col_offset) + (indent if line == 1 else 0)
+                        found.append(Literal(use[0], use[1], item.value, line, offset))
+    return tuple(found)
 
 
 def _exact_decimals(tree: ast.Expression, text: str) -> None:
@@ -229,10 +263,10 @@ def _shift_first_line(tree: ast.Expression) -> None:
     """Undo the opening parenthesis added before parsing: first-line columns move one to the left."""
     for node in ast.walk(tree):
         if getattr(node, "lineno", None) == 1 and hasattr(node, "col_offset"):
-            node.col_offset -= 1
+            setattr(node, "col_offset", getattr(node, "col_offset") - 1)
             end = getattr(node, "end_col_offset", None)
             if getattr(node, "end_lineno", None) == 1 and end is not None:
-                node.end_col_offset = end - 1
+                setattr(node, "end_col_offset", end - 1)
 
 
 def _character_offset(text: str, line: int, byte_offset: int) -> int:

@@ -114,6 +114,12 @@ MESSAGES: dict[str, Message] = {
         "Split the document into several files.",
         "请把文档拆分为多个文件。",
     ),
+    "yaml.E016": _m(
+        "the full-width character {found} stands where YAML needs {expected}",
+        "此处使用了全角字符 {found}，YAML 需要半角的 {expected}",
+        "Switch the input method to half-width (English) punctuation and type {expected} again.",
+        "请把输入法切换到半角（英文）标点，重新输入 {expected}。",
+    ),
     "yaml.W001": _m(
         "the file starts with a UTF-8 byte-order mark, which was ignored",
         "文件以 UTF-8 字节顺序标记（BOM）开头，已忽略",
@@ -173,14 +179,14 @@ MESSAGES: dict[str, Message] = {
     "schema.E005": _m(
         "{path} is {found}, which does not match the pattern {expected}",
         "{path} 的值 {found} 不符合格式 {expected}",
-        "Write a value that matches the pattern.",
-        "请填写符合格式的值。",
+        "Write a value that matches the pattern; choice values use letters, digits, _ and - only, and the Chinese text goes in the label.",
+        "请填写符合格式的值；选项值只能用字母、数字、_ 和 -，中文请写在 label 中。",
     ),
     "schema.E006": _m(
         "{found} is not a valid name for {path}",
         "{found} 不是有效的名称（{path}）",
-        "Names use lower-case letters, digits and underscores and start with a letter, for example unit_price.",
-        "名称只能包含小写字母、数字和下划线，并以字母开头，例如 unit_price。",
+        "{rule}",
+        "{rule}",
     ),
     "schema.E007": _m(
         "{path} must be {expected}, found {found}",
@@ -375,8 +381,14 @@ MESSAGES: dict[str, Message] = {
     "expr.E007": _m(
         "the expression reads {found} of {field}, but {field} is a {type} field, which has no fields",
         "表达式读取 {field} 的 {found}，但 {field} 是 {type} 类型的字段，没有下级字段",
-        "Only a reference field leads to the fields of another entity; remove .{found}.",
-        "只有引用字段才能访问另一个实体的字段；请删除 .{found}。",
+        "Only a reference field leads to the fields of another entity; remove .{attribute}.",
+        "只有引用字段才能访问另一个实体的字段；请删除 .{attribute}。",
+    ),
+    "expr.E008": _m(
+        "the expression compares {name} with {found}, which is not one of its values",
+        "表达式把 {name} 与 {found} 比较，但它不是可取的值",
+        "Use one of the values {expected}; the choice value, not its label.",
+        "请使用以下值之一：{expected}；注意是选项的值，而不是显示名称。",
     ),
     # Reports
     "report.E001": _m(
@@ -453,6 +465,12 @@ MESSAGES: dict[str, Message] = {
         "第 {row} 行违反规则 {found}：{reason}",
         "Correct the row so that the rule holds.",
         "请修改该行使规则成立。",
+    ),
+    "catalog.E006": _m(
+        "row {row} has the field {found}, which the entity {entity} does not have",
+        "第 {row} 行的字段 {found} 在实体 {entity} 中不存在",
+        "Remove it or use one of the fields of {entity}: {expected}.",
+        "请删除它，或使用实体 {entity} 的字段：{expected}。",
     ),
     # Schedules
     "schedule.E001": _m(

@@ -48,7 +48,31 @@ _TYPE_WORDS = {
     "null": ("null", "空值"),
 }
 
-_SIZE_UNITS = {"Items": ("entries", "个条目"), "Length": ("characters", "个字符"), "Properties": ("keys", "个键")}
+_SIZE_UNITS = {
+    "Items": ("entry", "entries", "个条目"),
+    "Length": ("character", "characters", "个字符"),
+    "Properties": ("key", "keys", "个键"),
+}
+
+#: How to write a value of each pattern the schemas use, keyed by the pattern itself.
+_PATTERN_RULES: dict[str, Text] = {
+    NAME_PATTERN: Text(
+        "Names use lower-case letters, digits and underscores and start with a letter, for example unit_price.",
+        "名称只能包含小写字母、数字和下划线，并以字母开头，例如 unit_price。",
+    ),
+    "^[a-z][a-z0-9_]{0,62}(\\.[a-z][a-z0-9_]{0,62})*$": Text(
+        "Write a field name, or reference fields joined by dots, such as customer.city.",
+        "请写字段名，或用点连接的引用字段，例如 customer.city。",
+    ),
+    "^[a-z][a-z0-9_]*(\\.[a-z][a-z0-9_]*)*$": Text(
+        "Write the hook's registered name: lower-case words joined by dots, such as sales.close_month.",
+        "请写钩子注册的名称：用点连接的小写单词，例如 sales.close_month。",
+    ),
+    "^-?[a-z][a-z0-9_]*(\\.[a-z][a-z0-9_]*)*$": Text(
+        "Write a field name, with a leading - for descending order, such as -created_at.",
+        "请写字段名，降序时在前面加 -，例如 -created_at。",
+    ),
+}
 
 
 def load_schema(kind: str) -> dict[str, Any]:
@@ -90,10 +114,10 @@ def _diagnostics_for(error: ValidationError, kind: str, document: Document) -> I
                 yield from _diagnostics_for(sub, kind, document)
             return
         types = sorted({name for sub in error.context if sub.validator == "type" for name in _as_list(sub.validator_value)})
-        path = tuple(error.absolute_path)
+        where: DocPath = tuple(error.absolute_path)
         expected = Text(" or ".join(_TYPE_WORDS[name][0] for name in types), "或".join(_TYPE_WORDS[name][1] for name in types))
         yield document.diagnostic(
-            "schema.E001", path, found=_found(document, path, error.instance), expected=expected, advice=_type_advice(error.instance, types)
+            "schema.E001", where, found=_found(document, where, error.instance), expected=expected, advice=_type_advice(error.instance, types)
         )
         return
 
@@ -115,7 +139,7 @@ def _diagnostics_for(error: ValidationError, kind: str, document: Document) -> I
                     at_key=True,
                     found=key,
                     expected=allowed,
-                    parent=format_path(path),
+                    parent=Text(format_path(path, "en"), format_path(path, "zh-CN")),
                     suggestion=suggest(key, allowed),
                 )
     elif validator == "required":
@@ -133,17 +157,20 @@ def _diagnostics_for(error: ValidationError, kind: str, document: Document) -> I
         suggestion = suggest(instance, [str(item) for item in allowed]) if isinstance(instance, str) else None
         yield document.diagnostic("schema.E004", path, found=found, expected=allowed, suggestion=suggestion)
     elif validator == "pattern":
-        code = "schema.E006" if schema_value in (NAME_PATTERN,) or "[a-z][a-z0-9_]" in schema_value else "schema.E005"
-        yield document.diagnostic(code, path, found=found, expected=schema_value)
+        rule = _PATTERN_RULES.get(schema_value)
+        if rule is not None:
+            yield document.diagnostic("schema.E006", path, found=found, expected=schema_value, rule=rule)
+        else:
+            yield document.diagnostic("schema.E005", path, found=found, expected=schema_value)
     elif validator in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
         sign = {"minimum": ">=", "maximum": "<=", "exclusiveMinimum": ">", "exclusiveMaximum": "<"}[validator]
         limit = f"{sign} {schema_value}"
         yield document.diagnostic("schema.E007", path, found=found, expected=Text(limit, limit))
     elif validator in ("minItems", "maxItems", "minLength", "maxLength", "minProperties", "maxProperties"):
-        unit_en, unit_zh = next(unit for key, unit in _SIZE_UNITS.items() if validator.endswith(key))
+        singular, plural, unit_zh = next(unit for key, unit in _SIZE_UNITS.items() if validator.endswith(key))
         code = "schema.E008" if validator.startswith("min") else "schema.E012"
         yield document.diagnostic(
-            code, path, found=_size(instance), expected=schema_value, unit_en=unit_en, unit_zh=unit_zh
+            code, path, found=_size(instance), expected=schema_value, unit_en=singular if schema_value == 1 else plural, unit_zh=unit_zh
         )
     elif validator == "uniqueItems":
         yield document.diagnostic("schema.E009", path)
@@ -151,7 +178,9 @@ def _diagnostics_for(error: ValidationError, kind: str, document: Document) -> I
         keys = sorted(set(instance) & set(schema_value.get("required", [])))
         yield document.diagnostic("schema.E011", path, found=keys, expected=keys)
     elif validator == "propertyNames":
-        yield document.diagnostic("schema.E006", path + (instance,), at_key=True, found=instance, expected=NAME_PATTERN)
+        yield document.diagnostic(
+            "schema.E006", path + (instance,), at_key=True, found=instance, expected=NAME_PATTERN, rule=_PATTERN_RULES[NAME_PATTERN]
+        )
     else:
         yield document.diagnostic("schema.E010", path, found=error.message, kind=kind)
 

@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from metamodel.diagnostics import Diagnostic, DocPath
+from metamodel.diagnostics import Diagnostic, DocPath, Text
 
 #: Values one document may expand to, aliases counted at every use.
 MAX_NODES = 100_000
@@ -234,6 +234,15 @@ class _Converter:
                 self.error("yaml.E012", key_node, path)
                 continue
             key = key_node.value
+            full_width = next((index for index, character in enumerate(key) if character in _FULL_WIDTH), None)
+            if full_width is not None and key_node.style in (None, ""):
+                mark = key_node.start_mark
+                self.errors.append(
+                    Diagnostic(
+                        "yaml.E016", self.document.file, mark.line + 1, mark.column + 1 + full_width, path + (key,),
+                        {"found": key[full_width], "expected": _FULL_WIDTH[key[full_width]]},
+                    )
+                )
             if key in result:
                 first_line, _ = self.document.keys[path + (key,)]
                 self.error("yaml.E005", key_node, path + (key,), found=key, first_line=first_line)
@@ -328,19 +337,68 @@ def _decode(data: bytes, display: str) -> tuple[str | None, Diagnostic | None]:
         return None, Diagnostic("yaml.E003", display, line, column, (), {"found": found})
 
 
+#: libyaml's problem texts with a Chinese version that also names the usual cause.
+_PROBLEMS_ZH: dict[str, str] = {
+    "mapping values are not allowed in this context": "此处不允许出现映射值（常见原因：冒号后缺少空格、值里有未加引号的冒号，或缩进不对）",
+    "did not find expected key": "没有找到预期的键（常见原因：缩进不一致）",
+    "could not find expected ':'": "没有找到预期的冒号 ':'",
+    "did not find expected ',' or '}'": "没有找到预期的 ',' 或 '}'",
+    "did not find expected ',' or ']'": "没有找到预期的 ',' 或 ']'",
+    "found character that cannot start any token": "出现了不能作为开头的字符",
+    "found unexpected end of stream": "文件意外结束（常见原因：引号没有闭合）",
+    "did not find expected <document start>": "没有找到预期的文档开头（常见原因：缩进不一致）",
+    "found undefined alias": "引用了未定义的别名",
+    "did not find expected alphabetic or numeric character": "没有找到预期的字母或数字",
+    "did not find expected '-' indicator": "没有找到预期的列表标记 '-'",
+    "block sequence entries are not allowed in this context": "此处不允许出现列表项 '-'",
+    "found unknown escape character": "引号内有未知的转义字符",
+    "found unexpected ':'": "出现了意外的冒号 ':'",
+}
+
+#: libyaml's context texts in Chinese.
+_CONTEXTS_ZH: dict[str, str] = {
+    "while parsing a flow mapping": "读取 {...} 映射时",
+    "while parsing a flow sequence": "读取 [...] 列表时",
+    "while parsing a block mapping": "读取映射时",
+    "while parsing a block collection": "读取列表时",
+    "while scanning a simple key": "读取键时",
+    "while scanning a quoted scalar": "读取引号内的文本时",
+    "while scanning a plain scalar": "读取文本时",
+    "while scanning an alias": "读取别名时",
+    "while scanning an anchor": "读取锚点时",
+}
+
+#: Full-width characters that Chinese keyboards type in place of YAML's punctuation.
+_FULL_WIDTH = {"：": ":", "，": ",", "\u3000": " ", "【": "[", "】": "]", "｛": "{", "｝": "}", "“": '"', "”": '"', "－": "-"}
+
+
 def _syntax_error(exc: yaml.MarkedYAMLError, text: str, display: str) -> Diagnostic:
     mark = exc.problem_mark or exc.context_mark
+    # An unclosed quote or bracket is found far from where it opened; point at the opening.
+    context = (exc.context or "").strip()
+    if exc.context_mark is not None and context.startswith(("while scanning a quoted scalar", "while parsing a flow")):
+        mark = exc.context_mark
     line = mark.line + 1 if mark else 1
     column = mark.column + 1 if mark else 1
     problem = (exc.problem or exc.context or "invalid YAML").strip()
+    problem_zh = _PROBLEMS_ZH.get(problem, problem)
     if exc.problem and exc.context and exc.context_mark is not None:
-        problem += f" ({exc.context}, which starts on line {exc.context_mark.line + 1})"
+        context_line = exc.context_mark.line + 1
+        problem += f" ({context}, which starts on line {context_line})"
+        problem_zh += f"（{_CONTEXTS_ZH.get(context, context)}，从第 {context_line} 行开始）"
 
-    if "expected a single document" in (exc.context or "") or "single document" in problem:
+    if "expected a single document" in context or "single document" in problem:
         return Diagnostic("yaml.E008", display, line, column, (), {})
 
-    # A tab anywhere in the indentation of the failing line is the usual cause.
     lines = text.splitlines()
+    full_width = _full_width_near(lines, line, exc.context_mark.line + 1 if exc.context_mark else line)
+    if full_width is not None:
+        found_line, found_column, character = full_width
+        return Diagnostic(
+            "yaml.E016", display, found_line, found_column, (), {"found": character, "expected": _FULL_WIDTH[character]}
+        )
+
+    # A tab anywhere in the indentation of the failing line is the usual cause.
     source_line = lines[line - 1] if 0 < line <= len(lines) else ""
     indentation = source_line[: len(source_line) - len(source_line.lstrip(" \t"))]
     if "\t" in indentation or (0 <= column - 1 < len(source_line) and source_line[column - 1] == "\t"):
@@ -348,4 +406,20 @@ def _syntax_error(exc: yaml.MarkedYAMLError, text: str, display: str) -> Diagnos
         return Diagnostic("yaml.E002", display, line, tab_column, (), {})
     if isinstance(exc, yaml.constructor.ConstructorError):
         return Diagnostic("yaml.E009", display, line, column, (), {"found": problem})
-    return Diagnostic("yaml.E001", display, line, column, (), {"reason": problem})
+    return Diagnostic("yaml.E001", display, line, column, (), {"reason": Text(problem, problem_zh)})
+
+
+def _full_width_near(lines: list[str], line: int, context_line: int) -> tuple[int, int, str] | None:
+    """Find a full-width punctuation mark outside quotes on the failing line or the one before it."""
+    for number in sorted({line, line - 1, context_line}):
+        if not 0 < number <= len(lines):
+            continue
+        quoted = False
+        for index, character in enumerate(lines[number - 1]):
+            if character in "'\"":
+                quoted = not quoted
+            elif character == "#" and not quoted:
+                break
+            elif character in _FULL_WIDTH and not quoted:
+                return number, index + 1, character
+    return None

@@ -76,7 +76,7 @@ CASES: list[tuple[str, dict[str, str | None], str, str, int, int, str]] = [
     (
         "empty list",
         {ITEM: ITEM_HEAD.replace("fields:\n", "fields: []\n")},
-        "schema.E008", ITEM, 3, 9, "fields must have at least 1 entries, found 0",
+        "schema.E008", ITEM, 3, 9, "fields must have at least 1 entry, found 0",
     ),
     (
         "enum without choices",
@@ -232,6 +232,12 @@ CASES: list[tuple[str, dict[str, str | None], str, str, int, int, str]] = [
         "catalog.E002", "catalogs/items.yaml", 6, 25, "row 2, field price: The value is less than the minimum 0.",
     ),
     (
+        "catalog row with unknown field",
+        {ITEM: GOOD_ITEM.replace("label: {zh-CN: 名称, en: Title}", "label: {zh-CN: 名称, en: Title}\n    unique: true"),
+         "catalogs/items.yaml": "name: items\nentity: item\nkey: title\nrows:\n  - {title: pen, prise: 2}\n"},
+        "catalog.E006", "catalogs/items.yaml", 5, 18, 'row 1 has the field "prise", which the entity item does not have',
+    ),
+    (
         "catalog key repeated",
         {ITEM: GOOD_ITEM.replace("label: {zh-CN: 名称, en: Title}", "label: {zh-CN: 名称, en: Title}\n    unique: true"),
          "catalogs/items.yaml": "name: items\nentity: item\nkey: title\nrows:\n  - {title: pen, price: 2}\n  - {title: pen, price: 3}\n"},
@@ -359,6 +365,18 @@ CASES += [
         "cron with four fields",
         {"schedules/nightly.yaml": "name: nightly\nlabel: {zh-CN: 夜间, en: Nightly}\ncron: '0 2 * *'\nhook: shop.nightly\n"},
         "schedule.E001", "schedules/nightly.yaml", 3, 7, 'the cron expression "0 2 * *" is invalid: it has 4 field(s) instead of 5',
+    ),
+    (
+        "expression compares enum with unknown value",
+        {ITEM: with_field("name: colour\ntype: enum\nlabel: {zh-CN: 颜色, en: Colour}\nchoices:\n  - {value: red, label: {zh-CN: 红, en: Red}}")
+         + "rules:\n  - name: r\n    message: {zh-CN: 错, en: Wrong}\n    check: colour in ['red', 'rde'] or price > 0\n"},
+        "expr.E008", ITEM, 19, 30, 'the expression compares colour with "rde", which is not one of its values',
+    ),
+    (
+        "expression compares state with unknown state",
+        {"flows/item.yaml": FLOW_HEAD + "transitions: []\n",
+         ITEM: GOOD_ITEM + "rules:\n  - name: r\n    message: {zh-CN: 错, en: Wrong}\n    check: state != 'dnoe'\n"},
+        "expr.E008", ITEM, 14, 21, 'the expression compares state with "dnoe", which is not one of its values',
     ),
     (
         "two initial states",

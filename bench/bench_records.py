@@ -1,0 +1,411 @@
+"""Time the record service: creates with their audit entries, and one list page over a million rows.
+
+Run with `.venv/bin/python bench/bench_records.py --database sqlite|postgresql [--rows N]`.
+The benchmark writes a small application (customers and order lines) to a temporary
+folder, migrates it into a fresh database and then measures:
+
+1. creates per second through `RecordService.create`, each in its own transaction with
+   its audit entry, for a few seconds or a few thousand records;
+2. the first page of a list filtered on `status` in the entity's default sort (newest
+   first) after loading `--rows` order lines straight into the table, with the query
+   plan of the SQL the list runs.
+
+SQLite uses a file in the temporary folder. PostgreSQL uses a database named
+`md_bench_<random>` that is created through the `postgres` database on 127.0.0.1:5432
+and dropped at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import cProfile
+import datetime
+import io
+import math
+import os
+import platform
+import pstats
+import random
+import sqlite3
+import statistics
+import tempfile
+import textwrap
+import time
+import uuid
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Iterator
+
+from sqlalchemy import Engine, create_engine, event, insert, select, text
+from sqlalchemy.engine import make_url
+
+from metamodel import load_app
+from metamodel.model import AppModel
+from runtime.access import Actor, SystemAccess
+from runtime.crypto import KeyRing
+from runtime.database import make_engine
+from runtime.migrate import migrate
+from runtime.record_query import Condition, ListQuery
+from runtime.records import RecordService
+from runtime.schema import Schema, build_schema
+
+#: Server and maintenance database used to create and drop the benchmark's own database.
+POSTGRES_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+CREATE_TARGET_PER_SECOND = 2_000
+LIST_TARGET_P50_MS = 20.0
+
+STATUSES = ("open", "shipped", "closed")
+ORG_UNITS = ("head_office", "north", "south", "east", "west")
+CUSTOMERS = 50
+
+BENCH_APP: dict[str, str] = {
+    "app.yaml": """
+        name: bench_orders
+        label: {zh-CN: 订单基准, en: Order benchmark}
+    """,
+    "entities/customer.yaml": """
+        name: customer
+        label: {zh-CN: 客户, en: Customer}
+        fields:
+          - {name: name, type: string, label: {zh-CN: 名称, en: Name}, required: true, length: {max: 100}}
+    """,
+    "entities/order_line.yaml": """
+        name: order_line
+        label: {zh-CN: 订单行, en: Order line}
+        fields:
+          - {name: item, type: string, label: {zh-CN: 品名, en: Item}, required: true, length: {max: 100}}
+          - {name: amount, type: money, label: {zh-CN: 金额, en: Amount}, required: true, min: 0}
+          - {name: status, type: enum, label: {zh-CN: 状态, en: Status}, default: open,
+             choices: [{value: open, label: {zh-CN: 待处理, en: Open}},
+                       {value: shipped, label: {zh-CN: 已发货, en: Shipped}},
+                       {value: closed, label: {zh-CN: 已关闭, en: Closed}}]}
+          - {name: due_on, type: date, label: {zh-CN: 到期日, en: Due on}}
+          - {name: customer, type: reference, entity: customer, label: {zh-CN: 客户, en: Customer}, required: true}
+        list:
+          columns: [item, amount, status, due_on]
+          filters: [status]
+          sort: [-created_at]
+    """,
+}
+
+ACTOR = Actor(id="bench", name="基准", roles=("clerk",), org_unit="head_office", address="127.0.0.1")
+
+#: The list request the benchmark times: one filter, the entity's default sort, one page.
+LIST_QUERY = ListQuery(where=Condition("status", "eq", "open"), limit=20)
+
+
+# Machine and database facts --------------------------------------------------
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def memory_gib() -> str:
+    try:
+        for line in Path("/proc/meminfo").read_text(encoding="utf-8").splitlines():
+            if line.startswith("MemTotal:"):
+                return f"{int(line.split()[1]) / 1024 / 1024:.0f} GiB"
+    except (OSError, ValueError, IndexError):
+        pass
+    return "unknown memory"
+
+
+def print_machine(engine: Engine) -> None:
+    print(f"machine: {platform.machine()}, {cpu_name()}, {os.cpu_count()} cores, {memory_gib()}")
+    print(f"Python {platform.python_version()} ({platform.python_implementation()}), SQLite library {sqlite3.sqlite_version}")
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as connection:
+            version = connection.exec_driver_sql("SHOW server_version").scalar()
+        print(f"PostgreSQL server {version}")
+
+
+# Setup -----------------------------------------------------------------------
+
+
+def write_app(root: Path) -> Path:
+    for name, content in BENCH_APP.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(content).lstrip("\n"), encoding="utf-8")
+    return root
+
+
+@contextlib.contextmanager
+def bench_database(kind: str, folder: Path) -> Iterator[str]:
+    """Yield the URL of an empty database; a PostgreSQL one is dropped on exit."""
+    if kind == "sqlite":
+        yield f"sqlite:///{folder / 'bench.db'}"
+        return
+    name = f"md_bench_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        print(f"created database {name}")
+        try:
+            yield make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+        finally:
+            with admin.connect() as connection:
+                connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            print(f"dropped database {name}")
+    finally:
+        admin.dispose()
+
+
+class StatementCounter:
+    """Counts the statements an engine sends and keeps the last SELECT with its parameters."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.count = 0
+        self.selects = 0
+        self.last_select: tuple[str, Any] | None = None
+        event.listen(engine, "before_cursor_execute", self._seen)
+
+    def _seen(self, _connection: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _executemany: bool) -> None:
+        self.count += 1
+        if statement.lstrip().upper().startswith("SELECT"):
+            self.selects += 1
+            self.last_select = (statement, parameters)
+
+
+# 1. Creates --------------------------------------------------------------------
+
+
+def create_values(number: int, customer_ids: list[int]) -> dict[str, Any]:
+    return {
+        "item": f"item {number}",
+        "amount": f"{(number % 9_000) + 10}.50",
+        "status": STATUSES[number % len(STATUSES)],
+        "due_on": "2026-12-31",
+        "customer": customer_ids[number % len(customer_ids)],
+    }
+
+
+def time_creates(records: RecordService, customer_ids: list[int], counter: StatementCounter, seconds: float,
+                 max_records: int) -> tuple[int, float, float]:
+    """Create order lines until `seconds` pass or `max_records` exist; return count, elapsed seconds, statements each."""
+    for number in range(50):  # warm-up: pool connections, compiled statement caches
+        records.create(ACTOR, "order_line", create_values(number, customer_ids))
+    statements_before = counter.count
+    created = 0
+    started = time.perf_counter()
+    deadline = started + seconds
+    while created < max_records and time.perf_counter() < deadline:
+        records.create(ACTOR, "order_line", create_values(created, customer_ids))
+        created += 1
+    elapsed = time.perf_counter() - started
+    return created, elapsed, (counter.count - statements_before) / max(created, 1)
+
+
+def profile_creates(records: RecordService, customer_ids: list[int], count: int) -> None:
+    """Print where the time of `count` creates goes, by own time and by cumulative time."""
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for number in range(count):
+        records.create(ACTOR, "order_line", create_values(number, customer_ids))
+    profiler.disable()
+    for order in ("tottime", "cumulative"):
+        output = io.StringIO()
+        pstats.Stats(profiler, stream=output).strip_dirs().sort_stats(order).print_stats(25)
+        lines = output.getvalue().splitlines()
+        start = next((index for index, line in enumerate(lines) if line.lstrip().startswith("ncalls")), 0)
+        print(f"\nprofile of {count} creates, top 25 by {order}:")
+        print("\n".join(lines[max(start - 2, 0):]))
+
+
+# 2. A list page over many rows ---------------------------------------------------
+
+
+def bulk_load(engine: Engine, schema: Schema, rows: int, customer_ids: list[int], batch: int = 10_000) -> float:
+    """Insert `rows` order lines with executemany in batches of `batch`; return the seconds taken.
+
+    This is test data, not a measured path: created_at is spread over the year before now.
+    """
+    table = schema.entities["order_line"].table
+    generator = random.Random(2026)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    year_seconds = 365 * 24 * 3600
+    started = time.perf_counter()
+    loaded = 0
+    while loaded < rows:
+        size = min(batch, rows - loaded)
+        chunk = []
+        for number in range(loaded, loaded + size):
+            created = now - datetime.timedelta(seconds=generator.uniform(0, year_seconds))
+            chunk.append({
+                "created_at": created,
+                "created_by": "loader",
+                "updated_at": created,
+                "updated_by": "loader",
+                "org_unit": generator.choice(ORG_UNITS),
+                "version": 1,
+                "deleted_at": None,
+                "item": f"loaded item {number}",
+                "amount": Decimal(generator.randrange(100, 1_000_000)) / 100,
+                "status": generator.choice(STATUSES),
+                "due_on": (created + datetime.timedelta(days=30)).date(),
+                "customer": generator.choice(customer_ids),
+            })
+        with engine.begin() as connection:
+            connection.execute(insert(table), chunk)
+        loaded += size
+        if loaded % 200_000 == 0 or loaded == rows:
+            print(f"  loaded {loaded:,} rows in {time.perf_counter() - started:.1f} s", flush=True)
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.exec_driver_sql("ANALYZE")
+    return time.perf_counter() - started
+
+
+def percentile(sorted_values: list[float], fraction: float) -> float:
+    """Return the nearest-rank percentile of already sorted values."""
+    rank = max(1, math.ceil(fraction * len(sorted_values)))
+    return sorted_values[rank - 1]
+
+
+def time_list(records: RecordService, calls: int, warm_up: int = 20) -> tuple[float, float, float, int]:
+    """Time `calls` list requests after `warm_up` untimed ones; return p50, p99 and max in ms, and the page size."""
+    page_size = 0
+    for _ in range(warm_up):
+        page_size = len(records.list(ACTOR, "order_line", LIST_QUERY).rows)
+    durations = []
+    for _ in range(calls):
+        started = time.perf_counter()
+        records.list(ACTOR, "order_line", LIST_QUERY)
+        durations.append((time.perf_counter() - started) * 1000)
+    durations.sort()
+    return percentile(durations, 0.50), percentile(durations, 0.99), durations[-1], page_size
+
+
+def list_statement(records: RecordService, counter: StatementCounter) -> tuple[str, Any]:
+    """Run the list once and return the SQL and parameters it sent."""
+    before = counter.selects
+    records.list(ACTOR, "order_line", LIST_QUERY)
+    if counter.selects != before + 1 or counter.last_select is None:
+        raise RuntimeError(f"the list sent {counter.selects - before} SELECT statements; expected one")
+    return counter.last_select
+
+
+def query_plan(engine: Engine, statement: str, parameters: Any) -> list[str]:
+    prefix = "EXPLAIN QUERY PLAN " if engine.dialect.name == "sqlite" else "EXPLAIN "
+    with engine.connect() as connection:
+        rows = connection.exec_driver_sql(prefix + statement, parameters).all()
+    if engine.dialect.name == "sqlite":
+        return [str(row[-1]) for row in rows]
+    return [str(row[0]) for row in rows]
+
+
+def describe_plan(dialect: str, plan: list[str]) -> str:
+    """Summarize whether the plan reads through an index and whether it sorts the matching rows."""
+    joined = "\n".join(plan)
+    if dialect == "sqlite":
+        index = next((line for line in plan if "INDEX" in line), None)
+        sorts = "USE TEMP B-TREE FOR ORDER BY" in joined
+    else:
+        index = next((line.strip() for line in plan if "Index" in line and "Scan" in line), None)
+        sorts = "Sort" in joined
+    reads = f"reads through an index ({index.strip()})" if index else "reads no index (full table scan)"
+    order = "then sorts every matching row for the page" if sorts else "returns rows in index order without sorting"
+    return f"{reads}; {order}"
+
+
+def print_plan(engine: Engine, statement: str, parameters: Any, title: str) -> list[str]:
+    plan = query_plan(engine, statement, parameters)
+    print(f"\n{title}:")
+    for line in plan:
+        print(f"  {line}")
+    print(f"  -> {describe_plan(engine.dialect.name, plan)}")
+    return plan
+
+
+def candidate_index_sql(dialect: str) -> str:
+    """Return an index that matches the list's filter, its live-record predicate and its ORDER BY exactly.
+
+    The list orders by `created_at IS NULL, created_at DESC, id IS NULL, id DESC` (empty values
+    last on both databases), so only an index on those same expressions can return rows in order.
+    """
+    return (
+        "CREATE INDEX ix_bench_order_line_status_newest ON order_line "
+        "(status, (created_at IS NULL), created_at DESC, (id IS NULL), id DESC) WHERE deleted_at IS NULL"
+    )
+
+
+# Main ----------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database", choices=("sqlite", "postgresql"), required=True)
+    parser.add_argument("--rows", type=int, default=1_000_000, help="order lines to load for the list (default: 1,000,000)")
+    parser.add_argument("--create-seconds", type=float, default=3.0, help="time limit of the create run (default: 3)")
+    parser.add_argument("--create-max", type=int, default=5_000, help="record limit of the create run (default: 5,000)")
+    parser.add_argument("--calls", type=int, default=200, help="timed list requests (default: 200)")
+    parser.add_argument("--profile", action="store_true", help="profile creates even when they meet the target")
+    parser.add_argument("--try-index", action="store_true",
+                        help="afterwards, add an index matching the list's ORDER BY to the benchmark database and time the list again")
+    arguments = parser.parse_args()
+    if arguments.rows < 1 or arguments.calls < 1 or arguments.create_max < 1:
+        parser.error("--rows, --calls and --create-max must be at least 1")
+
+    with tempfile.TemporaryDirectory(prefix="md_bench_") as folder, bench_database(arguments.database, Path(folder)) as url:
+        engine = make_engine(url)
+        try:
+            run(engine, Path(folder), arguments)
+        finally:
+            engine.dispose()
+
+
+def run(engine: Engine, folder: Path, arguments: argparse.Namespace) -> None:
+    print_machine(engine)
+    model: AppModel = load_app(write_app(folder / "app"))
+    schema = build_schema(model)
+    migrate(engine, schema, model, backup_root=folder / "backups")
+    records = RecordService(model, schema, engine, access=SystemAccess(), keys=KeyRing.generate())
+    counter = StatementCounter(engine)
+    customer_ids = [int(records.create(ACTOR, "customer", {"name": f"客户 {number}"})["id"]) for number in range(CUSTOMERS)]
+
+    created, elapsed, statements = time_creates(records, customer_ids, counter, arguments.create_seconds, arguments.create_max)
+    rate = created / elapsed
+    print(f"\ncreates with audit: {created:,} in {elapsed:.2f} s = {rate:,.0f} creates/s, "
+          f"{elapsed / created * 1000:.3f} ms each, {statements:.1f} statements each (target: {CREATE_TARGET_PER_SECOND:,}/s)")
+    if arguments.profile or rate < CREATE_TARGET_PER_SECOND:
+        profile_creates(records, customer_ids, min(created, 2_000))
+
+    print(f"\nloading {arguments.rows:,} order lines (setup, not measured)")
+    load_seconds = bulk_load(engine, schema, arguments.rows, customer_ids)
+    table = schema.entities["order_line"].table
+    with engine.connect() as connection:
+        total = connection.scalar(select(text("count(*)")).select_from(table))
+        matching = connection.scalar(select(text("count(*)")).select_from(table).where(table.c.status == "open"))
+    print(f"loaded in {load_seconds:.1f} s with ANALYZE; order_line has {total:,} rows, {matching:,} of them open")
+
+    statement, parameters = list_statement(records, counter)
+    print("\nlist SQL:")
+    print(textwrap.indent(statement.strip(), "  "))
+    print(f"  parameters: {parameters!r}")
+    print_plan(engine, statement, parameters, "query plan")
+    p50, p99, worst, page_size = time_list(records, arguments.calls)
+    print(f"\nlist page ({page_size} rows, status = open, newest first) over {total:,} rows, {arguments.calls} calls: "
+          f"p50 {p50:.2f} ms, p99 {p99:.2f} ms, max {worst:.2f} ms (target: p50 under {LIST_TARGET_P50_MS:.0f} ms)")
+
+    if arguments.try_index:
+        index_sql = candidate_index_sql(engine.dialect.name)
+        print(f"\ntrying an extra index in the benchmark database only:\n  {index_sql}")
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.exec_driver_sql(index_sql)
+            connection.exec_driver_sql("ANALYZE")
+        print_plan(engine, statement, parameters, "query plan with the extra index")
+        p50, p99, worst, page_size = time_list(records, arguments.calls)
+        print(f"list page with the extra index: p50 {p50:.2f} ms, p99 {p99:.2f} ms, max {worst:.2f} ms")
+
+
+if __name__ == "__main__":
+    main()
