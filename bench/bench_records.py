@@ -260,7 +260,9 @@ def bulk_load(engine: Engine, schema: Schema, rows: int, customer_ids: list[int]
         loaded += size
         if loaded % 200_000 == 0 or loaded == rows:
             print(f"  loaded {loaded:,} rows in {time.perf_counter() - started:.1f} s", flush=True)
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+    # In a committed transaction: SQLite's engine opens one for every connection use, and
+    # ANALYZE run in one that is never committed would be rolled back.
+    with engine.begin() as connection:
         connection.exec_driver_sql("ANALYZE")
     return time.perf_counter() - started
 
@@ -399,7 +401,7 @@ def run(engine: Engine, folder: Path, arguments: argparse.Namespace) -> None:
     if arguments.try_index:
         index_sql = candidate_index_sql(engine.dialect.name)
         print(f"\ntrying an extra index in the benchmark database only:\n  {index_sql}")
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        with engine.begin() as connection:
             connection.exec_driver_sql(index_sql)
             connection.exec_driver_sql("ANALYZE")
         print_plan(engine, statement, parameters, "query plan with the extra index")

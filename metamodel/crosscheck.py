@@ -22,9 +22,15 @@ def crosscheck(
     documents: dict[str, list[Document]],
     sites: Iterable[ExpressionSite],
     broken_entities: frozenset[str] = frozenset(),
+    broken_flow_entities: frozenset[str] = frozenset(),
 ) -> list[Diagnostic]:
-    """Run every cross-document check and return the problems found."""
+    """Run every cross-document check and return the problems found.
+
+    Entities whose own file failed to load are not reported again where they are named,
+    and transitions of an entity whose flow file failed are not reported as unknown actions.
+    """
     checker = CrossChecker(model, documents, broken_entities)
+    checker.broken_flow_entities = broken_flow_entities
     checker.check_entities()
     checker.check_forms()
     checker.check_flows()
@@ -42,6 +48,7 @@ class CrossChecker:
         self.model = model
         self.documents = documents
         self.broken_entities = broken_entities
+        self.broken_flow_entities: frozenset[str] = frozenset()
         self.diagnostics: list[Diagnostic] = []
 
     def report(self, document: Document, code: str, path: DocPath, **params: Any) -> None:
@@ -82,7 +89,7 @@ class CrossChecker:
                 return None
             found = fields.get(name)
             if found is None:
-                names = sorted(fields)
+                names = sorted(fields) + (sorted(m.SYSTEM_FIELDS) if hop == 0 else [])
                 self.report(
                     document, "ref.E002", path, found=name, entity=owner, expected=names, suggestion=suggest(name, names)
                 )
@@ -214,7 +221,7 @@ class CrossChecker:
                 path: DocPath = ("grants", index)
                 self.role_ref(document, path + ("role",), grant["role"])
                 entity = self.entity_ref(document, path + ("entity",), grant["entity"])
-                if entity is None:
+                if entity is None or entity.name in self.broken_flow_entities or "*" in self.broken_flow_entities:
                     continue
                 actions = self.model.actions_for(entity.name)
                 for position, action in enumerate(grant["actions"]):

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Callable, Iterable
 
 from metamodel import model as m
 from metamodel.build import ExpressionSite, expression_position
-from metamodel.diagnostics import Diagnostic, DocPath, suggest
+from metamodel.diagnostics import Diagnostic, DocPath, Text, suggest
 from metamodel.expressions import USER_ATTRIBUTES, VARIABLES
 from metamodel.yamlsource import Document
 
@@ -20,15 +20,19 @@ def check_reports(checker: CrossChecker) -> None:
         entity = checker.entity_ref(document, ("source",), report.source_entity)
         if entity is None:
             continue
+        reported_before = len(checker.diagnostics)
         for index, dimension in enumerate(report.dimensions):
             field = checker.field_ref(document, ("dimensions", index, "field"), entity, dimension.field)
             if dimension.bucket is not None and field is not None and field.type not in ("date", "datetime"):
+                bucket = Text(dimension.bucket, _BUCKETS_ZH.get(dimension.bucket, dimension.bucket))
                 checker.report(
-                    document, "report.E001", ("dimensions", index, "bucket"), found=dimension.field, bucket=dimension.bucket, type=field.type
+                    document, "report.E001", ("dimensions", index, "bucket"), found=dimension.field, bucket=bucket, type=field.type
                 )
         for index, name in enumerate(report.filters):
             checker.field_ref(document, ("filters", index), entity, name)
 
+        # A misspelt dimension is reported once, not again by every chart and sort that names it.
+        dimensions_valid = len(checker.diagnostics) == reported_before
         measures = [measure.name for measure in report.measures]
         dimensions = [dimension.field for dimension in report.dimensions]
         for index, measure in enumerate(report.measures):
@@ -37,14 +41,19 @@ def check_reports(checker: CrossChecker) -> None:
             for position, name in enumerate(measure.ratio or ()):
                 _check_member(checker, document, ("measures", index, "ratio", position), name, measures, "ref.E009")
         for index, chart in enumerate(report.charts):
-            _check_member(checker, document, ("charts", index, "x"), chart.x, dimensions, "ref.E010")
+            if dimensions_valid:
+                _check_member(checker, document, ("charts", index, "x"), chart.x, dimensions, "ref.E010")
             for position, name in enumerate(chart.y):
                 _check_member(checker, document, ("charts", index, "y", position), name, measures, "ref.E009")
         for index, name in enumerate(report.sort):
-            _check_member(checker, document, ("sort", index), name.lstrip("-"), measures + dimensions, "ref.E010")
-        if report.pivot is not None:
+            if dimensions_valid:
+                _check_member(checker, document, ("sort", index), name.lstrip("-"), measures + dimensions, "ref.E010")
+        if report.pivot is not None and dimensions_valid:
             for key, name in zip(("rows", "columns"), report.pivot):
                 _check_member(checker, document, ("pivot", key), name, dimensions, "ref.E010")
+
+
+_BUCKETS_ZH = {"day": "日", "week": "周", "month": "月", "quarter": "季度", "year": "年"}
 
 
 def _check_member(

@@ -84,20 +84,20 @@ _ALLOWED_NODES: tuple[type[ast.AST], ...] = (
     ast.IfExp, ast.Call, ast.Name, ast.Load, ast.Attribute, ast.Constant, ast.List, ast.Tuple,
 )
 
-_NODE_WORDS: dict[type[ast.AST], str] = {
-    ast.Lambda: "lambda",
-    ast.ListComp: "a comprehension",
-    ast.SetComp: "a comprehension",
-    ast.DictComp: "a comprehension",
-    ast.GeneratorExp: "a generator",
-    ast.NamedExpr: "':='",
-    ast.Subscript: "subscripts ([...])",
-    ast.Dict: "a dict literal",
-    ast.Set: "a set literal",
-    ast.JoinedStr: "an f-string",
-    ast.Starred: "'*'",
-    ast.Await: "await",
-    ast.Yield: "yield",
+_NODE_WORDS: dict[type[ast.AST], Text] = {
+    ast.Lambda: Text("lambda", "lambda 函数"),
+    ast.ListComp: Text("a comprehension", "推导式"),
+    ast.SetComp: Text("a comprehension", "推导式"),
+    ast.DictComp: Text("a comprehension", "推导式"),
+    ast.GeneratorExp: Text("a generator", "生成器"),
+    ast.NamedExpr: Text("':='", "':='"),
+    ast.Subscript: Text("subscripts ([...])", "下标 ([...])"),
+    ast.Dict: Text("a dict literal", "字典常量"),
+    ast.Set: Text("a set literal", "集合常量"),
+    ast.JoinedStr: Text("an f-string", "f 字符串"),
+    ast.Starred: Text("'*'", "'*'"),
+    ast.Await: Text("await", "await"),
+    ast.Yield: Text("yield", "yield"),
 }
 
 
@@ -184,7 +184,7 @@ def parse_expression(source: str) -> tuple[Expression | None, list[ExpressionPro
         elif isinstance(node, ast.Attribute) and node.attr.startswith("_"):
             problems.append(ExpressionProblem("expr.E003", line, offset, {"found": "." + node.attr}))
         elif not isinstance(node, _ALLOWED_NODES):
-            word = _NODE_WORDS.get(type(node), type(node).__name__)
+            word = _NODE_WORDS.get(type(node), Text(type(node).__name__, type(node).__name__))
             problems.append(ExpressionProblem("expr.E003", line, offset, {"found": word}))
             continue  # the parts of a rejected construct would only repeat the problem
         pending.extend(ast.iter_child_nodes(node))
@@ -279,7 +279,7 @@ def _character_offset(text: str, line: int, byte_offset: int) -> int:
 
 def _check_call(node: ast.Call, line: int, offset: int) -> list[ExpressionProblem]:
     if not isinstance(node.func, ast.Name):
-        return [ExpressionProblem("expr.E003", line, offset, {"found": "a call of a method"})]
+        return [ExpressionProblem("expr.E003", line, offset, {"found": Text("a call of a method", "方法调用")})]
     if node.func.id not in FUNCTIONS:
         return [
             ExpressionProblem(
@@ -287,7 +287,7 @@ def _check_call(node: ast.Call, line: int, offset: int) -> list[ExpressionProble
             )
         ]
     if node.keywords:
-        return [ExpressionProblem("expr.E003", line, offset, {"found": "keyword arguments"})]
+        return [ExpressionProblem("expr.E003", line, offset, {"found": Text("keyword arguments", "关键字参数")})]
     return []
 
 

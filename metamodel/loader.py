@@ -106,11 +106,13 @@ def check_app(directory: str | os.PathLike[str]) -> CheckResult:
     diagnostics: list[Diagnostic] = []
     broken: set[str] = set()
     documents = _read_documents(root, display_root, diagnostics, broken)
+    broken_flow_entities = {name.partition(":")[2] for name in broken if name.startswith("flow:")}
+    broken = {name for name in broken if not name.startswith("flow:")}
     builder = Builder()
     model = _build_model(root, display_root, documents, builder, diagnostics)
     diagnostics.extend(builder.diagnostics)
 
-    diagnostics.extend(crosscheck(model, documents, builder.sites, frozenset(broken)))
+    diagnostics.extend(crosscheck(model, documents, builder.sites, frozenset(broken), frozenset(broken_flow_entities)))
     has_errors = any(item.severity == "error" for item in diagnostics)
 
     diagnostics.sort(key=Diagnostic.sort_key)
@@ -124,7 +126,9 @@ def _read_documents(
     """Read every YAML file and validate it against its kind's schema; keep only the valid ones.
 
     `broken` receives the names of entities whose files failed, so that references to
-    them are not reported as references to undeclared entities.
+    them are not reported as references to undeclared entities, and "flow:<entity>" for
+    flow files that failed ("flow:*" when the entity is unknown), so that their
+    transitions are not reported as unknown actions.
     """
     documents: dict[str, list[Document]] = {kind: [] for kind in ("app", *FOLDERS.values())}
     app_file = next(
@@ -182,6 +186,8 @@ def _read_one(
     if document is None or any(problem.severity == "error" for problem in problems):
         if kind == "entity":
             broken.add(path.stem)
+        elif kind == "flow":
+            broken.add("flow:*")
         return
     schema_problems = validate_document(kind, document)
     diagnostics.extend(schema_problems)
@@ -190,6 +196,8 @@ def _read_one(
     elif kind == "entity":
         name = document.data.get("name") if isinstance(document.data, dict) else None
         broken.add(name if isinstance(name, str) else path.stem)
+    elif kind == "flow" and isinstance(document.data, dict) and isinstance(document.data.get("entity"), str):
+        broken.add("flow:" + document.data["entity"])
 
 
 def _display(root: str, relative: str) -> str:

@@ -165,7 +165,7 @@ CASES: list[tuple[str, dict[str, str | None], str, str, int, int, str]] = [
     (
         "expression forbidden construct",
         {ITEM: with_field("name: total\ntype: money\nlabel: {zh-CN: 合计, en: Total}\ncomputed: '[p for p in price]'")},
-        "expr.E003", ITEM, 14, 16, 'the expression uses "a comprehension", which is not allowed',
+        "expr.E003", ITEM, 14, 16, "the expression uses a comprehension, which is not allowed",
     ),
     (
         "expression private attribute",
@@ -473,3 +473,30 @@ def test_upper_case_suffix_read(check: Callable[..., CheckResult]) -> None:
     result = check({ITEM: None, "entities/Item.YAML": GOOD_ITEM})
 
     assert result.diagnostics == []
+
+
+def test_broken_flow_hides_action_cascade(check: Callable[..., CheckResult]) -> None:
+    flow = FLOW_HEAD + "transitions:\n  - {name: finish, label: {zh-CN: 完成, en: Finish}, from: draft, to: done, comment: maybe}\n"
+    grants = ROLES + "grants:\n  - {role: clerk, entity: item, actions: [read, finish]}\n"
+
+    result = check({"flows/item.yaml": flow, "permissions/roles.yaml": grants})
+
+    assert [item.code for item in result.diagnostics] == ["schema.E004"]
+
+
+def test_misspelt_dimension_reported_once(check: Callable[..., CheckResult]) -> None:
+    report = REPORT.replace("field: title", "field: titel") + "charts:\n  - {type: bar, x: title, y: [count]}\nsort: [title]\n"
+
+    result = check({"reports/sales.yaml": report})
+
+    assert [item.code for item in result.diagnostics] == ["ref.E002"]
+
+
+def test_unknown_field_hint_lists_system_fields(check: Callable[..., CheckResult]) -> None:
+    entity = GOOD_ITEM + "list:\n  sort: [-created]\n"
+
+    result = check({ITEM: entity})
+
+    assert [item.code for item in result.diagnostics] == ["ref.E002"]
+    assert "created_at" in result.diagnostics[0].params["expected"]
+    assert result.diagnostics[0].params["suggestion"].startswith("created_")
