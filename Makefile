@@ -27,9 +27,12 @@ $(VENDOR)/.installed: node_modules/.package-lock.json
 	cp node_modules/echarts/dist/echarts.min.js $(VENDOR)/echarts.min.js
 	touch $@
 
-# Until the screens exist, running the app means validating it and printing what was loaded.
+# Until the screens exist, running the app means checking it, creating or updating its
+# SQLite database under data/, and writing its catalog rows.
 run: setup
 	$(BIN)/metadesk check $(APP)
+	$(BIN)/metadesk migrate $(APP)
+	$(BIN)/metadesk catalogs $(APP)
 
 test: setup typecheck pytest
 
@@ -43,4 +46,4 @@ bench: setup
 	$(BIN)/python bench/bench_check.py
 
 clean:
-	rm -rf $(VENV) node_modules $(VENDOR) .mypy_cache .pytest_cache
+	rm -rf $(VENV) node_modules $(VENDOR) .mypy_cache .pytest_cache *.egg-info

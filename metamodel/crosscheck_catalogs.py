@@ -101,11 +101,12 @@ def _check_references(
         if field is None or field.type not in m.REFERENCE_TYPES or field.entity not in keys_per_entity:
             continue
         keys = keys_per_entity[field.entity]
-        values = value if isinstance(value, list) else [value]
+        many = isinstance(value, (list, tuple))
+        values = value if many else [value]
         for position, item in enumerate(values):
             if item is None or str(item) in keys:
                 continue
-            path = row_path + (name, position) if isinstance(value, list) else row_path + (name,)
+            path = row_path + (name, position) if many else row_path + (name,)
             checker.report(document, "catalog.E004", path, found=item, entity=field.entity, expected=sorted(keys))
 
 

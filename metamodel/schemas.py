@@ -86,6 +86,8 @@ def _registry() -> Registry:
     resources = []
     for kind in KINDS + ("common",):
         schema = load_schema(kind)
+        # Each schema's $id is its file name, so the relative $refs between them resolve
+        # here and in editors that load the files from this folder.
         resources.append((schema["$id"], Resource.from_contents(schema)))
     return Registry().with_resources(resources)
 

@@ -107,8 +107,11 @@ def _find(records: RecordService, actor: Actor, catalog: m.Catalog, key: Any) ->
     """Return the record holding a key, live or retired, and whether it is retired."""
     for deleted in (False, True):
         page = records.list(actor, catalog.entity, ListQuery(where=Condition(catalog.key, "eq", key), deleted=deleted, limit=1))
+        if page.rows and not deleted:
+            # A list row lacks child rows and links; the whole record is compared with the YAML.
+            return records.get(actor, catalog.entity, page.rows[0]["id"]), False
         if page.rows:
-            return page.rows[0], deleted
+            return page.rows[0], True
     return None, False
 
 

@@ -5,11 +5,19 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from importlib import metadata
 from typing import Sequence
 
-from ui.cli import audit, check, keys, migrate
+from ui.cli import audit, catalogs, check, keys, migrate
 
-SUBCOMMANDS = (check, migrate, audit, keys)
+SUBCOMMANDS = (check, migrate, catalogs, audit, keys)
+
+
+def _version() -> str:
+    try:
+        return metadata.version("metadesk")
+    except metadata.PackageNotFoundError:
+        return "unknown (not installed)"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -17,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="metadesk",
         description="Build and run back-office applications declared in YAML.",
     )
+    parser.add_argument("--version", action="version", version=f"metadesk {_version()}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in SUBCOMMANDS:
         module.register(subparsers)
