@@ -21,14 +21,12 @@ import argparse
 import contextlib
 import cProfile
 import datetime
-import io
 import math
 import os
 import platform
 import pstats
 import random
 import sqlite3
-import statistics
 import tempfile
 import textwrap
 import time
@@ -49,6 +47,8 @@ from runtime.migrate import migrate
 from runtime.record_query import Condition, ListQuery
 from runtime.records import RecordService
 from runtime.schema import Schema, build_schema
+
+REPOSITORY = Path(__file__).resolve().parent.parent
 
 #: Server and maintenance database used to create and drop the benchmark's own database.
 POSTGRES_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -206,20 +206,53 @@ def time_creates(records: RecordService, customer_ids: list[int], counter: State
     return created, elapsed, (counter.count - statements_before) / max(created, 1)
 
 
+def code_area(filename: str, function: str) -> str:
+    """Return the part of the stack a profiled function belongs to."""
+    if filename == "~":
+        return "database driver (C)" if "sqlite3" in function or "psycopg" in function else "Python built-ins"
+    if filename.startswith(str(REPOSITORY / "runtime")):
+        return "metadesk runtime"
+    if filename.startswith(str(REPOSITORY / "metamodel")):
+        return "metadesk metamodel"
+    if f"{os.sep}sqlalchemy{os.sep}" in filename:
+        return "SQLAlchemy"
+    if f"{os.sep}psycopg" in filename:
+        return "psycopg, including waiting for the server"
+    return "standard library and other"
+
+
 def profile_creates(records: RecordService, customer_ids: list[int], count: int) -> None:
-    """Print where the time of `count` creates goes, by own time and by cumulative time."""
+    """Print where the time of `count` creates goes: by library, by runtime step and by function."""
     profiler = cProfile.Profile()
     profiler.enable()
     for number in range(count):
         records.create(ACTOR, "order_line", create_values(number, customer_ids))
     profiler.disable()
-    for order in ("tottime", "cumulative"):
-        output = io.StringIO()
-        pstats.Stats(profiler, stream=output).strip_dirs().sort_stats(order).print_stats(25)
-        lines = output.getvalue().splitlines()
-        start = next((index for index, line in enumerate(lines) if line.lstrip().startswith("ncalls")), 0)
-        print(f"\nprofile of {count} creates, top 25 by {order}:")
-        print("\n".join(lines[max(start - 2, 0):]))
+    stats = pstats.Stats(profiler)
+    # pstats keeps one entry per function: (file, line, name) -> (primitive calls, calls, own time, cumulative time, callers)
+    entries: dict[tuple[str, int, str], tuple[int, int, float, float, Any]] = stats.stats  # type: ignore[attr-defined]
+    total = sum(own for _, _, own, _, _ in entries.values())
+    print(f"\nprofile of {count} creates (cProfile adds overhead to every Python call): {total / count * 1000:.2f} ms each")
+
+    by_area: dict[str, float] = {}
+    for (filename, _, function), (_, _, own, _, _) in entries.items():
+        area = code_area(filename, function)
+        by_area[area] = by_area.get(area, 0.0) + own
+    print("own time by area:")
+    for area, own in sorted(by_area.items(), key=lambda item: -item[1]):
+        print(f"  {own / total * 100:5.1f}%  {own / count * 1000:6.3f} ms/create  {area}")
+
+    def label(key: tuple[str, int, str]) -> str:
+        filename, line, function = key
+        return function if filename == "~" else f"{Path(filename).name}:{line} {function}"
+
+    steps = [(key, value) for key, value in entries.items() if key[0].startswith(str(REPOSITORY / "runtime"))]
+    print("runtime functions by cumulative time:")
+    for key, (_, calls, _, cumulative, _) in sorted(steps, key=lambda item: -item[1][3])[:12]:
+        print(f"  {cumulative / total * 100:5.1f}%  {cumulative / count * 1000:6.3f} ms/create  {calls / count:4.1f} calls/create  {label(key)}")
+    print("functions by own time:")
+    for key, (_, calls, own, _, _) in sorted(entries.items(), key=lambda item: -item[1][2])[:15]:
+        print(f"  {own / total * 100:5.1f}%  {own / count * 1000:6.3f} ms/create  {calls / count:5.1f} calls/create  {label(key)}")
 
 
 # 2. A list page over many rows ---------------------------------------------------
@@ -328,16 +361,13 @@ def print_plan(engine: Engine, statement: str, parameters: Any, title: str) -> l
     return plan
 
 
-def candidate_index_sql(dialect: str) -> str:
-    """Return an index that matches the list's filter, its live-record predicate and its ORDER BY exactly.
-
-    The list orders by `created_at IS NULL, created_at DESC, id IS NULL, id DESC` (empty values
-    last on both databases), so only an index on those same expressions can return rows in order.
-    """
-    return (
-        "CREATE INDEX ix_bench_order_line_status_newest ON order_line "
-        "(status, (created_at IS NULL), created_at DESC, (id IS NULL), id DESC) WHERE deleted_at IS NULL"
-    )
+#: An index matching the list's filter, its live-record predicate and its ORDER BY exactly. The list
+#: orders by `created_at IS NULL, created_at DESC, id IS NULL, id DESC` (empty values last on both
+#: databases), so only an index on those same expressions returns the rows already in order.
+CANDIDATE_INDEX_SQL = (
+    "CREATE INDEX ix_bench_order_line_status_newest ON order_line "
+    "(status, (created_at IS NULL), created_at DESC, (id IS NULL), id DESC) WHERE deleted_at IS NULL"
+)
 
 
 # Main ----------------------------------------------------------------------------
@@ -351,8 +381,9 @@ def main() -> None:
     parser.add_argument("--create-max", type=int, default=5_000, help="record limit of the create run (default: 5,000)")
     parser.add_argument("--calls", type=int, default=200, help="timed list requests (default: 200)")
     parser.add_argument("--profile", action="store_true", help="profile creates even when they meet the target")
-    parser.add_argument("--try-index", action="store_true",
-                        help="afterwards, add an index matching the list's ORDER BY to the benchmark database and time the list again")
+    parser.add_argument("--try-index", action=argparse.BooleanOptionalAction, default=True,
+                        help="afterwards, add an index matching the list's ORDER BY to the benchmark database "
+                             "and time the list again (default: on)")
     arguments = parser.parse_args()
     if arguments.rows < 1 or arguments.calls < 1 or arguments.create_max < 1:
         parser.error("--rows, --calls and --create-max must be at least 1")
@@ -399,10 +430,9 @@ def run(engine: Engine, folder: Path, arguments: argparse.Namespace) -> None:
           f"p50 {p50:.2f} ms, p99 {p99:.2f} ms, max {worst:.2f} ms (target: p50 under {LIST_TARGET_P50_MS:.0f} ms)")
 
     if arguments.try_index:
-        index_sql = candidate_index_sql(engine.dialect.name)
-        print(f"\ntrying an extra index in the benchmark database only:\n  {index_sql}")
+        print(f"\ntrying an extra index in the benchmark database only:\n  {CANDIDATE_INDEX_SQL}")
         with engine.begin() as connection:
-            connection.exec_driver_sql(index_sql)
+            connection.exec_driver_sql(CANDIDATE_INDEX_SQL)
             connection.exec_driver_sql("ANALYZE")
         print_plan(engine, statement, parameters, "query plan with the extra index")
         p50, p99, worst, page_size = time_list(records, arguments.calls)
