@@ -73,10 +73,16 @@ class RecordValidator:
         changes: Mapping[str, Any],
         current: Mapping[str, Any] | None,
         today: datetime.date,
+        trusted: frozenset[str] = frozenset(),
     ) -> Checked:
-        """Check input for a new record (current is None) or for changes to `current`."""
+        """Check input for a new record (current is None) or for changes to `current`.
+
+        `trusted` names fields whose values the runtime itself produced, such as the
+        description of a file it has just stored.
+        """
         result = Checked()
         self._check_input_keys(result, changes, access)
+        self._check_files(result, changes, current, access, trusted)
 
         merged: dict[str, Any] = dict(current or {})
         for name, field_spec in self.entity.fields.items():
@@ -110,6 +116,23 @@ class RecordValidator:
                 result.add(name, "computed", "this field is computed and cannot be set", "该字段由系统计算，不能填写")
             elif (field_spec.read_only and not access.writes_read_only) or name in access.read_only:
                 result.add(name, "read_only", "this field is read-only", "该字段为只读")
+
+    def _check_files(
+        self, result: Checked, changes: Mapping[str, Any], current: Mapping[str, Any] | None,
+        access: FieldAccess, trusted: frozenset[str],
+    ) -> None:
+        """Let input keep, reorder or drop a record's files, but never name a file the record does not have."""
+        for name, value in changes.items():
+            field_spec = self.entity.fields.get(name)
+            if field_spec is None or field_spec.type not in ("attachment", "attachments"):
+                continue
+            if name in trusted or access.writes_read_only:
+                continue
+            held = {item.get("sha256") for item in _files_of(current.get(name) if current else None)}
+            wanted = {item.get("sha256") if isinstance(item, Mapping) else item for item in _files_of(value)}
+            if not wanted <= held:
+                result.add(name, "attachment", "files are added by uploading them to the record; other input may only keep or remove its files",
+                           "文件需通过上传添加到记录；其他输入只能保留或删除记录已有的文件")
 
     def _apply_defaults(self, result: Checked, merged: dict[str, Any], changes: Mapping[str, Any]) -> None:
         for name, field_spec in self.entity.fields.items():
@@ -219,6 +242,14 @@ class RecordValidator:
                 query = query.where(table.c.id != current["id"])
             if connection.scalar(query):
                 result.add(name, "unique", "another record already has this value", "已有其他记录使用了该值")
+
+
+def _files_of(value: Any) -> list[Any]:
+    if value is None or value == "":
+        return []
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    return [value]
 
 
 class _UserView:

@@ -301,9 +301,20 @@ class RecordService:
         return {"id": record_id, "version": version}
 
     def update(
-        self, actor: Actor, entity_name: str, record_id: int, values: Mapping[str, Any], *, version: int, reason: str | None = None
+        self,
+        actor: Actor,
+        entity_name: str,
+        record_id: int,
+        values: Mapping[str, Any],
+        *,
+        version: int,
+        reason: str | None = None,
+        trusted: frozenset[str] = frozenset(),
     ) -> dict[str, Any]:
-        """Change fields of a live record; raise StaleVersion if `version` is not the stored one."""
+        """Change fields of a live record; raise StaleVersion if `version` is not the stored one.
+
+        `trusted` is for the runtime's own services: fields whose values they produced.
+        """
         entity = self._entity(entity_name)
         access = self._require(actor, "update", entity_name)
         if entity.reason_required and not (reason and reason.strip()):
@@ -319,7 +330,9 @@ class RecordService:
                 raise NotFound(entity_name, record_id)
             if current["version"] != version:
                 raise StaleVersion(entity_name, record_id, version, current["version"], current["updated_by"], current["updated_at"])
-            checked = self._validator(connection, entity).check(connection, actor, access, values, current, now.date())
+            checked = self._validator(connection, entity).check(
+                connection, actor, access, values, current, now.date(), trusted
+            )
             if checked.errors:
                 raise ValidationFailed(entity_name, checked.errors)
 

@@ -20,8 +20,10 @@ from sqlalchemy.engine import make_url
 from metamodel import load_app
 from metamodel.model import AppModel
 from runtime.access import Actor, SystemAccess
+from runtime.attachments import Attachments
 from runtime.crypto import KeyRing
 from runtime.database import make_engine
+from runtime.files import FileStore
 from runtime.migrate import migrate
 from runtime.records import RecordService
 from runtime.schema import Schema, build_schema
@@ -64,6 +66,8 @@ SHOP_APP: dict[str, str] = {
               - {name: part_name, type: string, label: {zh-CN: 配件名, en: Part}, required: true}
               - {name: quantity, type: integer, label: {zh-CN: 数量, en: Quantity}, min: 1}
           - {name: related, type: multi_reference, entity: category, label: {zh-CN: 相关类别, en: Related}}
+          - {name: photos, type: attachments, label: {zh-CN: 照片, en: Photos}, accept: [png, jpg], max_size_mb: 1}
+          - {name: manual, type: attachment, label: {zh-CN: 说明书, en: Manual}, accept: [pdf]}
         list:
           columns: [name, price, stock]
           filters: [status, price]
@@ -120,6 +124,7 @@ class ShopRuntime:
         self.root = root
         self.engine = engine
         self.backup_root = tmp_path / "backups"
+        self.files_root = tmp_path / "files"
         self.keys = KeyRing.generate()
         self.reload()
 
@@ -131,6 +136,7 @@ class ShopRuntime:
         self.schema: Schema = build_schema(self.model)
         result = migrate(self.engine, self.schema, self.model, backup_root=self.backup_root, allow_destructive=allow_destructive)
         self.records = RecordService(self.model, self.schema, self.engine, access=SystemAccess(), keys=self.keys)
+        self.attachments = Attachments(self.records, FileStore(self.files_root))
         return result
 
 
