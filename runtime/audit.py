@@ -52,7 +52,7 @@ def entry_hash(previous_hash: str, content: Mapping[str, Any]) -> str:
     return hashlib.sha256((previous_hash + canonical).encode("utf-8")).hexdigest()
 
 
-def _content(row: Mapping[str, Any]) -> dict[str, Any]:
+def _content(row: Mapping[Any, Any]) -> dict[str, Any]:
     return {
         "at": _utc_text(row["at"]),
         "actor": row["actor"],

@@ -82,7 +82,7 @@ def _in_dependency_order(model: m.AppModel) -> list[m.Catalog]:
 def _keys_to_ids(records: RecordService, actor: Actor, catalog: m.Catalog, row: Mapping[str, Any]) -> dict[str, Any]:
     """Replace catalog keys in reference fields with the ids of the rows they name."""
     entity = records.model.entities[catalog.entity]
-    values = thaw(row)
+    values: dict[str, Any] = thaw(row)
     for name, value in row.items():
         item = entity.fields.get(name)
         if item is None or item.type not in m.REFERENCE_TYPES or item.entity is None or value is None:
@@ -169,7 +169,7 @@ def _differs(entity: m.Entity, name: str, stored: Any, declared: Any) -> bool:
     if item is None:
         return False
     if item.type in m.REFERENCE_TYPES:
-        return stored != declared
+        return bool(stored != declared)
     normalized, problems = check_value(item, declared)
     if problems:
         return True

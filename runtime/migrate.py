@@ -131,7 +131,7 @@ def _apply(connection: Connection, schema: Schema, plan: Plan) -> None:
         if step.kind == "add_index":
             step.payload[1].create(connection)
         elif step.kind == "drop_index":
-            operations.drop_index(step.detail, table_name=step.table)
+            operations.drop_index(step.detail or "", table_name=step.table)
     for step in plan.steps:
         if step.kind == "drop_table":
             operations.drop_table(step.table)
@@ -147,7 +147,7 @@ def _alter(batch: Any, connection: Connection, step: Step) -> None:
         batch.drop_column(step.column)
     elif step.kind in ("change_type", "narrow_type"):
         _, _, _, column_name, _, old_type, new_type = step.payload
-        using = str(cast(column(column_name), new_type).compile(dialect=postgresql.dialect()))
+        using = str(cast(column(column_name), new_type).compile(dialect=postgresql.dialect()))  # type: ignore[no-untyped-call]
         batch.alter_column(column_name, type_=new_type, existing_type=old_type, postgresql_using=using)
     elif step.kind == "add_foreign_key":
         constraint = step.payload[1]

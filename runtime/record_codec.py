@@ -108,7 +108,7 @@ class RecordCodec:
         names.extend(field.name for field in self.stored_fields if field.name not in access.hidden)
         return [self.table.c[name] for name in names]
 
-    def decode(self, row: Mapping[str, Any], access: FieldAccess) -> dict[str, Any]:
+    def decode(self, row: Mapping[Any, Any], access: FieldAccess) -> dict[str, Any]:
         """Turn a selected row into a record, decrypting and masking as the actor's field access says."""
         record: dict[str, Any] = {}
         for name in RECORD_SYSTEM_FIELDS + (FLOW_SYSTEM_FIELDS if self.has_flow else ()):

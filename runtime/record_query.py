@@ -135,7 +135,8 @@ class QueryCompiler:
         if node.op in ("in", "not_in"):
             values = node.value if isinstance(node.value, (list, tuple)) else [node.value]
             checked = [self._stored(field, self._value(path, field, item)) for item in values]
-            return column.in_(checked) if node.op == "in" else column.not_in(checked)
+            membership: ColumnElement[bool] = column.in_(checked) if node.op == "in" else column.not_in(checked)
+            return membership
         if node.op == "between":
             if not isinstance(node.value, (list, tuple)) or len(node.value) != 2:
                 self.error(path, "between", "between takes two values, low and high", "between 需要两个值：下限和上限")
@@ -149,17 +150,24 @@ class QueryCompiler:
             return and_(true(), *parts)
         if node.op == "contains":
             text = str(node.value or "")
-            return column.contains(text, autoescape=True)
+            contained: ColumnElement[bool] = column.contains(text, autoescape=True)
+            return contained
 
         value = self._stored(field, self._value(path, field, node.value))
-        return {
-            "eq": lambda: column == value,
-            "ne": lambda: or_(column != value, column.is_(None)),
-            "lt": lambda: column < value,
-            "le": lambda: column <= value,
-            "gt": lambda: column > value,
-            "ge": lambda: column >= value,
-        }[node.op]()
+        comparison: ColumnElement[bool]
+        if node.op == "eq":
+            comparison = column == value
+        elif node.op == "ne":
+            comparison = or_(column != value, column.is_(None))
+        elif node.op == "lt":
+            comparison = column < value
+        elif node.op == "le":
+            comparison = column <= value
+        elif node.op == "gt":
+            comparison = column > value
+        else:
+            comparison = column >= value
+        return comparison
 
     def _stored(self, field: m.Field | None, value: Any) -> Any:
         if field is not None and field.encrypted and value is not None:
@@ -240,7 +248,7 @@ def decode_cursor(cursor: str, keys: list[tuple[Any, bool]]) -> list[Any] | None
         return None
     if not isinstance(values, list) or len(values) != len(keys):
         return None
-    converted = []
+    converted: list[Any] = []
     for (column, _), value in zip(keys, values):
         if value is None:
             converted.append(None)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Mapping
+from typing import Any, Mapping
 
 from sqlalchemy import (
     JSON,
@@ -83,7 +83,7 @@ class Schema:
         return frozenset(self.metadata.tables)
 
 
-def column_type(field: m.Field) -> TypeEngine[object]:
+def column_type(field: m.Field) -> TypeEngine[Any]:
     """Return the column type that stores one field's value."""
     kind = field.type
     if field.encrypted:
@@ -117,20 +117,20 @@ def column_type(field: m.Field) -> TypeEngine[object]:
     raise ValueError(f"field {field.name!r} of type {kind!r} has no single column")
 
 
-def _field_columns(field: m.Field) -> list[Column[object]]:
+def _field_columns(field: m.Field) -> list[Column[Any]]:
     """Return the columns of a field stored in its entity's own table."""
     if field.type in ("child", "multi_reference"):
         return []
     if field.type == "reference" and field.entity is not None:
         return [Column(field.name, ID_TYPE, ForeignKey(f"{field.entity}.id", ondelete="RESTRICT"), nullable=True)]
-    columns: list[Column[object]] = [Column(field.name, column_type(field), nullable=True)]
+    columns: list[Column[Any]] = [Column(field.name, column_type(field), nullable=True)]
     if field.encrypted:
         columns.append(Column(field.name + HASH_SUFFIX, String(64), nullable=True))
     return columns
 
 
-def _system_columns(entity: m.Entity, has_flow: bool) -> list[Column[object]]:
-    columns: list[Column[object]] = [
+def _system_columns(entity: m.Entity, has_flow: bool) -> list[Column[Any]]:
+    columns: list[Column[Any]] = [
         Column("id", ID_TYPE, primary_key=True, autoincrement=True),
         Column("created_at", DateTime(timezone=True), nullable=False),
         Column("created_by", String(64), nullable=True),
@@ -171,7 +171,7 @@ def _entity_tables(model: m.AppModel, entity: m.Entity, metadata: MetaData) -> E
         if names in indexed or not all(name in table.c for name in names):
             return
         indexed.add(names)
-        options = {}
+        options: dict[str, Any] = {}
         if unique:
             live = table.c.deleted_at.is_(None)
             options = {"sqlite_where": live, "postgresql_where": live}
@@ -203,7 +203,7 @@ def _entity_tables(model: m.AppModel, entity: m.Entity, metadata: MetaData) -> E
 
 
 def _child_table(entity: m.Entity, field: m.Field, metadata: MetaData) -> Table:
-    columns: list[Column[object]] = [
+    columns: list[Column[Any]] = [
         Column("id", ID_TYPE, primary_key=True, autoincrement=True),
         Column("parent_id", ID_TYPE, ForeignKey(f"{entity.name}.id", ondelete="CASCADE"), nullable=False, index=True),
         Column("position", Integer, nullable=False),
