@@ -78,6 +78,9 @@ class AuditLog:
     def __init__(self, schema: Schema) -> None:
         self.table = schema.audit
         self.head = schema.audit_head
+        # Built once with bound parameters, so SQLAlchemy compiles each statement once.
+        self._advance_head = update(self.head).where(self.head.c.id == _HEAD_ID)
+        self._read_head = select(self.head.c.last_hash).where(self.head.c.id == _HEAD_ID).with_for_update()
 
     def append(
         self,
@@ -106,16 +109,13 @@ class AuditLog:
         }
         digest = entry_hash(previous_hash, _content(row))
         entry_id = connection.execute(
-            insert(self.table).values(**row, previous_hash=previous_hash, hash=digest).returning(self.table.c.id)
+            insert(self.table).returning(self.table.c.id), {**row, "previous_hash": previous_hash, "hash": digest}
         ).scalar_one()
-        connection.execute(
-            update(self.head).where(self.head.c.id == _HEAD_ID).values(last_id=entry_id, last_hash=digest)
-        )
+        connection.execute(self._advance_head, {"last_id": entry_id, "last_hash": digest})
         return int(entry_id)
 
     def _lock_head(self, connection: Connection) -> str:
-        query = select(self.head.c.last_hash).where(self.head.c.id == _HEAD_ID).with_for_update()
-        last_hash = connection.execute(query).scalar_one_or_none()
+        last_hash = connection.execute(self._read_head).scalar_one_or_none()
         if last_hash is None:
             connection.execute(insert(self.head).values(id=_HEAD_ID, last_id=None, last_hash=GENESIS_HASH))
             return GENESIS_HASH

@@ -210,10 +210,15 @@ class QueryCompiler:
 
 
 def order_by(keys: list[tuple[Any, bool]]) -> list[UnaryExpression[Any] | Any]:
-    """Order with empty values last whatever the direction, the same on SQLite and PostgreSQL."""
+    """Order with empty values last whatever the direction, the same on SQLite and PostgreSQL.
+
+    Columns that cannot be empty (id, created_at) are ordered plainly, so that an index
+    on them serves the order without a sort.
+    """
     clauses: list[Any] = []
     for column, descending in keys:
-        clauses.append(column.is_(None).asc())
+        if column.nullable:
+            clauses.append(column.is_(None).asc())
         clauses.append(column.desc() if descending else column.asc())
     return clauses
 
@@ -230,7 +235,8 @@ def after_cursor(keys: list[tuple[Any, bool]], values: list[Any]) -> ColumnEleme
         if value is None:
             continue  # nothing sorts after an empty value on this key except through later keys
         beyond = column < value if descending else column > value
-        alternatives.append(and_(true(), *equal_before, or_(column.is_(None), beyond)))
+        after = or_(column.is_(None), beyond) if column.nullable else beyond
+        alternatives.append(and_(true(), *equal_before, after))
     return or_(false(), *alternatives)
 
 

@@ -10,12 +10,13 @@ collected and reported together.
 from __future__ import annotations
 
 import datetime
+import functools
 import logging
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Mapping
 
-from sqlalchemy import Connection, Table, func, select
+from sqlalchemy import Connection, Table, bindparam, func, select
 
 from metamodel import model as m
 from metamodel.values import check_value
@@ -168,9 +169,10 @@ class RecordValidator:
                 result.add(name, "type", "enter the id of a record", "请填写记录编号")
                 continue
             target = self.all_tables[field_spec.entity].table
-            found = set(
-                connection.scalars(select(target.c.id).where(target.c.id.in_(ids), target.c.deleted_at.is_(None)))
-            )
+            if len(ids) == 1:
+                found = set(connection.scalars(_live_id(target), {"id": ids[0]}))
+            else:
+                found = set(connection.scalars(_live_ids(target), {"ids": ids}))
             missing = [item for item in ids if item not in found]
             if missing:
                 shown = ", ".join(str(item) for item in missing)
@@ -242,6 +244,18 @@ class RecordValidator:
                 query = query.where(table.c.id != current["id"])
             if connection.scalar(query):
                 result.add(name, "unique", "another record already has this value", "已有其他记录使用了该值")
+
+
+@functools.lru_cache(maxsize=512)
+def _live_id(table: Table) -> Any:
+    """Return the statement that finds a live record by id, compiled once per table."""
+    return select(table.c.id).where(table.c.id == bindparam("id"), table.c.deleted_at.is_(None))
+
+
+@functools.lru_cache(maxsize=512)
+def _live_ids(table: Table) -> Any:
+    """Return the statement that finds which of the given ids are live records, compiled once per table."""
+    return select(table.c.id).where(table.c.id.in_(bindparam("ids", expanding=True)), table.c.deleted_at.is_(None))
 
 
 def _files_of(value: Any) -> list[Any]:

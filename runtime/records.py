@@ -17,7 +17,7 @@ import logging
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator, Mapping
 
-from sqlalchemy import Connection, Engine, and_, delete, func, insert, select, true, update
+from sqlalchemy import Connection, Engine, and_, bindparam, delete, func, insert, select, true, update
 from sqlalchemy.exc import IntegrityError
 
 from metamodel import model as m
@@ -70,6 +70,7 @@ class RecordService:
         self.codecs = {
             name: RecordCodec(entity, schema.entities[name].table, keys) for name, entity in model.entities.items()
         }
+        self._statements: dict[tuple[str, frozenset[str], bool], Any] = {}
 
     # Plumbing ---------------------------------------------------------------
 
@@ -127,15 +128,29 @@ class RecordService:
             raise NotFound(entity_name, record_id)
         return record
 
+    def _read_statement(self, entity_name: str, hidden: frozenset[str], deleted: bool) -> Any:
+        """Return the SELECT of one record for a set of hidden fields, built once and reused."""
+        key = (entity_name, hidden, deleted)
+        statement = self._statements.get(key)
+        if statement is None:
+            table = self.schema.entities[entity_name].table
+            live = table.c.deleted_at.is_not(None) if deleted else table.c.deleted_at.is_(None)
+            columns = self.codecs[entity_name].columns_for(FieldAccess(hidden=hidden))
+            statement = select(*columns).where(table.c.id == bindparam("record_id"), live)
+            self._statements[key] = statement
+        return statement
+
     def _read(
         self, connection: Connection, actor: Actor, entity: m.Entity, access: FieldAccess, record_id: int, deleted: bool = False
     ) -> dict[str, Any] | None:
         tables = self.schema.entities[entity.name]
         codec = self.codecs[entity.name]
         table = tables.table
-        live = table.c.deleted_at.is_not(None) if deleted else table.c.deleted_at.is_(None)
-        query = select(*codec.columns_for(access)).where(table.c.id == record_id, live, self._scoped(actor, entity.name))
-        row = connection.execute(query).mappings().first()
+        query = self._read_statement(entity.name, access.hidden, deleted)
+        predicate = self.access.scope(actor, entity.name, table)
+        if predicate is not None:
+            query = query.where(predicate)
+        row = connection.execute(query, {"record_id": record_id}).mappings().first()
         if row is None:
             return None
         record = codec.decode(row, access)
@@ -222,18 +237,20 @@ class RecordService:
             if SEARCH_COLUMN in tables.table.c:
                 row[SEARCH_COLUMN] = codec.search_text(checked.values)
             record_id = self._insert(connection, entity_name, tables.table, row)
-            self._save_children(connection, entity, record_id, checked.values)
+            self._save_children(connection, entity, record_id, checked.values, replace=False)
             self.audit.append(
                 connection, at=now, actor=actor.id, address=actor.address, action="create", entity=entity_name,
                 record_id=record_id, reason=reason,
                 changes={name: [None, value] for name, value in self._audit_values(entity, checked.values).items()},
             )
+            record = self._created(connection, actor, entity, record_id, row)
         logger.info("created %s %s by %s", entity_name, record_id, actor.id)
-        return self._read_back(actor, entity, record_id)
+        return record
 
     def _insert(self, connection: Connection, entity_name: str, table: Any, row: Mapping[str, Any]) -> int:
         try:
-            return int(connection.execute(insert(table).values(**row).returning(table.c.id)).scalar_one())
+            # Values go as parameters, so the compiled statement is cached across calls.
+            return int(connection.execute(insert(table).returning(table.c.id), dict(row)).scalar_one())
         except IntegrityError as exc:
             raise self._integrity_failure(entity_name, exc) from exc
 
@@ -263,12 +280,16 @@ class RecordService:
                 return {"flow": flow.name, "state": flow.initial_state}
         return {"flow": None, "state": None}
 
-    def _save_children(self, connection: Connection, entity: m.Entity, record_id: int, values: Mapping[str, Any]) -> None:
+    def _save_children(
+        self, connection: Connection, entity: m.Entity, record_id: int, values: Mapping[str, Any], *, replace: bool = True
+    ) -> None:
+        """Write the child rows and links given in `values`, replacing the stored ones when `replace` is set."""
         tables = self.schema.entities[entity.name]
         for name, child in tables.children.items():
             if name not in values:
                 continue
-            connection.execute(delete(child).where(child.c.parent_id == record_id))
+            if replace:
+                connection.execute(delete(child).where(child.c.parent_id == record_id))
             rows = values[name] or []
             field = entity.fields[name]
             child_entity = m.Entity(name, field.label, field.source, m.frozen_mapping({item.name: item for item in field.fields}))
@@ -281,23 +302,41 @@ class RecordService:
         for name, link in tables.links.items():
             if name not in values:
                 continue
-            connection.execute(delete(link).where(link.c.parent_id == record_id))
+            if replace:
+                connection.execute(delete(link).where(link.c.parent_id == record_id))
             targets = values[name] or []
             if targets:
                 connection.execute(
                     insert(link), [{"parent_id": record_id, "target_id": target, "position": index} for index, target in enumerate(targets)]
                 )
 
-    def _read_back(self, actor: Actor, entity: m.Entity, record_id: int) -> dict[str, Any]:
-        """Return the record just written; an actor who may not read it gets its id and version only."""
-        with self.engine.connect() as connection:
-            access = self.access.fields(actor, entity.name)
-            if self.access.allows(actor, "read", entity.name):
-                record = self._read(connection, actor, entity, access, record_id)
-                if record is not None:
-                    return record
-            version = connection.scalar(select(self.schema.entities[entity.name].table.c.version).where(
-                self.schema.entities[entity.name].table.c.id == record_id))
+    def _created(
+        self, connection: Connection, actor: Actor, entity: m.Entity, record_id: int, row: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """Return a new record from the row just inserted when that is the whole story, else read it back.
+
+        The inserted row holds every stored value already normalized, so decoding it gives what
+        a read would. Child rows, links and a data scope need the database.
+        """
+        tables = self.schema.entities[entity.name]
+        readable = self.access.allows(actor, "read", entity.name)
+        if tables.children or tables.links or not readable or self.access.scope(actor, entity.name, tables.table) is not None:
+            return self._read_back(connection, actor, entity, record_id)
+        access = self.access.fields(actor, entity.name)
+        codec = self.codecs[entity.name]
+        stored = {column.name: row.get(column.name) for column in codec.columns_for(access)}
+        stored.update(id=record_id, deleted_at=None)
+        return codec.decode(stored, access)
+
+    def _read_back(self, connection: Connection, actor: Actor, entity: m.Entity, record_id: int) -> dict[str, Any]:
+        """Return the record just written, inside its transaction; an actor who may not read it gets id and version only."""
+        access = self.access.fields(actor, entity.name)
+        if self.access.allows(actor, "read", entity.name):
+            record = self._read(connection, actor, entity, access, record_id)
+            if record is not None:
+                return record
+        table = self.schema.entities[entity.name].table
+        version = connection.scalar(select(table.c.version).where(table.c.id == record_id))
         return {"id": record_id, "version": version}
 
     def update(
@@ -360,8 +399,9 @@ class RecordService:
                 changes={name: [self._audit_values(entity, {name: old})[name], self._audit_values(entity, {name: new})[name]]
                          for name, (old, new) in changes.items()},
             )
+            record = self._read_back(connection, actor, entity, record_id)
         logger.info("updated %s %s to version %s by %s", entity_name, record_id, version + 1, actor.id)
-        return self._read_back(actor, entity, record_id)
+        return record
 
     def _lost_race(self, connection: Connection, entity_name: str, record_id: int, version: int) -> Exception:
         table = self.schema.entities[entity_name].table
