@@ -3,7 +3,7 @@
 A file is stored once by its SHA-256 (runtime/files.py); the record keeps the file's
 description (checksum, size, detected type, original name) in its attachment field.
 A file is only ever served through a record the actor may read, so the record's
-permission check and data scope decide who sees it.
+permission check and data scope decide who can open it.
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ class Attachments:
         return self.records.update(actor, entity_name, record_id, {field_name: value}, version=version, reason=reason)
 
     def open(self, actor: Actor, entity_name: str, record_id: int, field_name: str, sha256: str) -> tuple[dict[str, Any], BinaryIO]:
-        """Return a file's description and its bytes, if the actor may read the record and the record holds the file."""
+        """Return a file's description and its bytes, if the actor may read the record and the record contains the file."""
         field = self._field(entity_name, field_name)
         record = self.records.get(actor, entity_name, record_id)
         value = record.get(field_name)

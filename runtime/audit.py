@@ -2,9 +2,9 @@
 
 Each entry stores the SHA-256 of the previous entry's hash followed by its own
 content in canonical JSON, so editing, deleting or reordering any entry breaks the
-chain from that entry on. Appends lock the single row of `md_audit_head` first, which
-serializes them across processes on PostgreSQL and SQLite alike; the head also keeps
-the last hash, so removing the newest entries is detected too.
+chain from that entry on. Each append locks the single row of `md_audit_head` first,
+so appends are serialized across processes on PostgreSQL and SQLite alike. The head
+also keeps the last hash, so that removing the newest entries is detected too.
 """
 
 from __future__ import annotations

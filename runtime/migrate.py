@@ -112,7 +112,7 @@ class _migration_connection:
 def _apply(connection: Connection, schema: Schema, plan: Plan) -> None:
     operations = Operations(MigrationContext.configure(connection))
 
-    # Alembic's diff holds a copy of each new table without its indexes, so create the schema's own.
+    # Alembic's diff contains a copy of each new table without its indexes, so create the schema's own.
     for step in plan.steps:
         if step.kind == "add_table":
             schema.metadata.tables[step.table].create(connection)

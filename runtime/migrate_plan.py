@@ -5,7 +5,7 @@ application owns: those of its schema and those it created before (listed in the
 `md_schema_table` registry). Tables of other software in the same database (Casbin's,
 Huey's) are never compared, so they are never touched.
 
-Each step says in plain words what it does. A step is destructive when it drops a
+Each step describes in plain words what it does. A step is destructive when it drops a
 table or column or narrows a type; a type change whose stored values would not fit
 the new type is a blocker, with the offending rows counted.
 """

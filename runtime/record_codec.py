@@ -109,7 +109,7 @@ class RecordCodec:
         return [self.table.c[name] for name in names]
 
     def decode(self, row: Mapping[Any, Any], access: FieldAccess) -> dict[str, Any]:
-        """Turn a selected row into a record, decrypting and masking as the actor's field access says."""
+        """Turn a selected row into a record, decrypting and masking as the actor's field access requires."""
         record: dict[str, Any] = {}
         for name in RECORD_SYSTEM_FIELDS + (FLOW_SYSTEM_FIELDS if self.has_flow else ()):
             if name in row:

@@ -1,10 +1,13 @@
 """Check a create or update against every rule of its entity before anything is written.
 
-The checks, in order: unknown, hidden and read-only input; each value against its field
-(values.py, which also normalizes what Chinese users type); required fields on the
-merged record; references to records that exist and are not deleted; computed fields;
-the entity's cross-field rules; unique values among live records. All problems are
-collected and reported together.
+The checks run in this order:
+- unknown, hidden and read-only input, and files the record does not have;
+- each value against its field (values.py, which also normalizes what Chinese users type);
+- required fields on the merged record;
+- references to records that exist and are not deleted;
+- computed fields, then the entity's cross-field rules;
+- unique values among live records.
+All problems are collected and reported together.
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ class Checked:
 
 
 class ReferenceView:
-    """A referenced record as an expression sees it: its fields are read on first use."""
+    """A referenced record as expressions read it, loaded from the database on first attribute access."""
 
     def __init__(self, loader: Any, entity: str, record_id: int) -> None:
         self._loader = loader
@@ -286,5 +289,7 @@ def _rounded(field_spec: m.Field, raw: Any) -> Any:
         return raw
     if not isinstance(raw, (int, float, Decimal)):
         return raw
-    places = field_spec.places if field_spec.places is not None else (2 if field_spec.type == "money" else 6)
+    places = field_spec.places
+    if places is None:
+        places = 2 if field_spec.type == "money" else 6
     return Decimal(str(raw)).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)

@@ -1,6 +1,6 @@
 """The record service: the one way every caller reads and writes records.
 
-Each operation takes the acting user, asks the `Access` whether the action is allowed,
+Each operation takes the acting user, checks with the `Access` that the action is allowed,
 puts the actor's data scope inside the SQL, runs in one transaction and appends to the
 audit log in that same transaction. A record outside the actor's scope is reported
 exactly like one that does not exist.
@@ -315,7 +315,7 @@ class RecordService:
     ) -> dict[str, Any]:
         """Return a new record from the row just inserted when that is the whole story, else read it back.
 
-        The inserted row holds every stored value already normalized, so decoding it gives what
+        The inserted row contains every stored value already normalized, so decoding it gives what
         a read would. Child rows, links and a data scope need the database.
         """
         tables = self.schema.entities[entity.name]

@@ -76,7 +76,7 @@ class Schema:
     audit_head: Table
     #: Names of the tables the application has created, so that dropped entities are still known as its own.
     registry: Table
-    #: Which record each catalog row of the YAML became, so that rows removed from the YAML are found.
+    #: The record each catalog row of the YAML became, so that rows removed from the YAML are found.
     catalog_rows: Table
 
     @property
@@ -204,8 +204,8 @@ def _entity_tables(model: m.AppModel, entity: m.Entity, metadata: MetaData) -> E
     for name in (*entity.list.filters, *(item.lstrip("-") for item in entity.list.sort)):
         add_index((_storage_name(entity, name),))
 
-    # A list page filters live records by one field and takes the default sort, newest first
-    # unless the YAML says otherwise; these indexes serve it without sorting the table.
+    # A list page filters live records by one field and takes the default sort (newest first
+    # unless the YAML sets one). These indexes serve it without sorting the table.
     sort = tuple(item.lstrip("-") for item in entity.list.sort) or ("created_at",)
     if all(name in table.c and not table.c[name].nullable for name in sort):
         add_live_index((*sort, "id"))
