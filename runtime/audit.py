@@ -96,8 +96,7 @@ class AuditLog:
         reason: str | None = None,
     ) -> int:
         """Append one entry inside the caller's transaction and return its id."""
-        previous_hash = self._lock_head(connection)
-        row = {
+        entry = {
             "at": at,
             "actor": actor,
             "address": address,
@@ -105,14 +104,27 @@ class AuditLog:
             "entity": entity,
             "record_id": record_id,
             "reason": reason,
-            "changes": json_value(changes) if changes is not None else None,
+            "changes": changes,
         }
-        digest = entry_hash(previous_hash, _content(row))
-        entry_id = connection.execute(
-            insert(self.table).returning(self.table.c.id), {**row, "previous_hash": previous_hash, "hash": digest}
-        ).scalar_one()
-        connection.execute(self._advance_head, {"last_id": entry_id, "last_hash": digest})
-        return int(entry_id)
+        return self.append_many(connection, [entry])[0]
+
+    def append_many(self, connection: Connection, entries: list[dict[str, Any]]) -> list[int]:
+        """Append entries in order inside the caller's transaction, chained one after another, and return their ids.
+
+        Each entry has the keys of `append`: at, actor, address, action, entity, record_id, reason, changes.
+        """
+        previous_hash = self._lock_head(connection)
+        rows = []
+        for entry in entries:
+            row = dict(entry)
+            row["changes"] = json_value(entry["changes"]) if entry.get("changes") is not None else None
+            digest = entry_hash(previous_hash, _content(row))
+            rows.append({**row, "previous_hash": previous_hash, "hash": digest})
+            previous_hash = digest
+        statement = insert(self.table).returning(self.table.c.id, sort_by_parameter_order=True)
+        ids = [int(value) for value in connection.execute(statement, rows).scalars()]
+        connection.execute(self._advance_head, {"last_id": ids[-1], "last_hash": previous_hash})
+        return ids
 
     def _lock_head(self, connection: Connection) -> str:
         last_hash = connection.execute(self._read_head).scalar_one_or_none()

@@ -68,6 +68,8 @@ class RecordValidator:
         self.codec = codec
         self.all_tables = all_tables
         self.loader = loader
+        #: Ids known to be live records, by table, within the transaction this validator serves.
+        self._live: dict[str, set[int]] = {}
 
     def check(
         self,
@@ -172,10 +174,13 @@ class RecordValidator:
                 result.add(name, "type", "enter the id of a record", "请填写记录编号")
                 continue
             target = self.all_tables[field_spec.entity].table
-            if len(ids) == 1:
-                found = set(connection.scalars(_live_id(target), {"id": ids[0]}))
-            else:
-                found = set(connection.scalars(_live_ids(target), {"ids": ids}))
+            known = self._live.setdefault(target.name, set())
+            unknown = [item for item in ids if item not in known]
+            if len(unknown) == 1:
+                known.update(connection.scalars(_live_id(target), {"id": unknown[0]}))
+            elif unknown:
+                known.update(connection.scalars(_live_ids(target), {"ids": unknown}))
+            found = known
             missing = [item for item in ids if item not in found]
             if missing:
                 shown = ", ".join(str(item) for item in missing)
@@ -219,6 +224,8 @@ class RecordValidator:
             result.values[name] = value
 
     def _check_rules(self, result: Checked, merged: Mapping[str, Any], actor: Actor, today: datetime.date) -> None:
+        if not self.entity.rules:
+            return
         names = self.expression_names(merged, actor, today)
         for rule in self.entity.rules:
             try:

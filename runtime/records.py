@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime
 import logging
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from sqlalchemy import Connection, Engine, and_, bindparam, delete, func, insert, select, true, update
 from sqlalchemy.exc import IntegrityError
@@ -246,6 +246,82 @@ class RecordService:
             record = self._created(connection, actor, entity, record_id, row)
         logger.info("created %s %s by %s", entity_name, record_id, actor.id)
         return record
+
+    def create_many(
+        self, actor: Actor, entity_name: str, rows: Sequence[Mapping[str, Any]], *, reason: str | None = None
+    ) -> list[int]:
+        """Validate every row, then insert them all in one transaction, or none; return the new ids in order.
+
+        Errors of every row are reported together, keyed `rows[<index>].<field>`; values that
+        must be unique may not repeat within the batch either. Each record gets its own audit entry.
+        """
+        entity = self._entity(entity_name)
+        access = self._require(actor, "create", entity_name)
+        if entity.reason_required and not (reason and reason.strip()):
+            raise ReasonRequired(entity_name)
+        if not rows:
+            return []
+        tables = self.schema.entities[entity_name]
+        codec = self.codecs[entity_name]
+        now = self.clock()
+
+        with self._write() as connection:
+            validator = self._validator(connection, entity)
+            errors: dict[str, list[FieldError]] = {}
+            batch: list[Checked] = []
+            for index, values in enumerate(rows):
+                checked = validator.check(connection, actor, access, values, None, now.date())
+                for path, items in checked.errors.items():
+                    errors[f"rows[{index}].{path}"] = items
+                batch.append(checked)
+            self._check_unique_within(entity, batch, errors)
+            if errors:
+                raise ValidationFailed(entity_name, errors)
+
+            encoded = []
+            for checked in batch:
+                row = codec.encode(checked.values)
+                row.update(created_at=now, created_by=actor.id, updated_at=now, updated_by=actor.id,
+                           org_unit=actor.org_unit, version=1)
+                if codec.has_flow:
+                    row.update(self._initial_state(connection, entity, checked, actor, now))
+                if SEARCH_COLUMN in tables.table.c:
+                    row[SEARCH_COLUMN] = codec.search_text(checked.values)
+                encoded.append(row)
+            # One executemany needs the same keys in every row; absent optional fields are stored empty.
+            columns = sorted({key for row in encoded for key in row})
+            statement = insert(tables.table).returning(tables.table.c.id, sort_by_parameter_order=True)
+            try:
+                ids = [int(value) for value in connection.execute(statement, [{key: row.get(key) for key in columns} for row in encoded]).scalars()]
+            except IntegrityError as exc:
+                raise self._integrity_failure(entity_name, exc) from exc
+            for record_id, checked in zip(ids, batch):
+                self._save_children(connection, entity, record_id, checked.values, replace=False)
+            self.audit.append_many(connection, [
+                {"at": now, "actor": actor.id, "address": actor.address, "action": "create", "entity": entity_name,
+                 "record_id": record_id, "reason": reason,
+                 "changes": {name: [None, value] for name, value in self._audit_values(entity, checked.values).items()}}
+                for record_id, checked in zip(ids, batch)
+            ])
+        logger.info("created %s %s records by %s", len(ids), entity_name, actor.id)
+        return ids
+
+    def _check_unique_within(self, entity: m.Entity, batch: list[Checked], errors: dict[str, list[FieldError]]) -> None:
+        """Report values of unique fields that repeat inside one batch of new records."""
+        for name, field in entity.fields.items():
+            if not field.unique:
+                continue
+            first_row: dict[Any, int] = {}
+            for index, checked in enumerate(batch):
+                value = checked.values.get(name)
+                if value is None:
+                    continue
+                if value in first_row:
+                    errors.setdefault(f"rows[{index}].{name}", []).append(FieldError(
+                        "unique", f"the same value as row {first_row[value] + 1} of this batch",
+                        f"与本批第 {first_row[value] + 1} 行的值相同"))
+                else:
+                    first_row[value] = index
 
     def _insert(self, connection: Connection, entity_name: str, table: Any, row: Mapping[str, Any]) -> int:
         try:

@@ -225,3 +225,35 @@ def test_audit_keeps_masked_changes(shop: ShopRuntime) -> None:
     assert rows[1]["reason"] == "调价"
     assert rows[1]["actor"] == "u1"
     assert rows[1]["address"] == "127.0.0.1"
+
+
+def test_create_many_all_or_nothing(shop: ShopRuntime) -> None:
+    tea = category(shop)
+    rows = [
+        {"name": "龙井", "price": 30, "sku": "A1", "category": tea["id"], "parts": [{"part_name": "罐", "quantity": 1}]},
+        {"name": "碧螺春", "price": 25, "sku": "A2"},
+        {"name": "普洱", "price": -1, "sku": "A1"},
+    ]
+
+    with pytest.raises(ValidationFailed) as raised:
+        shop.records.create_many(ACTOR, "product", rows)
+
+    assert set(raised.value.errors) == {"rows[2].price", "rows[2].sku"}
+    assert shop.records.list(ACTOR, "product").rows == []
+
+
+def test_create_many_inserts_in_order(shop: ShopRuntime) -> None:
+    tea = category(shop)
+    rows = [
+        {"name": "龙井", "price": 30, "category": tea["id"], "parts": [{"part_name": "罐", "quantity": 1}]},
+        {"name": "碧螺春", "price": 25},
+    ]
+
+    ids = shop.records.create_many(ACTOR, "product", rows, reason="导入")
+
+    assert [shop.records.get(ACTOR, "product", record_id)["name"] for record_id in ids] == ["龙井", "碧螺春"]
+    assert shop.records.get(ACTOR, "product", ids[0])["parts"][0]["part_name"] == "罐"
+    with shop.engine.connect() as connection:
+        from runtime.audit import AuditLog
+
+        assert AuditLog(shop.schema).verify(connection).checked == 3
