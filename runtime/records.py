@@ -12,6 +12,7 @@ delete only sets `deleted_at` (the record leaves every list and get); restore cl
 
 from __future__ import annotations
 
+import builtins
 import datetime
 import logging
 from contextlib import contextmanager
@@ -249,7 +250,7 @@ class RecordService:
 
     def create_many(
         self, actor: Actor, entity_name: str, rows: Sequence[Mapping[str, Any]], *, reason: str | None = None
-    ) -> list[int]:
+    ) -> builtins.list[int]:
         """Validate every row, then insert them all in one transaction, or none; return the new ids in order.
 
         Errors of every row are reported together, keyed `rows[<index>].<field>`; values that
@@ -267,8 +268,8 @@ class RecordService:
 
         with self._write() as connection:
             validator = self._validator(connection, entity)
-            errors: dict[str, list[FieldError]] = {}
-            batch: list[Checked] = []
+            errors: dict[str, builtins.list[FieldError]] = {}
+            batch: builtins.list[Checked] = []
             for index, values in enumerate(rows):
                 checked = validator.check(connection, actor, access, values, None, now.date())
                 for path, items in checked.errors.items():
@@ -306,7 +307,9 @@ class RecordService:
         logger.info("created %s %s records by %s", len(ids), entity_name, actor.id)
         return ids
 
-    def _check_unique_within(self, entity: m.Entity, batch: list[Checked], errors: dict[str, list[FieldError]]) -> None:
+    def _check_unique_within(
+        self, entity: m.Entity, batch: builtins.list[Checked], errors: dict[str, builtins.list[FieldError]]
+    ) -> None:
         """Report values of unique fields that repeat inside one batch of new records."""
         for name, field in entity.fields.items():
             if not field.unique:
