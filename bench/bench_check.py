@@ -15,6 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench_records import cpu_name
 from metamodel import check_app
 
 REPOSITORY = Path(__file__).resolve().parent.parent
@@ -89,16 +90,6 @@ def time_check(root: Path, runs: int) -> tuple[float, float, int]:
     return statistics.median(durations), min(durations), result.files
 
 
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--entities", type=int, default=50, help="entities in the generated app (default: 50)")
@@ -106,7 +97,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=10, help="timed runs per app (default: 10)")
     arguments = parser.parse_args()
 
-    print(f"machine: {platform.machine()}, {_cpu_name()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    print(f"machine: {platform.machine()}, {cpu_name()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     median, best, files = time_check(REPOSITORY / "configs" / "guarantee", arguments.runs)
     print(f"configs/guarantee: {files} files, median {median * 1000:.1f} ms, best {best * 1000:.1f} ms")
 
