@@ -81,6 +81,7 @@ class PermissionsBuilder:
                     rule["entity"],
                     tuple(rule.get("hidden", ())),
                     tuple(rule.get("masked", ())),
+                    tuple(rule.get("unmasked", ())),
                     tuple(rule.get("read_only", ())),
                 )
             )

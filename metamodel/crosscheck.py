@@ -241,7 +241,7 @@ class CrossChecker:
                 entity = self.entity_ref(document, path + ("entity",), rule["entity"])
                 if entity is None:
                     continue
-                for key in ("hidden", "masked", "read_only"):
+                for key in ("hidden", "masked", "unmasked", "read_only"):
                     for position, name in enumerate(rule.get(key, [])):
                         if name not in entity.fields:
                             names = sorted(entity.fields)
@@ -255,6 +255,35 @@ class CrossChecker:
                                 suggestion=suggest(name, names),
                             )
         self._check_role_cycles(permissions)
+        self._warn_unused(permissions)
+
+    def _warn_unused(self, permissions: m.Permissions) -> None:
+        """Warn about roles that can do nothing and entities that no role can read, once grants exist at all."""
+        if not permissions.grants or not self.documents["permissions"]:
+            return
+        granted = {grant.role for grant in permissions.grants}
+        readable = {grant.entity for grant in permissions.grants if "read" in grant.actions}
+        for document in self.documents["permissions"]:
+            for index, role in enumerate(document.data.get("roles", [])):
+                if not self._role_reaches(role["name"], granted, permissions):
+                    self.diagnostics.append(document.diagnostic("perm.W001", ("roles", index, "name"), found=role["name"]))
+        first = self.documents["permissions"][0]
+        for document, entity in self.named("entity"):
+            if entity.name not in readable:
+                self.diagnostics.append(document.diagnostic("perm.W002", ("name",), found=entity.name, where=first.file))
+
+    def _role_reaches(self, role: str, granted: set[str], permissions: m.Permissions) -> bool:
+        seen = {role}
+        pending = [role]
+        while pending:
+            current = pending.pop()
+            if current in granted:
+                return True
+            for parent in permissions.roles[current].inherits if current in permissions.roles else ():
+                if parent not in seen:
+                    seen.add(parent)
+                    pending.append(parent)
+        return False
 
     def _check_role_cycles(self, permissions: m.Permissions) -> None:
         reported: set[frozenset[str]] = set()

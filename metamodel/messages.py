@@ -435,6 +435,18 @@ MESSAGES: dict[str, Message] = {
         "Use one of the fields of {entity}: {expected}.",
         "请使用实体 {entity} 的字段：{expected}。",
     ),
+    "perm.W001": _m(
+        "the role {found} has no grant, directly or through inherits, so it can do nothing",
+        "角色 {found} 没有任何授权（包括继承的），因此什么也做不了",
+        "Add grants for it under grants, let it inherit a role that has some, or remove it.",
+        "请在 grants 中为它授权，或让它继承有授权的角色，或删除该角色。",
+    ),
+    "perm.W002": _m(
+        "no role may read the entity {found}, so its records are shown to nobody",
+        "没有任何角色可以读取实体 {found}，其记录对所有人都不可见",
+        "Grant read on it to at least one role in {where}.",
+        "请在 {where} 中至少为一个角色授予它的 read 权限。",
+    ),
     # Catalogs
     "catalog.E001": _m(
         "the catalog key {found} is not a unique field of the entity {entity}",

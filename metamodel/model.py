@@ -315,6 +315,8 @@ class FieldRule:
     entity: str
     hidden: tuple[str, ...] = ()
     masked: tuple[str, ...] = ()
+    #: Fields the entity masks that this role sees in clear.
+    unmasked: tuple[str, ...] = ()
     read_only: tuple[str, ...] = ()
 
 

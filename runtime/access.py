@@ -53,8 +53,8 @@ class Access(Protocol):
     def allows(self, actor: Actor, action: str, entity: str) -> bool:
         """Tell whether the actor may perform `action` (read, create, ..., or a transition) on the entity."""
 
-    def scope(self, actor: Actor, entity: str, table: Table) -> ColumnElement[bool] | None:
-        """Return the SQL predicate limiting the rows the actor may reach, or None for every row."""
+    def scope(self, actor: Actor, entity: str, table: Table, action: str = "read") -> ColumnElement[bool] | None:
+        """Return the SQL predicate limiting the rows the actor may reach for an action, or None for every row."""
 
     def fields(self, actor: Actor, entity: str) -> FieldAccess:
         """Return the actor's field rules for the entity."""
@@ -66,7 +66,7 @@ class SystemAccess:
     def allows(self, actor: Actor, action: str, entity: str) -> bool:
         return True
 
-    def scope(self, actor: Actor, entity: str, table: Table) -> ColumnElement[bool] | None:
+    def scope(self, actor: Actor, entity: str, table: Table, action: str = "read") -> ColumnElement[bool] | None:
         return None
 
     def fields(self, actor: Actor, entity: str) -> FieldAccess:

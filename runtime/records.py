@@ -92,9 +92,9 @@ class RecordService:
             raise PermissionDenied(entity, action)
         return self.access.fields(actor, entity)
 
-    def _scoped(self, actor: Actor, entity: str) -> Any:
+    def _scoped(self, actor: Actor, entity: str, action: str = "read") -> Any:
         table = self.schema.entities[entity].table
-        predicate = self.access.scope(actor, entity, table)
+        predicate = self.access.scope(actor, entity, table, action)
         return predicate if predicate is not None else true()
 
     def _validator(self, connection: Connection, entity: m.Entity) -> RecordValidator:
@@ -462,7 +462,7 @@ class RecordService:
             statement = (
                 update(table)
                 .where(table.c.id == record_id, table.c.version == version, table.c.deleted_at.is_(None),
-                       self._scoped(actor, entity_name))
+                       self._scoped(actor, entity_name, "update"))
                 .values(**row)
             )
             try:
@@ -512,10 +512,12 @@ class RecordService:
         with self._write() as connection:
             statement = (
                 update(table)
-                .where(table.c.id == record_id, state, self._scoped(actor, entity_name))
+                .where(table.c.id == record_id, state, self._scoped(actor, entity_name, "delete"))
                 .values(deleted_at=now if deleting else None, version=table.c.version + 1, updated_at=now, updated_by=actor.id)
             )
-            current_version = connection.scalar(select(table.c.version).where(and_(table.c.id == record_id, state, self._scoped(actor, entity_name))))
+            current_version = connection.scalar(
+                select(table.c.version).where(and_(table.c.id == record_id, state, self._scoped(actor, entity_name, "delete")))
+            )
             if current_version is None:
                 raise NotFound(entity_name, record_id)
             if current_version != version:
@@ -541,7 +543,7 @@ class RecordService:
         try:
             with self._write() as connection:
                 removed = connection.execute(
-                    delete(table).where(table.c.id == record_id, self._scoped(actor, entity_name))
+                    delete(table).where(table.c.id == record_id, self._scoped(actor, entity_name, "delete"))
                 ).rowcount
                 if removed != 1:
                     raise NotFound(entity_name, record_id)

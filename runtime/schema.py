@@ -69,6 +69,15 @@ class EntityTables:
 
 
 @dataclass(frozen=True)
+class AccessTables:
+    users: Table
+    user_roles: Table
+    org_units: Table
+    field_rules: Table
+    policy_version: Table
+
+
+@dataclass(frozen=True)
 class Schema:
     metadata: MetaData
     entities: Mapping[str, EntityTables]
@@ -78,6 +87,8 @@ class Schema:
     registry: Table
     #: The record each catalog row of the YAML became, so that rows removed from the YAML are found.
     catalog_rows: Table
+    #: Users, their roles per org unit, the org tree, admins' field rules and the policy version.
+    access: AccessTables
 
     @property
     def owned_tables(self) -> frozenset[str]:
@@ -289,4 +300,52 @@ def build_schema(model: m.AppModel) -> Schema:
         Column("entity", String(63), nullable=False),
         Column("record_id", BigInteger, nullable=False),
     )
-    return Schema(metadata, MappingProxyType(entities), audit, head, registry, catalog_rows)
+    return Schema(metadata, MappingProxyType(entities), audit, head, registry, catalog_rows, _access_tables(metadata))
+
+
+def _access_tables(metadata: MetaData) -> AccessTables:
+    users = Table(
+        SYSTEM_PREFIX + "user",
+        metadata,
+        Column("id", String(64), primary_key=True),
+        Column("username", String(64), nullable=False, unique=True),
+        Column("display_name", String(100), nullable=False),
+        Column("org_unit", String(63), nullable=True),
+        Column("active", Boolean(create_constraint=False), nullable=False, default=True),
+        Column("password_hash", String(255), nullable=True),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+    )
+    user_roles = Table(
+        SYSTEM_PREFIX + "user_role",
+        metadata,
+        Column("user_id", String(64), ForeignKey(users.c.id, ondelete="CASCADE"), primary_key=True),
+        Column("role", String(63), primary_key=True),
+        Column("org_unit", String(63), primary_key=True),
+    )
+    org_units = Table(
+        SYSTEM_PREFIX + "org_unit",
+        metadata,
+        Column("name", String(63), primary_key=True),
+        Column("parent", String(63), nullable=True, index=True),
+        Column("kind", String(63), nullable=False),
+        Column("label_zh", String(100), nullable=False),
+        Column("label_en", String(100), nullable=False),
+        #: "yaml" for units declared in the application, "runtime" for units added while it runs.
+        Column("origin", String(16), nullable=False),
+    )
+    field_rules = Table(
+        SYSTEM_PREFIX + "field_rule",
+        metadata,
+        Column("role", String(63), primary_key=True),
+        Column("entity", String(63), primary_key=True),
+        Column("field", String(63), primary_key=True),
+        #: hidden, masked, unmasked or read_only.
+        Column("rule", String(16), primary_key=True),
+    )
+    version = Table(
+        SYSTEM_PREFIX + "policy_version",
+        metadata,
+        Column("id", Integer, primary_key=True, autoincrement=False),
+        Column("version", BigInteger, nullable=False),
+    )
+    return AccessTables(users, user_roles, org_units, field_rules, version)

@@ -431,8 +431,8 @@ def test_document_diagnostic(
     result = check(files)
 
     assert result.model is None
-    assert [item.code for item in result.diagnostics] == [code]
-    diagnostic = result.diagnostics[0]
+    assert [item.code for item in result.errors] == [code]
+    diagnostic = result.errors[0]
     root = diagnostic.file[: -len(file) - 1]
     assert diagnostic.file == f"{root}/{file}"
     assert (diagnostic.line, diagnostic.column) == (line, column)
@@ -500,3 +500,18 @@ def test_unknown_field_hint_lists_system_fields(check: Callable[..., CheckResult
     assert [item.code for item in result.diagnostics] == ["ref.E002"]
     assert "created_at" in result.diagnostics[0].params["expected"]
     assert result.diagnostics[0].params["suggestion"].startswith("created_")
+
+
+def test_unused_role_and_unreadable_entity_warned(check: Callable[..., CheckResult]) -> None:
+    permissions = (
+        "roles:\n  - {name: clerk, label: {zh-CN: 文员, en: Clerk}}\n  - {name: idle, label: {zh-CN: 闲置, en: Idle}}\n"
+        "grants:\n  - {role: clerk, entity: item, actions: [create]}\n"
+    )
+
+    result = check({"permissions/roles.yaml": permissions})
+
+    assert result.model is not None
+    assert sorted(item.code for item in result.warnings) == ["perm.W001", "perm.W002"]
+    idle = next(item for item in result.warnings if item.code == "perm.W001")
+    assert idle.message("en") == 'the role "idle" has no grant, directly or through inherits, so it can do nothing'
+    assert (idle.line, idle.column) == (3, 12)

@@ -101,5 +101,5 @@ class ClerkAccess(SystemAccess):
 
 
 class NothingInScope(SystemAccess):
-    def scope(self, actor: Actor, entity: str, table: Table) -> ColumnElement[bool] | None:
+    def scope(self, actor: Actor, entity: str, table: Table, action: str = "read") -> ColumnElement[bool] | None:
         return table.c.id < 0
