@@ -97,6 +97,15 @@ class PermissionAdmin:
         logger.info("permission change %s by %s: %s", action, admin.id, changes)
         self.store.changed()
 
+    def add_org_unit(self, admin: Actor, name: str, parent: str, kind: str, label_zh: str, label_en: str) -> None:
+        """Add an org unit below `parent` while the application runs, such as a newly onboarded partner company."""
+        self._unit(parent, any_allowed=False)
+        if name in self.store.tree.parents:
+            raise PermissionConfigError("new org unit name (already used)", "新组织机构名称（已被使用）", name, [])
+        row = {"name": name, "parent": parent, "kind": kind, "label_zh": label_zh, "label_en": label_en, "origin": "runtime"}
+        self._commit(admin, "add_org_unit", {"org_unit": [None, row]},
+                     lambda connection: connection.execute(insert(self.tables.org_units).values(**row)))
+
     def add_user(self, admin: Actor, user_id: str, username: str, display_name: str, org_unit: str) -> None:
         self._unit(org_unit, any_allowed=False)
         row = {"id": user_id, "username": username, "display_name": display_name, "org_unit": org_unit,

@@ -238,3 +238,15 @@ def test_admin_changes_audited(secured: Secured) -> None:
         actions = [row.action for row in connection.execute(select(audit.c.action).where(audit.c.entity == "permissions"))]
     assert actions.count("assign_role") == len(USERS)
     assert actions.count("add_user") == len(USERS)
+
+
+def test_runtime_org_unit_joins_tree(secured: Secured) -> None:
+    secured.admin.add_org_unit(ADMIN, "bj_partner", "bj", "partner", "北京合作方", "Beijing partner")
+    secured.admin.add_user(ADMIN, "gina", "gina", "Gina", "bj_partner")
+    secured.admin.assign(ADMIN, "gina", "branch_clerk", "bj_partner")
+    secured.seed("G-gina", "gina", "bj_partner")
+
+    assert "G-gina" in secured.names("carol")
+    assert "G-gina" not in secured.names("erin")
+    with pytest.raises(PermissionConfigError):
+        secured.admin.add_org_unit(ADMIN, "bj_partner", "bj", "partner", "重复", "Again")
