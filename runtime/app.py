@@ -15,6 +15,8 @@ from runtime.access import Access, SystemAccess
 from runtime.crypto import KeyRing
 from runtime.database import make_engine
 from runtime.files import FileStore
+from runtime.permissions import PermissionStore
+from runtime.policy_access import PolicyAccess
 from runtime.records import RecordService
 from runtime.schema import Schema, build_schema
 from runtime.settings import Settings
@@ -32,7 +34,9 @@ class Runtime:
     engine: Engine
     keys: KeyRing
     files: FileStore
+    #: The record service of the system's own work (migrations, catalogs, jobs): it grants everything.
     records: RecordService
+    _permissions: PermissionStore | None = None
 
     @classmethod
     def open(cls, directory: str | Path, settings: Settings | None = None, *, access: Access | None = None) -> Runtime:
@@ -50,6 +54,17 @@ class Runtime:
     @property
     def backup_root(self) -> Path:
         return self.settings.data_dir / "backups"
+
+    def permissions(self) -> PermissionStore:
+        """Return the permission store, loading it on first use; the database must be migrated first."""
+        if self._permissions is None:
+            self._permissions = PermissionStore(self.model, self.schema, self.engine)
+        return self._permissions
+
+    def records_for_users(self) -> RecordService:
+        """Return a record service that enforces the application's permissions, for users' requests."""
+        access = PolicyAccess(self.permissions(), self.schema)
+        return RecordService(self.model, self.schema, self.engine, access=access, keys=self.keys)
 
     def close(self) -> None:
         self.engine.dispose()
