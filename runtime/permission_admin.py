@@ -1,8 +1,8 @@
 """Changes admins make to permissions: users, role assignments, policy lines and field rules.
 
-Each change is checked against the application (an unknown role, entity, action, field
-or org unit is rejected with the valid names), written in one transaction together
-with its audit entry and a new policy version, and then loaded into the enforcer, so
+Each change is checked against the application: an unknown role, entity, action, field
+or org unit is rejected with the valid names. The change is written in one transaction
+with its audit entry and a new policy version. It is then loaded into the enforcer, so
 the next decision in this process already reflects it.
 """
 
@@ -28,13 +28,21 @@ EFFECTS = ("allow", "deny")
 
 
 class PermissionConfigError(ValueError):
-    """Raised for a change that names something the application does not have; nothing was changed."""
+    """Raised for a change that does not fit the application; nothing was changed."""
 
     def __init__(self, what_en: str, what_zh: str, value: str, allowed: list[str]) -> None:
-        shown = ", ".join(allowed[:30]) + (" ..." if len(allowed) > 30 else "")
-        self.message_en = f"unknown {what_en} {value!r}; use one of: {shown}"
-        self.message_zh = f"未知的{what_zh} {value!r}；请使用：{shown}"
+        listed = ", ".join(allowed[:30]) + (" ..." if len(allowed) > 30 else "")
+        self.message_en = f"unknown {what_en} {value!r}; use one of: {listed}"
+        self.message_zh = f"未知的{what_zh} {value!r}；请使用：{listed}"
         super().__init__(self.message_en)
+
+    @classmethod
+    def taken(cls, what_en: str, what_zh: str, value: str) -> PermissionConfigError:
+        error = cls(what_en, what_zh, value, [])
+        error.message_en = f"the {what_en} {value!r} is already used; choose another name"
+        error.message_zh = f"{what_zh} {value!r} 已被使用；请换一个名称"
+        error.args = (error.message_en,)
+        return error
 
     def message(self, lang: str) -> str:
         return self.message_en if lang == "en" else self.message_zh
@@ -101,7 +109,7 @@ class PermissionAdmin:
         """Add an org unit below `parent` while the application runs, such as a newly onboarded partner company."""
         self._unit(parent, any_allowed=False)
         if name in self.store.tree.parents:
-            raise PermissionConfigError("new org unit name (already used)", "新组织机构名称（已被使用）", name, [])
+            raise PermissionConfigError.taken("org unit", "组织机构", name)
         row = {"name": name, "parent": parent, "kind": kind, "label_zh": label_zh, "label_en": label_en, "origin": "runtime"}
         self._commit(admin, "add_org_unit", {"org_unit": [None, row]},
                      lambda connection: connection.execute(insert(self.tables.org_units).values(**row)))

@@ -1,7 +1,7 @@
 """Permissions: a Casbin RBAC-with-domains enforcer over the org tree, data scopes and field rules.
 
-Domains are org units. A user holds roles in units (`md_user_role`); a role held in a
-unit applies in that unit and every unit below it, and a policy line for unit "*"
+Domains are org units. A user is given roles in units (`md_user_role`). A role given in
+a unit applies in that unit and every unit below it, and a policy line for unit "*"
 applies everywhere. Policy lines read `role, unit, entity, action, scope, effect`:
 
 - the YAML grants are loaded into the enforcer in memory, with the origin "yaml", so
@@ -186,7 +186,7 @@ class PermissionStore:
         return lines
 
     def lines(self) -> list[PolicyLine]:
-        """Every policy line in force, the YAML's and the admins', each with its origin."""
+        """Return every policy line in force, the YAML's and the admins', each with its origin."""
         return list(self._lines)
 
     def _collect_lines(self) -> list[PolicyLine]:
@@ -214,7 +214,7 @@ class PermissionStore:
         return decision
 
     def roles_of(self, actor: Actor) -> list[str]:
-        """Return the roles the actor holds in its unit, inherited ones included."""
+        """Return the roles the actor has in its unit, inherited ones included."""
         with self._lock:
             return list(self.enforcer.get_implicit_roles_for_user(actor.id, actor.org_unit or ANY_UNIT))
 
