@@ -17,7 +17,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from runtime.schema import Schema
 
@@ -52,6 +52,16 @@ def entry_hash(previous_hash: str, content: Mapping[str, Any]) -> str:
     return hashlib.sha256((previous_hash + canonical).encode("utf-8")).hexdigest()
 
 
+def _chained(previous_hash: str, entries: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], str]:
+    """Hash entries one after another from `previous_hash`; return the rows to insert and the last hash."""
+    rows = []
+    for entry in entries:
+        digest = entry_hash(previous_hash, _content(entry))
+        rows.append({**entry, "previous_hash": previous_hash, "hash": digest})
+        previous_hash = digest
+    return rows, previous_hash
+
+
 def _content(row: Mapping[Any, Any]) -> dict[str, Any]:
     return {
         "at": _utc_text(row["at"]),
@@ -80,7 +90,12 @@ class AuditLog:
         self.head = schema.audit_head
         # Built once with bound parameters, so SQLAlchemy compiles each statement once.
         self._advance_head = update(self.head).where(self.head.c.id == _HEAD_ID)
+        self._advance_if = update(self.head).where(
+            self.head.c.id == _HEAD_ID, self.head.c.last_hash == bindparam("expected")
+        ).values(last_hash=bindparam("last_hash"))
         self._read_head = select(self.head.c.last_hash).where(self.head.c.id == _HEAD_ID).with_for_update()
+        #: The head hash this process wrote last; a guess that the conditional UPDATE confirms or refutes.
+        self._last_hash: str | None = None
 
     def append(
         self,
@@ -113,17 +128,25 @@ class AuditLog:
 
         Each entry has the keys of `append`: at, actor, address, action, entity, record_id, reason, changes.
         """
-        previous_hash = self._lock_head(connection)
-        rows = []
-        for entry in entries:
-            row = dict(entry)
-            row["changes"] = json_value(entry["changes"]) if entry.get("changes") is not None else None
-            digest = entry_hash(previous_hash, _content(row))
-            rows.append({**row, "previous_hash": previous_hash, "hash": digest})
-            previous_hash = digest
+        prepared = [dict(entry, changes=json_value(entry["changes"]) if entry.get("changes") is not None else None)
+                    for entry in entries]
+
+        # Usually no other process has appended since this one did: advancing the head on the
+        # condition that it still holds the hash written last both checks that and locks the row.
+        rows: list[dict[str, Any]] | None = None
+        if self._last_hash is not None:
+            rows, last_hash = _chained(self._last_hash, prepared)
+            advanced = connection.execute(self._advance_if, {"expected": self._last_hash, "last_hash": last_hash}).rowcount
+            if advanced != 1:
+                rows = None
+        if rows is None:
+            rows, last_hash = _chained(self._lock_head(connection), prepared)
+            connection.execute(self._advance_head, {"last_hash": last_hash})
+
         statement = insert(self.table).returning(self.table.c.id, sort_by_parameter_order=True)
         ids = [int(value) for value in connection.execute(statement, rows).scalars()]
-        connection.execute(self._advance_head, {"last_id": ids[-1], "last_hash": previous_hash})
+        # If the transaction rolls back, the next append's conditional UPDATE misses and reads the head.
+        self._last_hash = last_hash
         return ids
 
     def _lock_head(self, connection: Connection) -> str:
@@ -152,6 +175,6 @@ class AuditLog:
             result.close()
 
         head = connection.execute(select(self.head).where(self.head.c.id == _HEAD_ID)).mappings().first()
-        if head is not None and (head["last_hash"] != previous_hash or head["last_id"] != last_id):
-            return VerifyResult(False, checked, head["last_id"], "the newest entries were removed")
+        if head is not None and head["last_hash"] != previous_hash:
+            return VerifyResult(False, checked, (last_id or 0) + 1, "the newest entries were removed")
         return VerifyResult(True, checked)

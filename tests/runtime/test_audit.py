@@ -84,3 +84,18 @@ def test_removed_newest_entries_detected(shop: ShopRuntime) -> None:
     assert not result.ok
     assert result.checked == 3
     assert "removed" in (result.problem or "")
+
+
+def test_two_writers_keep_one_chain(shop: ShopRuntime) -> None:
+    from runtime.access import SystemAccess
+    from runtime.records import RecordService
+
+    other = RecordService(shop.model, shop.schema, shop.engine, access=SystemAccess(), keys=shop.keys)
+    for number in range(6):
+        writer = shop.records if number % 2 == 0 else other
+        writer.create(ACTOR, "product", {"name": f"茶{number}", "price": 10 + number})
+
+    result = verify(shop)
+
+    assert result.ok
+    assert result.checked == 6
