@@ -21,7 +21,7 @@ from metamodel.values import check_value
 from runtime.access import FieldAccess
 from runtime.audit import json_value
 from runtime.crypto import KeyRing, blind_index, decrypt, encrypt
-from runtime.schema import HASH_SUFFIX, SEARCH_COLUMN
+from runtime.schema import HASH_SUFFIX
 
 #: Fields every record carries besides the entity's own.
 RECORD_SYSTEM_FIELDS = ("id", "version", "created_at", "created_by", "updated_at", "updated_by", "org_unit", "deleted_at")

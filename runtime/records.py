@@ -15,204 +15,26 @@ from __future__ import annotations
 import builtins
 import datetime
 import logging
-from contextlib import contextmanager
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
-from sqlalchemy import Connection, Engine, and_, bindparam, delete, func, insert, select, true, update
+from sqlalchemy import Connection, and_, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from metamodel import model as m
-from runtime.access import Access, Actor, FieldAccess, SystemAccess
-from runtime.audit import AuditLog
-from runtime.crypto import KeyRing
-from runtime.database import WRITE_OPTION
-from runtime.errors import FieldError, NotFound, PermissionDenied, ReasonRequired, StaleVersion, ValidationFailed
-from runtime.record_codec import RecordCodec, changed_fields, mask_value
-from runtime.record_query import (
-    MAX_LIMIT,
-    ListQuery,
-    Page,
-    QueryCompiler,
-    after_cursor,
-    decode_cursor,
-    encode_cursor,
-    order_by,
-)
-from runtime.record_validation import Checked, RecordValidator
-from runtime.schema import SEARCH_COLUMN, Schema
+from runtime.access import Actor, SystemAccess
+from runtime.errors import FieldError, NotFound, ReasonRequired, StaleVersion, ValidationFailed
+from runtime.record_codec import RecordCodec, changed_fields
+from runtime.record_reads import Clock, RecordReads, utc_now
+from runtime.record_validation import Checked
+from runtime.schema import SEARCH_COLUMN
 
 logger = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime.datetime]
+__all__ = ["Clock", "RecordService", "utc_now"]
 
 
-def utc_now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.timezone.utc)
-
-
-class RecordService:
-    def __init__(
-        self,
-        model: m.AppModel,
-        schema: Schema,
-        engine: Engine,
-        *,
-        access: Access,
-        keys: KeyRing | None = None,
-        clock: Clock = utc_now,
-    ) -> None:
-        self.model = model
-        self.schema = schema
-        self.engine = engine
-        self.access = access
-        self.keys = keys
-        self.clock = clock
-        self.audit = AuditLog(schema)
-        self.codecs = {
-            name: RecordCodec(entity, schema.entities[name].table, keys) for name, entity in model.entities.items()
-        }
-        self._statements: dict[tuple[str, frozenset[str], bool], Any] = {}
-
-    # Plumbing ---------------------------------------------------------------
-
-    @contextmanager
-    def _write(self) -> Iterator[Connection]:
-        with self.engine.connect().execution_options(**{WRITE_OPTION: True}) as connection:
-            with connection.begin():
-                yield connection
-
-    def _entity(self, name: str) -> m.Entity:
-        entity = self.model.entities.get(name)
-        if entity is None:
-            raise NotFound(name, "")
-        return entity
-
-    def _require(self, actor: Actor, action: str, entity: str) -> FieldAccess:
-        if not self.access.allows(actor, action, entity):
-            raise PermissionDenied(entity, action)
-        return self.access.fields(actor, entity)
-
-    def _scoped(self, actor: Actor, entity: str, action: str = "read") -> Any:
-        table = self.schema.entities[entity].table
-        predicate = self.access.scope(actor, entity, table, action)
-        return predicate if predicate is not None else true()
-
-    def _validator(self, connection: Connection, entity: m.Entity) -> RecordValidator:
-        def load(target: str, record_id: int) -> Mapping[str, Any] | None:
-            table = self.schema.entities[target].table
-            row = connection.execute(select(table).where(table.c.id == record_id)).mappings().first()
-            if row is None:
-                return None
-            return self.codecs[target].decode(row, FieldAccess(reveal_masked=True))
-
-        return RecordValidator(self.model, entity, self.schema.entities[entity.name], self.codecs[entity.name],
-                               self.schema.entities, load)
-
-    def _audit_values(self, entity: m.Entity, values: Mapping[str, Any]) -> dict[str, Any]:
-        """Return values as the audit log keeps them: sensitive ones masked."""
-        shown: dict[str, Any] = {}
-        for name, value in values.items():
-            field = entity.fields.get(name)
-            sensitive = field is not None and (field.masked or field.encrypted)
-            shown[name] = mask_value(field, value) if sensitive and value is not None and field is not None else value
-        return shown
-
-    # Reading ----------------------------------------------------------------
-
-    def get(self, actor: Actor, entity_name: str, record_id: int) -> dict[str, Any]:
-        """Return one live record as the actor may see it; NotFound if it is missing, deleted or out of scope."""
-        entity = self._entity(entity_name)
-        access = self._require(actor, "read", entity_name)
-        with self.engine.connect() as connection:
-            record = self._read(connection, actor, entity, access, record_id)
-        if record is None:
-            raise NotFound(entity_name, record_id)
-        return record
-
-    def _read_statement(self, entity_name: str, hidden: frozenset[str], deleted: bool) -> Any:
-        """Return the SELECT of one record for a set of hidden fields, built once and reused."""
-        key = (entity_name, hidden, deleted)
-        statement = self._statements.get(key)
-        if statement is None:
-            table = self.schema.entities[entity_name].table
-            live = table.c.deleted_at.is_not(None) if deleted else table.c.deleted_at.is_(None)
-            columns = self.codecs[entity_name].columns_for(FieldAccess(hidden=hidden))
-            statement = select(*columns).where(table.c.id == bindparam("record_id"), live)
-            self._statements[key] = statement
-        return statement
-
-    def _read(
-        self, connection: Connection, actor: Actor, entity: m.Entity, access: FieldAccess, record_id: int, deleted: bool = False
-    ) -> dict[str, Any] | None:
-        tables = self.schema.entities[entity.name]
-        codec = self.codecs[entity.name]
-        table = tables.table
-        query = self._read_statement(entity.name, access.hidden, deleted)
-        predicate = self.access.scope(actor, entity.name, table)
-        if predicate is not None:
-            query = query.where(predicate)
-        row = connection.execute(query, {"record_id": record_id}).mappings().first()
-        if row is None:
-            return None
-        record = codec.decode(row, access)
-        for name, child in tables.children.items():
-            if name in access.hidden:
-                continue
-            rows = connection.execute(select(child).where(child.c.parent_id == record_id).order_by(child.c.position))
-            field = entity.fields[name]
-            child_entity = m.Entity(name, field.label, field.source, m.frozen_mapping({item.name: item for item in field.fields}))
-            child_codec = RecordCodec(child_entity, child, self.keys)
-            record[name] = [
-                {key: value for key, value in child_codec.decode(item, access).items() if key not in ("version", "created_at")}
-                for item in rows.mappings()
-            ]
-        for name, link in tables.links.items():
-            if name not in access.hidden:
-                record[name] = list(
-                    connection.scalars(select(link.c.target_id).where(link.c.parent_id == record_id).order_by(link.c.position))
-                )
-        return record
-
-    def list(self, actor: Actor, entity_name: str, query: ListQuery | None = None) -> Page:
-        """Return one page of records with the actor's scope, filters, search and sort applied in SQL."""
-        query = query or ListQuery()
-        entity = self._entity(entity_name)
-        access = self._require(actor, "read", entity_name)
-        table = self.schema.entities[entity_name].table
-        codec = self.codecs[entity_name]
-        compiler = QueryCompiler(entity, table, codec, access.hidden)
-
-        live = table.c.deleted_at.is_not(None) if query.deleted else table.c.deleted_at.is_(None)
-        conditions = [live, self._scoped(actor, entity_name), compiler.where(query.where), compiler.search(query.search)]
-        keys = compiler.order(query.sort)
-        if query.after:
-            values = decode_cursor(query.after, keys)
-            if values is None:
-                compiler.error("after", "cursor", "the page cursor is invalid; start from the first page", "分页游标无效；请从第一页开始")
-            else:
-                conditions.append(after_cursor(keys, values))
-        if compiler.errors:
-            raise ValidationFailed(entity_name, compiler.errors)
-
-        limit = max(1, min(query.limit, MAX_LIMIT))
-        sort_columns = [column for column, _ in keys]
-        selected = codec.columns_for(access)
-        extra = [column for column in sort_columns if column not in selected]
-        statement = select(*selected, *extra).where(*conditions).order_by(*order_by(keys)).limit(limit + 1)
-
-        with self.engine.connect() as connection:
-            rows = connection.execute(statement).mappings().all()
-            total = None
-            if query.with_total:
-                counting = select(func.count()).select_from(table).where(*conditions[:4])
-                total = int(connection.scalar(counting) or 0)
-
-        next_cursor = None
-        if len(rows) > limit:
-            rows = rows[:limit]
-            last = rows[-1]
-            next_cursor = encode_cursor([last[column.name] for column in sort_columns])
-        return Page([codec.decode(row, access) for row in rows], next_cursor, total)
+class RecordService(RecordReads):
+    """Reads (get, list) and writes (create, update, delete, restore, purge) of records."""
 
     # Writing ----------------------------------------------------------------
 
