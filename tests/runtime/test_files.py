@@ -19,16 +19,8 @@ from typing import Any, Callable
 import pytest
 
 from metamodel.model import Field, Label, Source
-from runtime.files import (
-    CHUNK_SIZE,
-    MAX_FILENAME_LENGTH,
-    FileRejected,
-    FileStore,
-    InvalidFileId,
-    StoredFile,
-    declared_extension,
-    sanitize_filename,
-)
+from runtime.file_types import MAX_FILENAME_LENGTH, declared_extension, sanitize_filename
+from runtime.files import CHUNK_SIZE, FileRejected, FileStore, InvalidFileId, StoredFile
 
 SOURCE = Source("entities/contract.yaml", 1, 1)
 ALL_TYPES = ("pdf", "jpg", "png", "gif", "webp", "bmp", "tif", "heic", "docx", "xlsx", "zip", "txt", "csv")
