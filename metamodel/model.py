@@ -59,6 +59,22 @@ TEXT_TYPES = frozenset({"string", "text"})
 IDENTIFIER_TYPES = frozenset({"resident_id", "uscc", "vin", "plate", "mobile", "bank_card"})
 REFERENCE_TYPES = frozenset({"reference", "multi_reference"})
 
+#: Total digits and default digits after the point of each decimal type. Values are stored
+#: exactly: as NUMERIC on PostgreSQL and as integers scaled by 10**places on SQLite, whose
+#: 64-bit integers hold 18 digits.
+DECIMAL_STORAGE: dict[str, tuple[int, int]] = {"money": (18, 2), "decimal": (18, 6), "percent": (12, 6)}
+
+
+def decimal_places(field: Field) -> int:
+    """Return the digits after the point a decimal, money or percent field stores."""
+    return field.places if field.places is not None else DECIMAL_STORAGE[field.type][1]
+
+
+def decimal_integer_digits(field: Field) -> int:
+    """Return the digits a decimal, money or percent field allows before the point."""
+    return DECIMAL_STORAGE[field.type][0] - decimal_places(field)
+
+
 #: Actions every entity has; each flow transition adds one more action of its own name.
 STANDARD_ACTIONS: tuple[str, ...] = ("read", "create", "update", "delete", "export", "import", "print")
 

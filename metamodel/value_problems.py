@@ -54,6 +54,10 @@ _MESSAGES: dict[str, tuple[str, str]] = {
         "The value has too many decimal places; at most {places} are allowed.",
         "小数位数过多；最多允许 {places} 位。",
     ),
+    "digits": (
+        "The value is too large: at most {digits} digits are allowed before the decimal point.",
+        "数值过大：小数点前最多允许 {digits} 位数字。",
+    ),
     "not_finite": ("NaN and infinity are not allowed; enter a finite number.", "不允许 NaN 或无穷大；请输入有限的数字。"),
     "choice": (
         "This is not one of the allowed values; choose one of: {allowed}.",

@@ -23,7 +23,7 @@ from decimal import ROUND_HALF_UP, Decimal, localcontext
 from typing import Any, NoReturn
 
 from metamodel.identifiers import IdentifierError, check_identifier, mask
-from metamodel.model import IDENTIFIER_TYPES, Field, thaw
+from metamodel.model import IDENTIFIER_TYPES, Field, decimal_integer_digits, decimal_places, thaw
 from metamodel.value_problems import Result as _Result
 from metamodel.value_problems import ValueProblem
 from metamodel.value_problems import problem as _problem
@@ -215,20 +215,20 @@ def _decimal(field: Field, value: Any) -> _Result:
     number = _to_decimal(field, value)
     if isinstance(number, ValueProblem):
         return value, [number]
-    places = field.places
-    if places is None and field.type == "money":
-        places = 2
+    places = decimal_places(field)
     problems: list[ValueProblem] = []
-    if places is not None:
-        with localcontext() as context:
-            # Enough precision for every digit, so quantize cannot fail on large values.
-            context.prec = max(context.prec, number.adjusted() + places + 2)
-            rounded = number.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
-        if rounded != number:
-            problems.append(_problem("places", found=str(number), expected=str(places), places=places))
-        number = rounded
+    with localcontext() as context:
+        # Enough precision for every digit, so quantize cannot fail on large values.
+        context.prec = max(context.prec, number.adjusted() + places + 2)
+        rounded = number.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    if rounded != number:
+        problems.append(_problem("places", found=str(number), expected=str(places), places=places))
+    number = rounded
     if number.is_zero():
         number = number.copy_abs()
+    digits = decimal_integer_digits(field)
+    if abs(number) >= Decimal(10) ** digits:
+        problems.append(_problem("digits", found=str(number), expected=f"< 1e{digits}", digits=digits))
     return number, problems + _range_problems(field, number)
 
 

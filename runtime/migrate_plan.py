@@ -20,6 +20,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import (
     BigInteger,
     Connection,
+    Float,
     Index,
     Integer,
     MetaData,
@@ -27,6 +28,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    func,
     inspect,
     select,
 )
@@ -34,7 +36,7 @@ from sqlalchemy.types import TypeEngine
 
 from metamodel import model as m
 from metamodel.values import check_value
-from runtime.schema import HASH_SUFFIX, Schema
+from runtime.schema import HASH_SUFFIX, ExactDecimal, Schema
 
 #: Values read at a time when checking stored data against a new type.
 CHECK_BATCH = 5_000
@@ -68,11 +70,12 @@ class Blocker:
     column: str
     rows: int
     detail: str
+    detail_zh: str | None = None
 
     def describe(self, lang: str = "en") -> str:
         if lang == "en":
             return f"{self.table}.{self.column}: {self.rows} stored row(s) do not fit {self.detail}; correct or clear them first"
-        return f"{self.table}.{self.column}：已有 {self.rows} 行数据不符合 {self.detail}；请先修正或清空这些数据"
+        return f"{self.table}.{self.column}：已有 {self.rows} 行数据不符合 {self.detail_zh or self.detail}；请先修正或清空这些数据"
 
 
 @dataclass(frozen=True)
@@ -160,6 +163,15 @@ def plan_migration(connection: Connection, schema: Schema, model: m.AppModel) ->
                     payload=diff,
                 )
             )
+            old_floats = isinstance(old_type, (Numeric, Float)) and not isinstance(old_type, ExactDecimal)
+            if connection.dialect.name == "sqlite" and isinstance(new_type, ExactDecimal) and old_floats:
+                # The old column stored binary floats; a cast to the scaled integers would lose the scale.
+                stored = _count_values(connection, table_name, column_name)
+                if stored:
+                    blockers.append(Blocker(table_name, column_name, stored,
+                                            "exact decimals (scaled integers): export the rows and import them again",
+                                            "精确小数（按比例存储的整数）：请导出这些数据后重新导入"))
+                    continue
             blocker = _check_stored_values(connection, schema, model, table_name, column_name, new_type)
             if blocker is not None:
                 blockers.append(blocker)
@@ -258,6 +270,11 @@ def _check_stored_values(
     if failures == 0:
         return None
     return Blocker(table_name, column_name, failures, _type_text(new_type))
+
+
+def _count_values(connection: Connection, table_name: str, column_name: str) -> int:
+    table = Table(table_name, MetaData(), autoload_with=connection)
+    return int(connection.scalar(select(func.count()).select_from(table).where(table.c[column_name].is_not(None))) or 0)
 
 
 def _field_for(model: m.AppModel, table_name: str, column_name: str) -> m.Field | None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from decimal import Decimal
 from types import MappingProxyType
 from typing import Any, Mapping
 
@@ -31,7 +32,7 @@ from sqlalchemy import (
     Table,
     Text,
 )
-from sqlalchemy.types import TypeEngine
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from metamodel import model as m
 
@@ -94,6 +95,49 @@ class Schema:
         return frozenset(self.metadata.tables)
 
 
+class ExactDecimal(TypeDecorator[Decimal]):
+    """A Decimal stored exactly: NUMERIC on PostgreSQL, an integer count of 10**-places on SQLite.
+
+    SQLite keeps NUMERIC columns as binary floats, which lose cents on large amounts and
+    in sums; an integer keeps every digit, and comparisons, sorting and SUM stay exact.
+    Values compared with such a column are scaled the same way.
+    """
+
+    impl = Numeric
+    cache_ok = True
+
+    def __init__(self, precision: int, places: int) -> None:
+        super().__init__(precision, places)
+        self.precision = precision
+        self.places = places
+
+    @property
+    def python_type(self) -> type[Decimal]:
+        return Decimal
+
+    def load_dialect_impl(self, dialect: Any) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(BigInteger())  # type: ignore[no-any-return]
+        return dialect.type_descriptor(Numeric(self.precision, self.places))  # type: ignore[no-any-return]
+
+    def coerce_compared_value(self, op: Any, value: Any) -> TypeEngine[Any]:
+        # NOTE: values added, subtracted or compared are scaled alike; a product or quotient of
+        # such a column is not an exact decimal on SQLite, so expressions over them avoid * and /.
+        return self
+
+    def process_bind_param(self, value: Any, dialect: Any) -> Any:
+        if value is None or dialect.name != "sqlite":
+            return value
+        return int(Decimal(str(value)).scaleb(self.places).to_integral_value())
+
+    def process_result_value(self, value: Any, dialect: Any) -> Decimal | None:
+        if value is None:
+            return None
+        if dialect.name == "sqlite":
+            return Decimal(int(value)).scaleb(-self.places)
+        return Decimal(value).quantize(Decimal(1).scaleb(-self.places))
+
+
 def column_type(field: m.Field) -> TypeEngine[Any]:
     """Return the column type that stores one field's value."""
     kind = field.type
@@ -105,12 +149,10 @@ def column_type(field: m.Field) -> TypeEngine[Any]:
         return Text()
     if kind == "integer":
         return BigInteger()
-    if kind == "money":
-        return Numeric(20, field.places if field.places is not None else 2)
-    if kind == "percent":
-        return Numeric(12, field.places if field.places is not None else 6)
-    if kind == "decimal":
-        return Numeric(28, field.places if field.places is not None else 6)
+    if kind in m.DECIMAL_STORAGE:
+        precision, _ = m.DECIMAL_STORAGE[kind]
+        places = m.decimal_places(field)
+        return ExactDecimal(precision, places)
     if kind == "boolean":
         return Boolean(create_constraint=False)
     if kind == "date":

@@ -22,7 +22,7 @@ from sqlalchemy import and_, false, not_, or_, select, true
 
 from metamodel.expressions import FUNCTIONS, USER_ATTRIBUTES, Expression
 from metamodel.model import SYSTEM_FIELDS, Entity
-from runtime.schema import HASH_SUFFIX, SEARCH_COLUMN
+from runtime.schema import HASH_SUFFIX, SEARCH_COLUMN, ExactDecimal
 
 LIMITS = "A scope expression can only use comparisons, and/or/not, in, fields, reference fields and user variables"
 
@@ -148,8 +148,13 @@ class _Compiler:
         known = [side for side in (left, right) if not isinstance(side, _Chain)]
         sides = [side.element if isinstance(side, _SqlTerm) else side.value for side in known]
         kinds = [side.type if isinstance(side, ColumnElement) else type(side) for side in sides]
-        if len(sides) < 2 or not all(isinstance(kind, (Integer, Numeric)) or kind in (int, Decimal) for kind in kinds):
+        if len(sides) < 2 or not all(isinstance(kind, (Integer, Numeric, ExactDecimal)) or kind in (int, Decimal) for kind in kinds):
             raise _unsupported(node, "computes with something other than numbers of this record")
+        # Exact decimals are scaled integers on SQLite: sums and differences keep the scale only
+        # between columns of the same places, and a product would not.
+        decimal_columns = [kind for kind in kinds if isinstance(kind, ExactDecimal)]
+        if decimal_columns and (apply is operator.mul or len({kind.places for kind in decimal_columns}) > 1):
+            raise _unsupported(node, "multiplies a decimal field, or adds decimal fields of different places")
         return _SqlTerm(apply(sides[0], sides[1]), strict=True)
 
     def name(self, node: ast.expr, root: str, path: tuple[str, ...]) -> _Operand:

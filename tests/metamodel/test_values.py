@@ -268,8 +268,13 @@ def test_money_above_max() -> None:
     assert codes_of("money", "100.01", max=Decimal(100)) == ["max"]
 
 
-def test_money_huge_value_with_places() -> None:
-    assert value_of("money", 1e300) == Decimal("1e300")
+def test_money_huge_value_rejected() -> None:
+    assert codes_of("money", 1e300) == ["digits"]
+
+
+def test_money_largest_stored_value() -> None:
+    assert value_of("money", "9999999999999999.99") == Decimal("9999999999999999.99")
+    assert codes_of("money", "10000000000000000") == ["digits"]
 
 
 def test_percent() -> None:

@@ -257,3 +257,15 @@ def test_create_many_inserts_in_order(shop: ShopRuntime) -> None:
         from runtime.audit import AuditLog
 
         assert AuditLog(shop.schema).verify(connection).checked == 3
+
+
+def test_money_stored_exactly(shop: ShopRuntime) -> None:
+    record = shop.records.create(ACTOR, "product", {"name": "金条", "price": "9999999999999999.99", "cost": "0.01"})
+
+    assert shop.records.get(ACTOR, "product", record["id"])["price"] == Decimal("9999999999999999.99")
+    table = shop.schema.entities["product"].table
+    with shop.engine.connect() as connection:
+        assert connection.scalar(select(func.sum(table.c.price) + func.sum(table.c.cost))) == Decimal("10000000000000000.00")
+    with pytest.raises(ValidationFailed) as raised:
+        shop.records.create(ACTOR, "product", {"name": "太多", "price": "10000000000000000"})
+    assert raised.value.errors["price"][0].code == "digits"
