@@ -7,21 +7,38 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, inspect
 
 from metamodel import load_app
 from metamodel.model import AppModel
 from runtime.access import Access, SystemAccess
-from runtime.crypto import KeyRing
+from runtime.crypto import ENCRYPTION_KEYS_VARIABLE, HASH_KEY_VARIABLE, KEY_FILE_NAME, KeyRing, KeyRingError
 from runtime.database import make_engine
 from runtime.files import FileStore
 from runtime.permissions import PermissionStore
 from runtime.policy_access import PolicyAccess
 from runtime.records import RecordService
-from runtime.schema import Schema, build_schema
+from runtime.schema import SYSTEM_PREFIX, Schema, build_schema
 from runtime.settings import Settings
 
 logger = logging.getLogger(__name__)
+
+SCHEMA_REGISTRY = SYSTEM_PREFIX + "schema_table"
+
+
+def _refuse_new_keys_for_old_data(engine: Engine, settings: Settings) -> None:
+    """Refuse to generate keys for a database that already has tables: its values need their old keys."""
+    from_environment = os.environ.get(ENCRYPTION_KEYS_VARIABLE) or os.environ.get(HASH_KEY_VARIABLE)
+    if from_environment or (settings.data_dir / KEY_FILE_NAME).exists():
+        return
+    if inspect(engine).has_table(SCHEMA_REGISTRY):
+        shown = engine.url.render_as_string(hide_password=True)
+        raise KeyRingError(
+            f"{settings.data_dir / KEY_FILE_NAME} does not exist, but the database {shown} already has tables, "
+            "so its encrypted values were written with other keys. Set METADESK_DATA_DIR to the folder that "
+            f"holds {KEY_FILE_NAME}, or restore the file from a backup, or set {ENCRYPTION_KEYS_VARIABLE} "
+            f"and {HASH_KEY_VARIABLE}."
+        )
 
 
 @dataclass
@@ -45,6 +62,7 @@ class Runtime:
         model = load_app(directory)
         schema = build_schema(model)
         engine = make_engine(settings.database_url)
+        _refuse_new_keys_for_old_data(engine, settings)
         keys = KeyRing.from_environment(os.environ, settings.data_dir)
         files = FileStore(settings.data_dir / "files")
         records = RecordService(model, schema, engine, access=access or SystemAccess(), keys=keys)

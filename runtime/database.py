@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 logger = logging.getLogger(__name__)
 
@@ -18,11 +19,20 @@ WRITE_OPTION = "metadesk_write"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
 
+class DatabaseUrlError(ValueError):
+    """Raised for a database URL that metadesk cannot use; the message says how to write one."""
+
+
 def make_engine(url: str, **options: Any) -> Engine:
     """Create an engine; SQLite gets WAL mode, foreign keys and a busy timeout on every connection."""
-    parsed = make_url(url)
-    if parsed.drivername == "postgresql":
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError) as exc:
+        raise DatabaseUrlError(_url_problem(url, str(exc))) from None
+    if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.get_backend_name() not in ("sqlite", "postgresql") or parsed.drivername not in ("sqlite", "sqlite+pysqlite", "postgresql+psycopg"):
+        raise DatabaseUrlError(_url_problem(url, f"the driver {parsed.drivername!r} is not supported"))
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:":
@@ -36,6 +46,14 @@ def make_engine(url: str, **options: Any) -> Engine:
         engine = create_engine(parsed, pool_pre_ping=True, **options)
     logger.info("database engine created for %s", parsed.render_as_string(hide_password=True))
     return engine
+
+
+def _url_problem(url: str, reason: str) -> str:
+    shown = url if "@" not in url else url.split("://", 1)[0] + "://..."
+    return (
+        f"the database URL {shown!r} cannot be used ({reason}); write sqlite:///path/to/file.db "
+        "or postgresql+psycopg://user@host:5432/database"
+    )
 
 
 def _configure_sqlite(connection: Any, _record: Any) -> None:
