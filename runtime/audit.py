@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from runtime.schema import Schema
 
@@ -86,6 +87,7 @@ class VerifyResult:
 
 class AuditLog:
     def __init__(self, schema: Schema) -> None:
+        self.schema = schema
         self.table = schema.audit
         self.head = schema.audit_head
         # Built once with bound parameters, so SQLAlchemy compiles each statement once.
@@ -171,10 +173,26 @@ class AuditLog:
                 previous_hash = row["hash"]
                 last_id = row["id"]
                 checked += 1
+        except (ValueError, TypeError) as exc:
+            # A stored value that no longer parses (a date, JSON) was written by hand.
+            bad_id = connection.scalar(select(self.table.c.id).order_by(self.table.c.id).offset(checked).limit(1))
+            return VerifyResult(False, checked, bad_id, f"the entry cannot be read ({type(exc).__name__}), so it was edited")
         finally:
             result.close()
 
-        head = connection.execute(select(self.head).where(self.head.c.id == _HEAD_ID)).mappings().first()
+        try:
+            head = connection.execute(select(self.head).where(self.head.c.id == _HEAD_ID)).mappings().first()
+        except SQLAlchemyError:
+            return VerifyResult(False, checked, None, "the audit head table is missing or unreadable")
+        if head is None and checked == 0 and self._records_exist(connection):
+            return VerifyResult(False, 0, None, "the audit log is empty although records exist, so its entries were removed")
         if head is not None and head["last_hash"] != previous_hash:
             return VerifyResult(False, checked, (last_id or 0) + 1, "the newest entries were removed")
+        if head is None and checked:
+            return VerifyResult(False, checked, None, "the audit head row was removed")
         return VerifyResult(True, checked)
+
+    def _records_exist(self, connection: Connection) -> bool:
+        return any(
+            connection.scalar(select(tables.table.c.id).limit(1)) is not None for tables in self.schema.entities.values()
+        )

@@ -18,11 +18,12 @@ from typing import Any
 
 from alembic.migration import MigrationContext
 from alembic.operations import Operations
-from sqlalchemy import Column, Connection, Engine, MetaData, Table, cast, column, delete, insert, select
+from sqlalchemy import Column, Connection, Engine, MetaData, Table, cast, column, delete, insert, select, update
 from sqlalchemy.dialects import postgresql
 
 from metamodel import model as m
-from runtime.migrate_plan import Plan, Step, plan_migration
+from metamodel.values import check_value
+from runtime.migrate_plan import Plan, Step, field_for, plan_migration
 from runtime.schema import Schema
 
 logger = logging.getLogger(__name__)
@@ -77,6 +78,7 @@ def migrate(
             if current.destructive:
                 backup = _back_up(connection, engine, current, backup_root)
             _apply(connection, schema, current)
+            _fill_defaults(connection, schema, model, current)
             dropped = {step.table for step in current.steps if step.kind == "drop_table"}
             _register(connection, schema, dropped)
             if connection.dialect.name == "sqlite":
@@ -135,6 +137,23 @@ def _apply(connection: Connection, schema: Schema, plan: Plan) -> None:
     for step in plan.steps:
         if step.kind == "drop_table":
             operations.drop_table(step.table)
+
+
+def _fill_defaults(connection: Connection, schema: Schema, model: m.AppModel, plan: Plan) -> None:
+    """Give the rows that existed before a new column its field's default, as new records get it."""
+    for step in plan.steps:
+        if step.kind != "add_column" or step.column is None:
+            continue
+        field = field_for(model, step.table, step.column)
+        if field is None or field.default is None or field.encrypted or field.computed is not None:
+            continue
+        value, problems = check_value(field, field.default)
+        if problems or step.table not in schema.metadata.tables:
+            continue
+        table = schema.metadata.tables[step.table]
+        column = table.c[step.column]
+        filled = connection.execute(update(table).where(column.is_(None)).values({column: value})).rowcount
+        logger.info("filled %s existing row(s) of %s.%s with the default", filled, step.table, step.column)
 
 
 def _alter(batch: Any, connection: Connection, step: Step) -> None:

@@ -31,6 +31,7 @@ from sqlalchemy import (
     func,
     inspect,
     select,
+    true,
 )
 from sqlalchemy.types import TypeEngine
 
@@ -179,6 +180,11 @@ def plan_migration(connection: Connection, schema: Schema, model: m.AppModel) ->
             index: Index = diff[1]
             if index.table is not None and index.table.name not in new_tables:
                 steps.append(Step("add_index", index.table.name, _columns_of(index), index.name, payload=diff))
+                if index.unique:
+                    repeated = _count_repeated(connection, index)
+                    if repeated:
+                        blockers.append(Blocker(index.table.name, _columns_of(index), repeated,
+                                                "a unique value per live record", "每条有效记录的值唯一"))
         elif kind == "remove_index":
             index = diff[1]
             if index.table is not None:
@@ -254,7 +260,7 @@ def _check_stored_values(
     connection: Connection, schema: Schema, model: m.AppModel, table_name: str, column_name: str, new_type: TypeEngine[Any]
 ) -> Blocker | None:
     """Count stored values that the field's new declaration rejects."""
-    field = _field_for(model, table_name, column_name)
+    field = field_for(model, table_name, column_name)
     if field is None:
         return None
     table = Table(table_name, MetaData(), autoload_with=connection)
@@ -272,12 +278,22 @@ def _check_stored_values(
     return Blocker(table_name, column_name, failures, _type_text(new_type))
 
 
+def _count_repeated(connection: Connection, index: Index) -> int:
+    """Count the live rows whose values in the index's columns repeat, which a unique index would reject."""
+    table = Table(index.table.name, MetaData(), autoload_with=connection)  # type: ignore[union-attr]
+    columns = [table.c[str(getattr(expression, "name", expression))] for expression in index.expressions]
+    live = table.c.deleted_at.is_(None) if "deleted_at" in table.c else true()
+    grouped = select(func.count().label("rows")).where(live, *(column.is_not(None) for column in columns))
+    repeats = grouped.group_by(*columns).having(func.count() > 1).subquery()
+    return int(connection.scalar(select(func.coalesce(func.sum(repeats.c.rows), 0))) or 0)
+
+
 def _count_values(connection: Connection, table_name: str, column_name: str) -> int:
     table = Table(table_name, MetaData(), autoload_with=connection)
     return int(connection.scalar(select(func.count()).select_from(table).where(table.c[column_name].is_not(None))) or 0)
 
 
-def _field_for(model: m.AppModel, table_name: str, column_name: str) -> m.Field | None:
+def field_for(model: m.AppModel, table_name: str, column_name: str) -> m.Field | None:
     entity_name, _, child_name = table_name.partition("__")
     entity = model.entities.get(entity_name)
     if entity is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import delete, select, update
 
 from runtime.audit import AuditLog
@@ -99,3 +100,30 @@ def test_two_writers_keep_one_chain(shop: ShopRuntime) -> None:
 
     assert result.ok
     assert result.checked == 6
+
+
+def test_wiped_log_detected(shop: ShopRuntime) -> None:
+    fill(shop)
+    with shop.engine.begin() as connection:
+        connection.execute(delete(shop.schema.audit))
+        connection.execute(delete(shop.schema.audit_head))
+
+    result = verify(shop)
+
+    assert not result.ok
+    assert "empty although records exist" in (result.problem or "")
+
+
+def test_unreadable_entry_named(shop: ShopRuntime) -> None:
+    from sqlalchemy import text
+
+    if shop.engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL rejects text that is not JSON in a JSON column, so this edit cannot happen there")
+    ids = fill(shop)
+    with shop.engine.begin() as connection:
+        connection.execute(text("UPDATE md_audit SET changes = 'not json' WHERE id = :id"), {"id": ids[1]})
+
+    result = verify(shop)
+
+    assert not result.ok
+    assert result.first_bad_id == ids[1]

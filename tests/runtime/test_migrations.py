@@ -147,3 +147,24 @@ def test_foreign_tables_untouched(shop: ShopRuntime) -> None:
 
     with shop.engine.connect() as connection:
         assert connection.execute(text("SELECT ptype FROM casbin_rule")).scalar_one() == "p"
+
+
+def test_unique_blocked_by_repeated_values(shop: ShopRuntime) -> None:
+    shop.records.create(ACTOR, "category", {"code": "TEA", "name": "茶"})
+    shop.records.create(ACTOR, "category", {"code": "CUP", "name": "茶"})
+    unique_name = CATEGORY.replace("required: true, searchable: true}", "required: true, searchable: true, unique: true}")
+
+    try:
+        shop.reload({"entities/category.yaml": unique_name})
+        raise AssertionError("the migration was applied")
+    except MigrationRefused as refused:
+        assert [(item.table, item.column, item.rows) for item in refused.plan.blockers] == [("category", "name", 2)]
+
+
+def test_new_field_default_fills_old_rows(shop: ShopRuntime) -> None:
+    shop.records.create(ACTOR, "category", {"code": "TEA", "name": "茶"})
+    with_rank = CATEGORY + "  - {name: rank, type: integer, label: {zh-CN: 排名, en: Rank}, required: true, default: 5}\n"
+
+    shop.reload({"entities/category.yaml": with_rank})
+
+    assert shop.records.list(ACTOR, "category").rows[0]["rank"] == 5
