@@ -35,7 +35,7 @@ from metamodel.build_declarations import (
     build_template,
 )
 from metamodel.crosscheck import crosscheck
-from metamodel.diagnostics import ConfigError, Diagnostic, suggest
+from metamodel.diagnostics import ConfigError, Diagnostic, Text, suggest
 from metamodel.schemas import validate_document
 from metamodel.yamlsource import Document, read_document
 
@@ -136,7 +136,13 @@ def _read_documents(
         None,
     )
     if app_file is None:
-        diagnostics.append(Diagnostic("layout.E002", _display(display_root, "app.yaml"), 1, 1, (), {}))
+        # Without app.yaml this is no application folder: reading every YAML below it would
+        # only bury the one problem under thousands of others.
+        found = [path for pattern in ("*/app.yaml", "*/*/app.yaml", "*/*/*/app.yaml") for path in root.glob(pattern)]
+        candidates = sorted(str(path.parent.relative_to(root)) for path in found)[:5]
+        expected: Any = candidates or Text("none", "无")
+        diagnostics.append(Diagnostic("layout.E002", _display(display_root, "app.yaml"), 1, 1, (), {"expected": expected}))
+        return documents
     else:
         _read_one(app_file, _display(display_root, app_file.name), "app", documents, diagnostics, broken)
 

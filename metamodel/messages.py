@@ -136,8 +136,8 @@ MESSAGES: dict[str, Message] = {
     "layout.E002": _m(
         "the application has no app.yaml",
         "应用缺少 app.yaml",
-        "Create app.yaml at the top of the application folder with at least name and label.",
-        "请在应用文件夹顶层创建 app.yaml，至少写上 name 和 label。",
+        "Give the folder that holds app.yaml (folders below this one that have one: {expected}), or create app.yaml with at least name and label.",
+        "请指定包含 app.yaml 的文件夹（此处下层包含它的文件夹：{expected}），或创建 app.yaml 并至少写上 name 和 label。",
     ),
     "layout.E003": _m(
         "the application folder {found} does not exist or is not a folder",

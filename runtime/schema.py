@@ -261,7 +261,8 @@ def _entity_tables(model: m.AppModel, entity: m.Entity, metadata: MetaData) -> E
     sort = tuple(item.lstrip("-") for item in entity.list.sort) or ("created_at",)
     if all(name in table.c and not table.c[name].nullable for name in sort):
         add_live_index((*sort, "id"))
-        for name in entity.list.filters:
+        # Data scopes filter by the owning unit or the creator, so those get the same index.
+        for name in (*entity.list.filters, "org_unit", "created_by"):
             add_live_index((_storage_name(entity, name), *sort, "id"))
     for name in ("org_unit", "created_at", "created_by"):
         add_index((name,))
