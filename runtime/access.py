@@ -1,6 +1,6 @@
 """The acting user and the permission interface every record operation goes through.
 
-The record service asks an `Access` for three things on every call: whether the actor
+On every call the record service gets three things from an `Access`: whether the actor
 may perform the action on the entity, the data-scope predicate to put inside the SQL,
 and which fields the actor may not see, sees masked, or may not write. The permissions
 runtime implements it from the application's policies; `SystemAccess` grants
@@ -35,7 +35,7 @@ SYSTEM_ACTOR = Actor(id="system", name="system", roles=("system",))
 
 @dataclass(frozen=True)
 class FieldAccess:
-    """How one actor may handle the fields of one entity."""
+    """The field rules of one actor for one entity."""
 
     hidden: frozenset[str] = field(default_factory=frozenset)
     #: Fields shown masked even where the entity does not mask them.

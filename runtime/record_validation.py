@@ -134,9 +134,9 @@ class RecordValidator:
                 continue
             if name in trusted or access.writes_read_only:
                 continue
-            held = {item.get("sha256") for item in _files_of(current.get(name) if current else None)}
-            wanted = {item.get("sha256") if isinstance(item, Mapping) else item for item in _files_of(value)}
-            if not wanted <= held:
+            stored = {item.get("sha256") for item in _files_of(current.get(name) if current else None)}
+            requested = {item.get("sha256") if isinstance(item, Mapping) else item for item in _files_of(value)}
+            if not requested <= stored:
                 result.add(name, "attachment", "files are added by uploading them to the record; other input may only keep or remove its files",
                            "文件需通过上传添加到记录；其他输入只能保留或删除记录已有的文件")
 
@@ -183,9 +183,9 @@ class RecordValidator:
             found = known
             missing = [item for item in ids if item not in found]
             if missing:
-                shown = ", ".join(str(item) for item in missing)
-                result.add(name, "reference", f"{field_spec.entity} {shown} does not exist or was deleted",
-                           f"{field_spec.entity} {shown} 不存在或已删除")
+                listed = ", ".join(str(item) for item in missing)
+                result.add(name, "reference", f"{field_spec.entity} {listed} does not exist or was deleted",
+                           f"{field_spec.entity} {listed} 不存在或已删除")
                 continue
             converted: Any = ids if isinstance(value, list) else ids[0]
             merged[name] = converted
@@ -229,11 +229,11 @@ class RecordValidator:
         names = self.expression_names(merged, actor, today)
         for rule in self.entity.rules:
             try:
-                holds = rule.check.evaluate(names)
+                passed = rule.check.evaluate(names)
             except Exception as exc:  # noqa: BLE001 - a rule over empty inputs does not apply yet
                 logger.debug("rule %s.%s not applicable: %s", self.entity.name, rule.name, exc)
                 continue
-            if not holds:
+            if not passed:
                 path = rule.fields[0] if rule.fields else "_record"
                 result.add(path, f"rule.{rule.name}", rule.message.en, rule.message.zh_cn)
 
