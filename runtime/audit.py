@@ -96,6 +96,8 @@ class AuditLog:
             self.head.c.id == _HEAD_ID, self.head.c.last_hash == bindparam("expected")
         ).values(last_hash=bindparam("last_hash"))
         self._read_head = select(self.head.c.last_hash).where(self.head.c.id == _HEAD_ID).with_for_update()
+        self._insert_one = insert(self.table).returning(self.table.c.id)
+        self._insert_many = insert(self.table).returning(self.table.c.id, sort_by_parameter_order=True)
         #: The head hash this process wrote last; a guess that the conditional UPDATE confirms or refutes.
         self._last_hash: str | None = None
 
@@ -145,8 +147,10 @@ class AuditLog:
             rows, last_hash = _chained(self._lock_head(connection), prepared)
             connection.execute(self._advance_head, {"last_hash": last_hash})
 
-        statement = insert(self.table).returning(self.table.c.id, sort_by_parameter_order=True)
-        ids = [int(value) for value in connection.execute(statement, rows).scalars()]
+        if len(rows) == 1:
+            ids = [int(connection.execute(self._insert_one, rows[0]).scalar_one())]
+        else:
+            ids = [int(value) for value in connection.execute(self._insert_many, rows).scalars()]
         # If the transaction rolls back, the next append's conditional UPDATE misses and reads the head.
         self._last_hash = last_hash
         return ids
