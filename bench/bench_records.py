@@ -32,6 +32,7 @@ import random
 import sqlite3
 import tempfile
 import textwrap
+import threading
 import time
 import uuid
 from decimal import Decimal
@@ -194,6 +195,31 @@ def create_values(number: int, customer_ids: list[int]) -> dict[str, Any]:
         "due_on": "2026-12-31",
         "customer": customer_ids[number % len(customer_ids)],
     }
+
+
+def time_concurrent_creates(records: RecordService, customer_ids: list[int], seconds: float, clients: int) -> tuple[int, float]:
+    """Create order lines one per transaction from `clients` threads at once for `seconds`; return count and seconds."""
+    counts = [0] * clients
+    start = threading.Barrier(clients + 1)
+    deadline = 0.0
+
+    def client(index: int) -> None:
+        start.wait()
+        number = index * 10_000_000
+        while time.perf_counter() < deadline:
+            records.create(ACTOR, "order_line", create_values(number, customer_ids))
+            number += 1
+            counts[index] += 1
+
+    threads = [threading.Thread(target=client, args=(index,)) for index in range(clients)]
+    for thread in threads:
+        thread.start()
+    started = time.perf_counter()
+    deadline = started + seconds
+    start.wait()
+    for thread in threads:
+        thread.join()
+    return sum(counts), time.perf_counter() - started
 
 
 def time_batch_creates(records: RecordService, customer_ids: list[int], seconds: float, batch: int) -> tuple[int, float]:
@@ -400,6 +426,7 @@ def main() -> None:
     parser.add_argument("--create-max", type=int, default=5_000, help="record limit of the create run (default: 5,000)")
     parser.add_argument("--calls", type=int, default=200, help="timed list requests (default: 200)")
     parser.add_argument("--profile", action="store_true", help="profile creates even when they meet the target")
+    parser.add_argument("--clients", type=int, default=4, help="threads creating at once in the concurrent measurement (default: 4)")
     parser.add_argument("--try-index", action=argparse.BooleanOptionalAction, default=True,
                         help="afterwards, add an index matching the list's ORDER BY to the benchmark database "
                              "and time the list again (default: on)")
@@ -430,6 +457,11 @@ def run(engine: Engine, folder: Path, arguments: argparse.Namespace) -> None:
           f"{elapsed / created * 1000:.3f} ms each, {statements:.1f} statements each (target: {CREATE_TARGET_PER_SECOND:,}/s)")
     if arguments.profile:
         profile_creates(records, customer_ids, min(created, 2_000))
+
+    if arguments.clients > 1:
+        together, together_elapsed = time_concurrent_creates(records, customer_ids, arguments.create_seconds, arguments.clients)
+        print(f"creates with audit from {arguments.clients} concurrent clients, one per transaction: {together:,} in "
+              f"{together_elapsed:.2f} s = {together / together_elapsed:,.0f} creates/s (target: {CREATE_TARGET_PER_SECOND:,}/s)")
 
     batch_created, batch_elapsed = time_batch_creates(records, customer_ids, arguments.create_seconds, BATCH_SIZE)
     print(f"creates with audit in batches of {BATCH_SIZE} (create_many, one transaction each): {batch_created:,} in "
