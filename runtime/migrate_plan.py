@@ -197,7 +197,31 @@ def plan_migration(connection: Connection, schema: Schema, model: m.AppModel) ->
             constraint = diff[1]
             steps.append(Step("drop_foreign_key", constraint.table.name, detail=constraint.name, payload=diff))
         # Nullability, defaults and comments are left as the database has them.
+    blockers.extend(_unknown_choices(connection, model, owned, new_tables))
     return Plan(tuple(steps), tuple(blockers))
+
+
+def _unknown_choices(connection: Connection, model: m.AppModel, owned: set[str], new_tables: set[str]) -> list[Blocker]:
+    """Block removing an enum choice that stored records still use: they could no longer be saved."""
+    inspector = inspect(connection)
+    blockers: list[Blocker] = []
+    for entity in model.entities.values():
+        if entity.name in new_tables or entity.name not in owned or not inspector.has_table(entity.name):
+            continue
+        existing = {column["name"] for column in inspector.get_columns(entity.name)}
+        choice_fields = [field for field in entity.fields.values() if field.type == "enum" and field.name in existing]
+        if not choice_fields:
+            continue
+        table = Table(entity.name, MetaData(), autoload_with=connection)
+        for field in choice_fields:
+            column = table.c[field.name]
+            stray = connection.scalar(
+                select(func.count()).select_from(table).where(column.is_not(None), column.not_in(field.choice_values))
+            )
+            if stray:
+                allowed = ", ".join(field.choice_values)
+                blockers.append(Blocker(entity.name, field.name, int(stray), f"the choices {allowed}", f"可选值 {allowed}"))
+    return blockers
 
 
 def _flatten(diffs: Iterable[Any]) -> list[Any]:

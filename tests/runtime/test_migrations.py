@@ -168,3 +168,15 @@ def test_new_field_default_fills_old_rows(shop: ShopRuntime) -> None:
     shop.reload({"entities/category.yaml": with_rank})
 
     assert shop.records.list(ACTOR, "category").rows[0]["rank"] == 5
+
+
+def test_removed_choice_blocked_while_used(shop: ShopRuntime) -> None:
+    shop.records.create(ACTOR, "product", {"name": "普洱", "price": 10, "status": "retired"})
+    product = textwrap.dedent(SHOP_APP["entities/product.yaml"]).lstrip()
+    without_retired = product.replace(", {value: retired, label: {zh-CN: 停售, en: Retired}}", "")
+
+    try:
+        shop.reload({"entities/product.yaml": without_retired})
+        raise AssertionError("the migration was applied")
+    except MigrationRefused as refused:
+        assert [(item.table, item.column, item.rows) for item in refused.plan.blockers] == [("product", "status", 1)]
