@@ -343,6 +343,14 @@ def test_keys_rotate_adds_a_key_and_reencrypts(place: Place) -> None:
     assert after["id_number"].startswith("v1:k2:")
     assert after["id_number__hash"] == before["id_number__hash"]
     assert read_customer_id_number(place, record_id) == number
+    engine = make_engine(place.database_url)
+    try:
+        with engine.connect() as connection:
+            actions = list(connection.exec_driver_sql("SELECT action FROM md_audit ORDER BY id").scalars())
+    finally:
+        engine.dispose()
+    assert actions[-1] == "rotate_keys"
+    assert place.run("audit", "verify", str(GUARANTEE)).returncode == 0
 
 
 def test_keys_rotate_with_environment_keys_is_idempotent(place: Place) -> None:

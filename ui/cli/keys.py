@@ -14,6 +14,7 @@ running application changes meanwhile is never overwritten. The next run re-encr
 from __future__ import annotations
 
 import argparse
+import datetime
 import os
 import sys
 from contextlib import AbstractContextManager, nullcontext
@@ -25,6 +26,7 @@ from sqlalchemy import Column, ColumnElement, Engine, Table, and_, func, inspect
 
 from metamodel.diagnostics import language_from_environment
 from runtime.app import Runtime
+from runtime.audit import AuditLog
 from runtime.crypto import (
     ENCRYPTION_KEYS_VARIABLE,
     HASH_KEY_VARIABLE,
@@ -292,6 +294,7 @@ def rotate(runtime: Runtime, lang: str, directory: str, from_environment: bool) 
         return 1
 
     print_summary(outcomes, ring, lang)
+    record_rotation(runtime, ring, outcomes)
     if not from_environment:
         print(
             say(
@@ -301,6 +304,17 @@ def rotate(runtime: Runtime, lang: str, directory: str, from_environment: bool) 
             )
         )
     return 0
+
+
+def record_rotation(runtime: Runtime, ring: KeyRing, outcomes: dict[str, TableOutcome]) -> None:
+    """Append the rotation to the audit log: the current key and the tokens re-encrypted per table."""
+    changes = {"current_key": [None, ring.current_key_id], "tokens": [None, {name: item.tokens for name, item in outcomes.items()}]}
+    with runtime.engine.connect().execution_options(**{WRITE_OPTION: True}) as connection:
+        with connection.begin():
+            AuditLog(runtime.schema).append(
+                connection, at=datetime.datetime.now(datetime.timezone.utc), actor="cli", address=None,
+                action="rotate_keys", entity=None, record_id=None, changes=changes,
+            )
 
 
 def explain_environment(ring: KeyRing, lang: str) -> None:
