@@ -89,7 +89,8 @@ class CrossChecker:
                 return None
             found = fields.get(name)
             if found is None:
-                names = sorted(fields) + (sorted(m.SYSTEM_FIELDS) if hop == 0 else [])
+                system = [item for item in m.SYSTEM_FIELDS if item != "state" or self.model.flows_for(entity.name)]
+                names = sorted(fields) + (sorted(system) if hop == 0 else [])
                 self.report(
                     document, "ref.E002", path, found=name, entity=owner, expected=names, suggestion=suggest(name, names)
                 )

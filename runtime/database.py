@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,11 @@ def make_engine(url: str, **options: Any) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+            path = Path(database)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if not path.exists():
+                # The file holds personal data: readable by its owner only, like the key file.
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
         engine = create_engine(parsed, **options)
         event.listen(engine, "connect", _configure_sqlite)
         # pysqlite defers BEGIN until the first write, so two transactions that both read and

@@ -197,7 +197,7 @@ def _back_up(connection: Connection, engine: Engine, plan: Plan, backup_root: Pa
     """Write every table a destructive step touches to JSON Lines; on SQLite also copy the whole file."""
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     folder = backup_root / f"migration-{stamp}"
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
 
     if connection.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:"):
         target = sqlite3.connect(folder / "database.sqlite")
@@ -210,6 +210,9 @@ def _back_up(connection: Connection, engine: Engine, plan: Plan, backup_root: Pa
         with (folder / f"{name}.jsonl").open("w", encoding="utf-8") as stream:
             for row in connection.execute(select(table)).mappings():
                 stream.write(json.dumps(dict(row), ensure_ascii=False, default=str) + "\n")
+    # Backups hold the same personal data as the database: readable by their owner only.
+    for path in folder.iterdir():
+        path.chmod(0o600)
     logger.info("backup before destructive migration written to %s", folder)
     return folder
 

@@ -180,3 +180,13 @@ def test_removed_choice_blocked_while_used(shop: ShopRuntime) -> None:
         raise AssertionError("the migration was applied")
     except MigrationRefused as refused:
         assert [(item.table, item.column, item.rows) for item in refused.plan.blockers] == [("product", "status", 1)]
+
+
+def test_backup_readable_by_owner_only(shop: ShopRuntime) -> None:
+    shop.records.create(ACTOR, "category", {"code": "TEA", "name": "茶叶"})
+    without_name = "\n".join(line for line in CATEGORY.splitlines() if "name: name," not in line) + "\n"
+
+    result = shop.reload({"entities/category.yaml": without_name}, allow_destructive=True)
+
+    assert result.backup is not None
+    assert all(path.stat().st_mode & 0o077 == 0 for path in result.backup.iterdir())
