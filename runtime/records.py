@@ -45,20 +45,13 @@ class RecordService(RecordReads):
         if entity.reason_required and not (reason and reason.strip()):
             raise ReasonRequired(entity_name)
         tables = self.schema.entities[entity_name]
-        codec = self.codecs[entity_name]
         now = self.clock()
 
         with self._write() as connection:
             checked = self._validator(connection, entity).check(connection, actor, access, values, None, now.date())
             if checked.errors:
                 raise ValidationFailed(entity_name, checked.errors)
-            row = codec.encode(checked.values)
-            row.update(created_at=now, created_by=actor.id, updated_at=now, updated_by=actor.id,
-                       org_unit=actor.org_unit, version=1)
-            if codec.has_flow:
-                row.update(self._initial_state(connection, entity, checked, actor, now))
-            if SEARCH_COLUMN in tables.table.c:
-                row[SEARCH_COLUMN] = codec.search_text(checked.values)
+            row = self._new_row(connection, entity, checked, actor, now)
             record_id = self._insert(connection, entity_name, tables.table, row)
             self._save_children(connection, entity, record_id, checked.values, replace=False)
             self.audit.append(
@@ -85,7 +78,6 @@ class RecordService(RecordReads):
         if not rows:
             return []
         tables = self.schema.entities[entity_name]
-        codec = self.codecs[entity_name]
         now = self.clock()
 
         with self._write() as connection:
@@ -101,16 +93,7 @@ class RecordService(RecordReads):
             if errors:
                 raise ValidationFailed(entity_name, errors)
 
-            encoded = []
-            for checked in batch:
-                row = codec.encode(checked.values)
-                row.update(created_at=now, created_by=actor.id, updated_at=now, updated_by=actor.id,
-                           org_unit=actor.org_unit, version=1)
-                if codec.has_flow:
-                    row.update(self._initial_state(connection, entity, checked, actor, now))
-                if SEARCH_COLUMN in tables.table.c:
-                    row[SEARCH_COLUMN] = codec.search_text(checked.values)
-                encoded.append(row)
+            encoded = [self._new_row(connection, entity, checked, actor, now) for checked in batch]
             # One executemany needs the same keys in every row; absent optional fields are stored empty.
             columns = sorted({key for row in encoded for key in row})
             statement = insert(tables.table).returning(tables.table.c.id, sort_by_parameter_order=True)
@@ -128,6 +111,20 @@ class RecordService(RecordReads):
             ])
         logger.info("created %s %s records by %s", len(ids), entity_name, actor.id)
         return ids
+
+    def _new_row(
+        self, connection: Connection, entity: m.Entity, checked: Checked, actor: Actor, now: datetime.datetime
+    ) -> dict[str, Any]:
+        """Return the columns of a new record: its encoded values, system columns, flow state and search text."""
+        codec = self.codecs[entity.name]
+        row = codec.encode(checked.values)
+        row.update(created_at=now, created_by=actor.id, updated_at=now, updated_by=actor.id,
+                   org_unit=actor.org_unit, version=1)
+        if codec.has_flow:
+            row.update(self._initial_state(connection, entity, checked, actor, now))
+        if SEARCH_COLUMN in codec.table.c:
+            row[SEARCH_COLUMN] = codec.search_text(checked.values)
+        return row
 
     def _check_unique_within(
         self, entity: m.Entity, batch: builtins.list[Checked], errors: dict[str, builtins.list[FieldError]]
