@@ -21,7 +21,7 @@ SQLITE_BUSY_TIMEOUT_MS = 10_000
 
 
 class DatabaseUrlError(ValueError):
-    """Raised for a database URL that metadesk cannot use; the message says how to write one."""
+    """Raised for a database URL that metadesk cannot use; the message shows how to write one."""
 
 
 def make_engine(url: str, **options: Any) -> Engine:
@@ -40,7 +40,7 @@ def make_engine(url: str, **options: Any) -> Engine:
             path = Path(database)
             path.parent.mkdir(parents=True, exist_ok=True)
             if not path.exists():
-                # The file holds personal data: readable by its owner only, like the key file.
+                # The file contains personal data, so only its owner may read it, as with the key file.
                 os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
         engine = create_engine(parsed, **options)
         event.listen(engine, "connect", _configure_sqlite)

@@ -6,8 +6,8 @@ application owns: those of its schema and those it created before (listed in the
 Huey's) are never compared, so they are never touched.
 
 Each step describes in plain words what it does. A step is destructive when it drops a
-table or column or narrows a type; a type change whose stored values would not fit
-the new type is a blocker, with the offending rows counted.
+table or column or narrows a type. A change that the stored values would not fit (a type,
+a unique index, a removed choice) is a blocker, with the offending rows counted.
 """
 
 from __future__ import annotations

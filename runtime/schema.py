@@ -99,7 +99,7 @@ class ExactDecimal(TypeDecorator[Decimal]):
     """A Decimal stored exactly: NUMERIC on PostgreSQL, an integer count of 10**-places on SQLite.
 
     SQLite keeps NUMERIC columns as binary floats, which lose cents on large amounts and
-    in sums; an integer keeps every digit, and comparisons, sorting and SUM stay exact.
+    in sums. An integer keeps every digit, so comparisons, sorting and SUM stay exact.
     Values compared with such a column are scaled the same way.
     """
 
@@ -121,7 +121,7 @@ class ExactDecimal(TypeDecorator[Decimal]):
         return dialect.type_descriptor(Numeric(self.precision, self.places))  # type: ignore[no-any-return]
 
     def coerce_compared_value(self, op: Any, value: Any) -> TypeEngine[Any]:
-        # NOTE: values added, subtracted or compared are scaled alike; a product or quotient of
+        # NOTE: values added, subtracted or compared are scaled alike. A product or quotient of
         # such a column is not an exact decimal on SQLite, so expressions over them avoid * and /.
         return self
 
