@@ -21,28 +21,34 @@ class Settings:
     database_url: str
     #: Redis URL for the job queue; None runs Huey on SQLite.
     redis_url: str | None
-    #: Key that signs session cookies and tokens.
-    secret_key: str
+    #: Key that signs session cookies and tokens; None reads or creates data_dir/secret_key when first needed.
+    secret_key: str | None = None
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
         environ = os.environ if environ is None else environ
         data_dir = Path(environ.get("METADESK_DATA_DIR") or "data").resolve()
         database_url = environ.get("METADESK_DATABASE_URL") or f"sqlite:///{data_dir / 'metadesk.db'}"
-        secret_key = environ.get("METADESK_SECRET_KEY") or _stored_secret(data_dir)
         return cls(
             data_dir=data_dir,
             database_url=database_url,
             redis_url=environ.get("METADESK_REDIS_URL") or None,
-            secret_key=secret_key,
+            secret_key=environ.get("METADESK_SECRET_KEY") or None,
         )
+
+    def signing_secret(self) -> str:
+        """Return the secret that signs sessions: the configured one, or the one kept in the data folder."""
+        return self.secret_key or _stored_secret(self.data_dir)
 
 
 def _stored_secret(data_dir: Path) -> str:
     """Return the secret kept in data_dir/secret_key, creating it on first use."""
     path = data_dir / "secret_key"
     if path.exists():
-        return path.read_text(encoding="utf-8").strip()
+        secret = path.read_text(encoding="utf-8").strip()
+        if secret:
+            return secret
+        raise ValueError(f"{path} is empty; delete it to have a new secret created, or set METADESK_SECRET_KEY")
     data_dir.mkdir(parents=True, exist_ok=True)
     secret = secrets.token_urlsafe(48)
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
