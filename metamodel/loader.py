@@ -125,9 +125,9 @@ def _read_documents(
 ) -> dict[str, list[Document]]:
     """Read every YAML file and validate it against its kind's schema; keep only the valid ones.
 
-    `broken` receives the names of entities whose files failed, so that references to
-    them are not reported as references to undeclared entities, and "flow:<entity>" for
-    flow files that failed ("flow:*" when the entity is unknown), so that their
+    `broken` receives the names of entities whose files failed, so that references to them
+    are not reported as references to undeclared entities. It also receives "flow:<entity>"
+    for each flow file that failed ("flow:*" when the entity is unknown), so that its
     transitions are not reported as unknown actions.
     """
     documents: dict[str, list[Document]] = {kind: [] for kind in ("app", *FOLDERS.values())}

@@ -331,7 +331,7 @@ class FieldRule:
     entity: str
     hidden: tuple[str, ...] = ()
     masked: tuple[str, ...] = ()
-    #: Fields the entity masks that this role sees in clear.
+    #: Fields the entity masks that this role may read in clear.
     unmasked: tuple[str, ...] = ()
     read_only: tuple[str, ...] = ()
 

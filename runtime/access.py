@@ -2,7 +2,7 @@
 
 On every call the record service gets three things from an `Access`: whether the actor
 may perform the action on the entity, the data-scope predicate to put inside the SQL,
-and which fields the actor may not see, sees masked, or may not write. The permissions
+and which fields the actor may not see, may see only masked, or may not write. The permissions
 runtime implements it from the application's policies; `SystemAccess` grants
 everything and is meant for the system's own work (migrations, catalog sync, jobs).
 """
@@ -40,7 +40,7 @@ class FieldAccess:
     hidden: frozenset[str] = field(default_factory=frozenset)
     #: Fields shown masked even where the entity does not mask them.
     masked: frozenset[str] = field(default_factory=frozenset)
-    #: Fields the entity masks that this actor sees in clear.
+    #: Fields the entity masks that this actor may read in clear.
     unmasked: frozenset[str] = field(default_factory=frozenset)
     #: Whether every masked field is shown in clear, as for the system's own work.
     reveal_masked: bool = False

@@ -32,9 +32,9 @@ def _refuse_new_keys_for_old_data(engine: Engine, settings: Settings) -> None:
     if from_environment or (settings.data_dir / KEY_FILE_NAME).exists():
         return
     if inspect(engine).has_table(SCHEMA_REGISTRY):
-        shown = engine.url.render_as_string(hide_password=True)
+        safe_url = engine.url.render_as_string(hide_password=True)
         raise KeyRingError(
-            f"{settings.data_dir / KEY_FILE_NAME} does not exist, but the database {shown} already has tables, "
+            f"{settings.data_dir / KEY_FILE_NAME} does not exist, but the database {safe_url} already has tables, "
             "so its encrypted values were written with other keys. Set METADESK_DATA_DIR to the folder that "
             f"holds {KEY_FILE_NAME}, or restore the file from a backup, or set {ENCRYPTION_KEYS_VARIABLE} "
             f"and {HASH_KEY_VARIABLE}."

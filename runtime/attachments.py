@@ -85,8 +85,8 @@ class Attachments:
         field = self._field(entity_name, field_name)
         record = self.records.get(actor, entity_name, record_id)
         value = record.get(field_name)
-        held = [value] if field.type == "attachment" and value else list(value or [])
-        for item in held:
+        files = [value] if field.type == "attachment" and value else list(value or [])
+        for item in files:
             if isinstance(item, dict) and item.get("sha256") == sha256:
                 return item, self.files.open(sha256)
         raise NotFound(f"{entity_name} {record_id} file", sha256)

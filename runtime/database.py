@@ -54,9 +54,9 @@ def make_engine(url: str, **options: Any) -> Engine:
 
 
 def _url_problem(url: str, reason: str) -> str:
-    shown = url if "@" not in url else url.split("://", 1)[0] + "://..."
+    safe_url = url if "@" not in url else url.split("://", 1)[0] + "://..."
     return (
-        f"the database URL {shown!r} cannot be used ({reason}); write sqlite:///path/to/file.db "
+        f"the database URL {safe_url!r} cannot be used ({reason}); write sqlite:///path/to/file.db "
         "or postgresql+psycopg://user@host:5432/database"
     )
 

@@ -1,7 +1,7 @@
 """File types: detect a file's real type from its bytes, and clean up the names users give files.
 
-Binary types come from the filetype package; ZIP-based office formats are told apart by
-their manifest; text (txt, csv) is accepted only when it decodes as UTF-8 or GB18030.
+Binary types come from the filetype package. ZIP-based office formats are distinguished by
+their manifest. Text (txt, csv) is accepted only when it decodes as UTF-8 or GB18030.
 """
 
 from __future__ import annotations

@@ -213,14 +213,14 @@ def _unknown_choices(connection: Connection, model: m.AppModel, owned: set[str],
         if not choice_fields:
             continue
         table = Table(entity.name, MetaData(), autoload_with=connection)
-        for field in choice_fields:
-            column = table.c[field.name]
+        for choice_field in choice_fields:
+            column = table.c[choice_field.name]
             stray = connection.scalar(
-                select(func.count()).select_from(table).where(column.is_not(None), column.not_in(field.choice_values))
+                select(func.count()).select_from(table).where(column.is_not(None), column.not_in(choice_field.choice_values))
             )
             if stray:
-                allowed = ", ".join(field.choice_values)
-                blockers.append(Blocker(entity.name, field.name, int(stray), f"the choices {allowed}", f"可选值 {allowed}"))
+                allowed = ", ".join(choice_field.choice_values)
+                blockers.append(Blocker(entity.name, choice_field.name, int(stray), f"the choices {allowed}", f"可选值 {allowed}"))
     return blockers
 
 
@@ -243,13 +243,13 @@ def _renames(connection: Connection, schema: Schema, model: m.AppModel) -> list[
         if not inspector.has_table(entity.name):
             continue
         existing = {column["name"] for column in inspector.get_columns(entity.name)}
-        for field in entity.fields.values():
-            old = field.renamed_from
-            if old is None or old not in existing or field.name in existing:
+        for renamed in entity.fields.values():
+            old = renamed.renamed_from
+            if old is None or old not in existing or renamed.name in existing:
                 continue
-            renames.append((entity.name, old, field.name))
-            if field.encrypted and old + HASH_SUFFIX in existing:
-                renames.append((entity.name, old + HASH_SUFFIX, field.name + HASH_SUFFIX))
+            renames.append((entity.name, old, renamed.name))
+            if renamed.encrypted and old + HASH_SUFFIX in existing:
+                renames.append((entity.name, old + HASH_SUFFIX, renamed.name + HASH_SUFFIX))
     return renames
 
 

@@ -7,7 +7,7 @@ applies everywhere. Policy lines read `role, unit, entity, action, scope, effect
 - the YAML grants are loaded into the enforcer in memory, with the origin "yaml", so
   editing the YAML and reloading replaces them;
 - admins' lines live in Casbin's own table through sqlalchemy-adapter, with the origin
-  "admin", and survive restarts and YAML reloads; a "deny" line overrides any grant.
+  "admin", so they survive restarts and YAML reloads. A "deny" line overrides any grant.
 
 Decisions are memoized per process and the memo is cleared on every change made here.
 Changes made by another process are picked up within POLICY_REFRESH_SECONDS, when this

@@ -183,11 +183,11 @@ class QueryCompiler:
             alternatives: list[ColumnElement[bool]] = []
             if SEARCH_COLUMN in self.table.c:
                 alternatives.append(self.table.c[SEARCH_COLUMN].contains(word, autoescape=True))
-            for field in self.entity.fields.values():
-                if field.searchable and field.encrypted and field.name not in self.hidden:
-                    checked, problems = check_value(field, word)
+            for searched in self.entity.fields.values():
+                if searched.searchable and searched.encrypted and searched.name not in self.hidden:
+                    checked, problems = check_value(searched, word)
                     if not problems:
-                        alternatives.append(self.table.c[field.name + HASH_SUFFIX] == self.codec.hash_of(field, checked))
+                        alternatives.append(self.table.c[searched.name + HASH_SUFFIX] == self.codec.hash_of(searched, checked))
             clauses.append(or_(false(), *alternatives))
         return and_(true(), *clauses)
 

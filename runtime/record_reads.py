@@ -101,12 +101,12 @@ class RecordReads:
 
     def _audit_values(self, entity: m.Entity, values: Mapping[str, Any]) -> dict[str, Any]:
         """Return values as the audit log keeps them: sensitive ones masked."""
-        shown: dict[str, Any] = {}
+        audited: dict[str, Any] = {}
         for name, value in values.items():
             field = entity.fields.get(name)
             sensitive = field is not None and (field.masked or field.encrypted)
-            shown[name] = mask_value(field, value) if sensitive and value is not None and field is not None else value
-        return shown
+            audited[name] = mask_value(field, value) if sensitive and value is not None and field is not None else value
+        return audited
 
     # Reading ----------------------------------------------------------------
 

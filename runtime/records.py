@@ -5,9 +5,9 @@ puts the actor's data scope inside the SQL, runs in one transaction and appends 
 audit log in that same transaction. A record outside the actor's scope is reported
 exactly like one that does not exist.
 
-Lifecycle of a record: created live with version 1; every update and delete needs the
-version the caller read, and raises StaleVersion when someone else changed it first;
-delete only sets `deleted_at` (the record leaves every list and get); restore clears it.
+Lifecycle of a record: it is created live with version 1. Every update and delete needs
+the version the caller read, and raises StaleVersion when someone else changed it first.
+Delete only sets `deleted_at`, so the record leaves every list and get; restore clears it.
 """
 
 from __future__ import annotations

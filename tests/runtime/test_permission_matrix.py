@@ -3,8 +3,8 @@
 For each (role, unit) a user has that role in that unit. The test checks that:
 
 - `PermissionStore.allows` agrees with `PermissionAdmin.matrix()`, once the lines that do
-  not apply in the user's unit are set aside (the matrix is for any unit; two admin lines
-  here are limited to one unit each, so that this matters);
+  not apply in the user's unit are set aside. The matrix is for any unit, and two admin
+  lines here are limited to one unit each, so that this matters;
 - for reading, the ids `RecordService.list` returns are the ids `RecordService.get`
   returns a record for, and the ids a plain SELECT with the scope predicate finds.
 

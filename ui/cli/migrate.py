@@ -2,7 +2,7 @@
 
 Safe steps are applied at once. Steps that drop or narrow data are refused until the
 operator has read the plan and passes --allow-destructive. The affected tables are then
-backed up before anything changes. This module also holds `open_runtime`, which the other runtime
+backed up before anything changes. This module also contains `open_runtime`, which the other runtime
 subcommands use to load an application and report its problems the way `check` does.
 """
 

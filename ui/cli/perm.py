@@ -1,9 +1,9 @@
 """`metadesk perm`: explain a permission decision, list users, add users and assign roles.
 
 `perm explain DIR USER ACTION ENTITY [ID]` explains why a user may or may not do something.
-It prints the user's role assignments, the roles in force in their unit, every policy line
-that grants or denies the action with its origin (the YAML or an admin's edit), the data
-scope as SQL, whether record ID lies inside it, and the verdict with its reason.
+It prints the user's role assignments and the roles in force in their unit. It then prints
+every policy line that grants or denies the action, with its origin (the YAML or an admin's
+edit), the data scope as SQL, whether record ID lies inside it, and the verdict with its reason.
 
 `perm users`, `perm add-user` and `perm assign` read and change the users and their
 role assignments. Changes are made as the system actor "cli" and go to the audit log.
