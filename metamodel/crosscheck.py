@@ -221,10 +221,14 @@ class CrossChecker:
             for index, grant in enumerate(data.get("grants", [])):
                 path: DocPath = ("grants", index)
                 self.role_ref(document, path + ("role",), grant["role"])
-                entity = self.entity_ref(document, path + ("entity",), grant["entity"])
-                if entity is None or entity.name in self.broken_flow_entities or "*" in self.broken_flow_entities:
-                    continue
-                actions = self.model.actions_for(entity.name)
+                if grant["entity"] == m.SYSTEM_RESOURCE and m.SYSTEM_RESOURCE not in self.model.entities:
+                    entity_name = m.SYSTEM_RESOURCE
+                else:
+                    entity = self.entity_ref(document, path + ("entity",), grant["entity"])
+                    if entity is None or entity.name in self.broken_flow_entities or "*" in self.broken_flow_entities:
+                        continue
+                    entity_name = entity.name
+                actions = self.model.actions_for(entity_name)
                 for position, action in enumerate(grant["actions"]):
                     if action not in actions:
                         self.report(
@@ -232,7 +236,7 @@ class CrossChecker:
                             "ref.E006",
                             path + ("actions", position),
                             found=action,
-                            entity=entity.name,
+                            entity=entity_name,
                             expected=list(actions),
                             suggestion=suggest(action, actions),
                         )

@@ -78,6 +78,12 @@ def decimal_integer_digits(field: Field) -> int:
 #: Actions every entity has; each flow transition adds one more action of its own name.
 STANDARD_ACTIONS: tuple[str, ...] = ("read", "create", "update", "delete", "export", "import", "print")
 
+#: The resource that grants name for the application's own administration instead of an entity.
+SYSTEM_RESOURCE = "system"
+#: administer: users, roles, org units, permissions and the loaded configuration;
+#: audit: the audit log and record histories of every entity; jobs: the job and schedule pages.
+SYSTEM_ACTIONS: tuple[str, ...] = ("administer", "audit", "jobs")
+
 #: Data scopes a grant may carry besides a named filter expression.
 SCOPES: tuple[str, ...] = ("own", "unit", "unit_and_below", "all")
 
@@ -486,6 +492,8 @@ class AppModel:
 
     def actions_for(self, entity: str) -> tuple[str, ...]:
         """List the standard actions plus every transition of the entity's flows."""
+        if entity == SYSTEM_RESOURCE and entity not in self.entities:
+            return SYSTEM_ACTIONS
         actions = list(STANDARD_ACTIONS)
         for flow in self.flows_for(entity):
             actions.extend(name for name in flow.transitions if name not in actions)

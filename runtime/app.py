@@ -12,6 +12,7 @@ from sqlalchemy import Engine, inspect
 from metamodel import load_app
 from metamodel.model import AppModel
 from runtime.access import Access, SystemAccess
+from runtime.accounts import Accounts
 from runtime.crypto import ENCRYPTION_KEYS_VARIABLE, HASH_KEY_VARIABLE, KEY_FILE_NAME, KeyRing, KeyRingError
 from runtime.database import make_engine
 from runtime.files import FileStore
@@ -78,6 +79,10 @@ class Runtime:
         if self._permissions is None:
             self._permissions = PermissionStore(self.model, self.schema, self.engine)
         return self._permissions
+
+    def accounts(self) -> Accounts:
+        """Return the user accounts: passwords, sign-in, API tokens and actors."""
+        return Accounts(self.model, self.schema, self.engine)
 
     def records_for_users(self) -> RecordService:
         """Return a record service that enforces the application's permissions, for users' requests."""

@@ -147,7 +147,8 @@ class PermissionAdmin:
     ) -> PolicyLine:
         """Add an admin policy line; a "deny" line overrides grants, the YAML's included."""
         self._role(role)
-        self._entity(entity)
+        if entity != m.SYSTEM_RESOURCE:
+            self._entity(entity)
         self._action(entity, action)
         self._unit(unit, any_allowed=True)
         if scope not in m.SCOPES:
@@ -197,7 +198,7 @@ class PermissionAdmin:
         inherited = {name: self._ancestors(name) for name in self.model.permissions.roles}
         lines = self.store.lines()
         for role, parents in inherited.items():
-            for entity in self.model.entities:
+            for entity in (*self.model.entities, m.SYSTEM_RESOURCE):
                 for action in self.model.actions_for(entity):
                     matching = [line for line in lines if line.role in parents and line.entity == entity and line.action == action]
                     allowed = any(line.effect == "allow" for line in matching) and not any(line.effect == "deny" for line in matching)

@@ -75,6 +75,8 @@ class AccessTables:
     org_units: Table
     field_rules: Table
     policy_version: Table
+    api_tokens: Table
+    saved_filters: Table
 
 
 @dataclass(frozen=True)
@@ -356,6 +358,13 @@ def _access_tables(metadata: MetaData) -> AccessTables:
         Column("active", Boolean(create_constraint=False), nullable=False, default=True),
         Column("password_hash", String(255), nullable=True),
         Column("created_at", DateTime(timezone=True), nullable=False),
+        #: Failed sign-ins since the last successful one; reaching the app's limit locks the account.
+        Column("failed_sign_ins", Integer, nullable=False, default=0, server_default="0"),
+        Column("locked_until", DateTime(timezone=True), nullable=True),
+        #: The user's chosen screen language, or None for the app's default.
+        Column("lang", String(16), nullable=True),
+        #: Raised on a password change, so that sessions signed in before it end.
+        Column("session_epoch", Integer, nullable=False, default=0, server_default="0"),
     )
     user_roles = Table(
         SYSTEM_PREFIX + "user_role",
@@ -390,4 +399,28 @@ def _access_tables(metadata: MetaData) -> AccessTables:
         Column("id", Integer, primary_key=True, autoincrement=False),
         Column("version", BigInteger, nullable=False),
     )
-    return AccessTables(users, user_roles, org_units, field_rules, version)
+    api_tokens = Table(
+        SYSTEM_PREFIX + "api_token",
+        metadata,
+        Column("id", ID_TYPE, primary_key=True, autoincrement=True),
+        Column("user_id", String(64), ForeignKey(users.c.id, ondelete="CASCADE"), nullable=False, index=True),
+        Column("name", String(100), nullable=False),
+        #: SHA-256 of the token; the token itself is shown once when it is made.
+        Column("token_hash", String(64), nullable=False, unique=True),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+        Column("last_used_at", DateTime(timezone=True), nullable=True),
+        Column("revoked_at", DateTime(timezone=True), nullable=True),
+    )
+    saved_filters = Table(
+        SYSTEM_PREFIX + "saved_filter",
+        metadata,
+        Column("id", ID_TYPE, primary_key=True, autoincrement=True),
+        Column("user_id", String(64), ForeignKey(users.c.id, ondelete="CASCADE"), nullable=False),
+        Column("entity", String(63), nullable=False),
+        Column("name", String(100), nullable=False),
+        #: The list page's query string, as it stands in the address bar.
+        Column("query", Text, nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+        Index(None, "user_id", "entity", "name", unique=True),
+    )
+    return AccessTables(users, user_roles, org_units, field_rules, version, api_tokens, saved_filters)

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import textwrap
+import uuid
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import pytest
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.engine import make_url
 
 from metamodel import CheckResult, check_app
+from runtime.database import make_engine
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 
@@ -70,3 +75,33 @@ def check(make_app: AppFactory) -> Callable[..., CheckResult]:
         return check_app(make_app(files))
 
     return run
+
+
+# Databases: with METADESK_DATABASE_URL unset each test gets a SQLite file in its tmp_path. With it
+# set (CI's second run), each test gets its own PostgreSQL database, created from that URL and
+# dropped afterwards.
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> Iterator[str]:
+    base = os.environ.get("METADESK_DATABASE_URL")
+    if not base:
+        yield f"sqlite:///{tmp_path / 'test.db'}"
+        return
+    name = f"md_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(make_url(base).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield make_url(base).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    created = make_engine(database_url)
+    yield created
+    created.dispose()

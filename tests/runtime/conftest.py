@@ -1,28 +1,19 @@
-"""Fixtures for runtime tests: a fresh database per test, on SQLite or on the PostgreSQL CI names.
-
-With METADESK_DATABASE_URL unset each test gets a SQLite file in its tmp_path. With it
-set (CI's second run), each test gets its own PostgreSQL database, created from that
-URL and dropped afterwards.
-"""
+"""Fixtures for runtime tests: small applications on the test's database (see tests/conftest.py)."""
 
 from __future__ import annotations
 
-import os
 import textwrap
-import uuid
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import pytest
-from sqlalchemy import Engine, create_engine
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine
 
 from metamodel import load_app
 from metamodel.model import AppModel
 from runtime.access import Actor, SystemAccess
 from runtime.attachments import Attachments
 from runtime.crypto import KeyRing
-from runtime.database import make_engine
 from runtime.files import FileStore
 from runtime.migrate import migrate
 from runtime.records import RecordService
@@ -90,31 +81,6 @@ def write_app(root: Path, files: dict[str, str | None]) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(textwrap.dedent(content).lstrip("\n"), encoding="utf-8")
     return root
-
-
-@pytest.fixture
-def database_url(tmp_path: Path) -> Iterator[str]:
-    base = os.environ.get("METADESK_DATABASE_URL")
-    if not base:
-        yield f"sqlite:///{tmp_path / 'test.db'}"
-        return
-    name = f"md_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(make_url(base).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield make_url(base).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    created = make_engine(database_url)
-    yield created
-    created.dispose()
 
 
 class ShopRuntime:

@@ -12,9 +12,9 @@ from sqlalchemy.exc import OperationalError
 
 from metamodel.diagnostics import language_from_environment
 from runtime.database import DatabaseUrlError
-from ui.cli import audit, catalogs, check, keys, migrate, perm
+from ui.cli import audit, catalogs, check, keys, migrate, perm, serve
 
-SUBCOMMANDS = (check, migrate, catalogs, audit, keys, perm)
+SUBCOMMANDS = (check, migrate, catalogs, serve, audit, keys, perm)
 
 
 def _version() -> str:

@@ -1,0 +1,52 @@
+"""`metadesk serve DIR`: serve an application's screens and JSON API with uvicorn."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any
+
+import uvicorn
+
+from metamodel.diagnostics import language_from_environment
+from runtime.migrate import plan
+from ui.cli.migrate import add_common_arguments, open_runtime, say
+from ui.web.app import APP_DIRECTORY_VARIABLE, build_app
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "serve",
+        help="serve the application's screens and JSON API",
+        description="Serve the generated screens and the JSON API over HTTP. The database must be migrated first.",
+    )
+    add_common_arguments(parser)
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
+    parser.add_argument("--workers", type=int, default=1, help="number of worker processes (default 1)")
+    parser.set_defaults(handler=run)
+
+
+def run(arguments: argparse.Namespace) -> int:
+    lang = arguments.lang or language_from_environment()
+    runtime = open_runtime(arguments.directory, lang)
+    if runtime is None:
+        return 1
+    try:
+        if not plan(runtime.engine, runtime.schema, runtime.model).empty:
+            print(say(lang, f"The database is not up to date; run `metadesk migrate {arguments.directory}` first.",
+                      f"数据库结构不是最新的；请先运行 `metadesk migrate {arguments.directory}`。"))
+            return 1
+    finally:
+        runtime.close()
+
+    print(say(lang, f"Serving on http://{arguments.host}:{arguments.port}/ (Ctrl+C stops)",
+              f"服务地址 http://{arguments.host}:{arguments.port}/（按 Ctrl+C 停止）"), flush=True)
+    if arguments.workers > 1:
+        os.environ[APP_DIRECTORY_VARIABLE] = str(arguments.directory)
+        uvicorn.run("ui.web.app:app_from_environment", factory=True, host=arguments.host, port=arguments.port,
+                    workers=arguments.workers, log_level="info", proxy_headers=False)
+    else:
+        uvicorn.run(build_app(arguments.directory), host=arguments.host, port=arguments.port, log_level="info",
+                    proxy_headers=False)
+    return 0

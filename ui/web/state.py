@@ -1,0 +1,53 @@
+"""What the web application holds while it runs, and how a request reaches it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.requests import Request
+
+from runtime.access import Actor
+from runtime.accounts import Accounts
+from runtime.app import Runtime
+from runtime.permissions import PermissionStore
+from runtime.records import RecordService
+
+
+@dataclass
+class WebState:
+    runtime: Runtime
+    #: The record service that enforces the application's permissions for the acting user.
+    records: RecordService
+    accounts: Accounts
+    permissions: PermissionStore
+    templates: Any
+
+    @property
+    def model(self) -> Any:
+        return self.runtime.model
+
+
+def web(request: Request) -> WebState:
+    state: WebState = request.app.state.web
+    return state
+
+
+def actor_of(request: Request) -> Actor:
+    """Return the signed-in user or API client of a request; set by the authentication middleware."""
+    actor: Actor = request.scope["actor"]
+    return actor
+
+
+def lang_of(request: Request) -> str:
+    actor = request.scope.get("actor")
+    if actor is not None:
+        return str(actor.lang)
+    from ui.web.i18n import normalize
+
+    return normalize(request.scope.get("session", {}).get("lang"))
+
+
+def is_htmx(request: Request) -> bool:
+    """Whether the request came from HTMX and wants a fragment rather than a whole page."""
+    return request.headers.get("hx-request") == "true" and request.headers.get("hx-history-restore-request") != "true"
