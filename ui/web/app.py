@@ -24,6 +24,8 @@ from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
 from runtime.app import SCHEMA_REGISTRY, Runtime
+from runtime.attachments import Attachments
+from runtime.permission_admin import PermissionAdmin
 from runtime.settings import Settings
 from ui.web import auth, home
 from ui.web.i18n import pick
@@ -55,7 +57,10 @@ def open_state(directory: str | Path, settings: Settings) -> WebState:
             f"the database {runtime.engine.url.render_as_string(hide_password=True)} has no tables yet; "
             f"run `metadesk migrate {directory}` first"
         )
-    return WebState(runtime, runtime.records_for_users(), runtime.accounts(), runtime.permissions(), make_templates())
+    records = runtime.records_for_users()
+    permissions = runtime.permissions()
+    return WebState(runtime, records, runtime.accounts(), permissions, make_templates(),
+                    Attachments(records, runtime.files), PermissionAdmin(permissions))
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

@@ -10,6 +10,8 @@ from starlette.requests import Request
 from runtime.access import Actor
 from runtime.accounts import Accounts
 from runtime.app import Runtime
+from runtime.attachments import Attachments
+from runtime.permission_admin import PermissionAdmin
 from runtime.permissions import PermissionStore
 from runtime.records import RecordService
 
@@ -22,6 +24,10 @@ class WebState:
     accounts: Accounts
     permissions: PermissionStore
     templates: Any
+    #: Uploads and downloads of attachment fields, through `records` and so under the user's permissions.
+    attachments: Attachments
+    #: Changes to users, roles, org units and policies; callers check the "administer" action first.
+    admin: PermissionAdmin
 
     @property
     def model(self) -> Any:

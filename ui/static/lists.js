@@ -1,0 +1,1 @@
+// Behaviour of the lists screens; no inline scripts are allowed by the page CSP.
