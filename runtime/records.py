@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from metamodel import model as m
 from runtime.access import Actor, SystemAccess
 from runtime.errors import FieldError, NotFound, ReasonRequired, StaleVersion, ValidationFailed
+from runtime.flows import available_transitions, fire
 from runtime.record_codec import RecordCodec, changed_fields
 from runtime.record_reads import Clock, RecordReads, utc_now
 from runtime.record_validation import Checked
@@ -300,6 +301,16 @@ class RecordService(RecordReads):
             record = self._read_back(connection, actor, entity, record_id)
         logger.info("updated %s %s to version %s by %s", entity_name, record_id, version + 1, actor.id)
         return record
+
+    def transitions_for(self, actor: Actor, entity_name: str, record: Mapping[str, Any]) -> builtins.list[m.Transition]:
+        """Return the flow transitions the actor may fire by hand on a record it has read."""
+        return available_transitions(self, actor, entity_name, record)
+
+    def transition(
+        self, actor: Actor, entity_name: str, record_id: int, name: str, *, version: int, comment: str | None = None
+    ) -> dict[str, Any]:
+        """Fire a flow transition; see runtime.flows for the checks, in the order they run."""
+        return fire(self, actor, entity_name, record_id, name, version=version, comment=comment)
 
     def _lost_race(self, connection: Connection, entity_name: str, record_id: int, version: int) -> Exception:
         table = self.schema.entities[entity_name].table

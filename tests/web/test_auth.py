@@ -34,7 +34,7 @@ def test_sign_in_never_follows_another_host(web_app: WebApp) -> None:
         client.post("/sign-out", data={"csrf_token": csrf_of(client.get("/").text)})
 
 
-def test_wrong_name_and_wrong_password_get_the_same_message(web_app: WebApp) -> None:
+def test_failed_sign_in_message_is_generic(web_app: WebApp) -> None:
     web_app.add_user("clerk", ("head_office_viewer",), "head_office")
     client = web_app.client()
     answers = []
@@ -59,7 +59,7 @@ def test_account_locks_after_repeated_failures(web_app: WebApp) -> None:
     assert web_app.state.accounts.sign_in("clerk", PASSWORD).outcome == "locked"
 
 
-def test_unsafe_request_without_csrf_token_is_refused(web_app: WebApp) -> None:
+def test_unsafe_request_without_csrf_rejected(web_app: WebApp) -> None:
     web_app.add_user("clerk", ("head_office_viewer",), "head_office")
     client = web_app.client("clerk")
     refused = client.post("/sign-out")
@@ -112,14 +112,16 @@ def test_security_headers_and_cookie_flags(web_app: WebApp) -> None:
     assert page.headers["x-frame-options"] == "DENY"
     assert page.headers["x-content-type-options"] == "nosniff"
     cookie = page.headers["set-cookie"].lower()
-    assert "httponly" in cookie and "samesite=lax" in cookie
+    assert "httponly" in cookie
+    assert "samesite=lax" in cookie
 
 
 def test_language_choice_is_kept_for_the_user(web_app: WebApp) -> None:
     web_app.add_user("clerk", ("head_office_viewer",), "head_office")
     client = web_app.client("clerk")
     home = client.get("/")
-    assert "退出登录" in home.text and '<html lang="zh-CN">' in home.text
+    assert "退出登录" in home.text
+    assert '<html lang="zh-CN">' in home.text
 
     client.post("/language", data={"lang": "en", "next": "/", "csrf_token": csrf_of(home.text)})
     assert "Sign out" in client.get("/").text

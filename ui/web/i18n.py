@@ -1,8 +1,8 @@
 """Screen language and locale formatting.
 
 Screens speak the language of the signed-in user (zh-CN unless chosen otherwise). Labels
-come from the YAML, which carries both; the screens' own words are written in place as
-an English and a Chinese pair, as the runtime's messages are. Dates, numbers and money
+come from the YAML, which carries both languages. The screens' own words are written in
+place as an English and a Chinese pair, like the runtime's messages. Dates, numbers and money
 are formatted by Babel for the locale.
 """
 
@@ -60,7 +60,7 @@ def format_money(value: Any, lang: str, currency: str = "CNY", places: int = 2) 
 
 
 def format_percent(value: Any, lang: str, places: int = 2) -> str:
-    """A ratio stored as a fraction (0.3) shown as a percentage (30.00%)."""
+    """Format a ratio stored as a fraction (0.3) as a percentage (30.00%)."""
     if value is None or value == "":
         return ""
     pattern = "#,##0" + ("." + "0" * places if places else "") + "%"

@@ -63,7 +63,7 @@ def make_templates() -> Jinja2Blocks:
 
 
 def page_context(request: Request) -> dict[str, Any]:
-    """The names every page template may use."""
+    """Return the names every page template may use."""
     state = web(request)
     actor = request.scope.get("actor")
     context: dict[str, Any] = {

@@ -1,0 +1,87 @@
+"""Python functions that YAML names: registered by name, looked up when a flow or entity runs them.
+
+A hook is registered with the `hook` decorator, or by an installed package through the
+entry-point group `metadesk.hooks` (each entry point names a module whose import
+registers its hooks). A hook gets a `HookContext` and returns either None or a mapping of
+field values to write together with the operation that ran it. A hook that raises stops
+the operation; nothing of it is written.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from importlib import metadata
+from typing import Any, Callable, Mapping
+
+from runtime.access import Actor
+
+logger = logging.getLogger(__name__)
+
+ENTRY_POINT_GROUP = "metadesk.hooks"
+
+HookFunction = Callable[["HookContext"], Mapping[str, Any] | None]
+
+
+@dataclass(frozen=True)
+class HookContext:
+    """The input of a hook: the acting user, a copy of the record, and the event that runs it."""
+
+    actor: Actor
+    entity: str
+    record: Mapping[str, Any]
+    #: The event: a transition's name, or an entity event such as "before_save".
+    event: str
+    comment: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+class HookNotRegistered(LookupError):
+    def __init__(self, name: str, known: list[str]) -> None:
+        self.name = name
+        listed = ", ".join(known[:20]) or "none"
+        super().__init__(f"no hook named {name!r} is registered (registered: {listed})")
+
+
+class HookRegistry:
+    def __init__(self) -> None:
+        self._hooks: dict[str, HookFunction] = {}
+        self._entry_points_loaded = False
+
+    def register(self, name: str, function: HookFunction) -> None:
+        if name in self._hooks and self._hooks[name] is not function:
+            raise ValueError(f"a hook named {name!r} is already registered by {self._hooks[name].__module__}")
+        self._hooks[name] = function
+
+    def get(self, name: str) -> HookFunction:
+        self._load_entry_points()
+        try:
+            return self._hooks[name]
+        except KeyError:
+            raise HookNotRegistered(name, sorted(self._hooks)) from None
+
+    def names(self) -> list[str]:
+        self._load_entry_points()
+        return sorted(self._hooks)
+
+    def _load_entry_points(self) -> None:
+        if self._entry_points_loaded:
+            return
+        self._entry_points_loaded = True
+        for entry_point in metadata.entry_points(group=ENTRY_POINT_GROUP):
+            logger.info("loading hooks from %s", entry_point.value)
+            entry_point.load()
+
+
+#: The registry the runtime looks hooks up in.
+registry = HookRegistry()
+
+
+def hook(name: str) -> Callable[[HookFunction], HookFunction]:
+    """Register the decorated function as the hook `name`."""
+
+    def register(function: HookFunction) -> HookFunction:
+        registry.register(name, function)
+        return function
+
+    return register
