@@ -1,0 +1,318 @@
+"""The JSON API under /api: records of every entity, their flow transitions, and the OpenAPI document.
+
+    GET    /api/{entity}                          list, with the list screens' query parameters
+    POST   /api/{entity}                          create
+    GET    /api/{entity}/{id}                     one record
+    PATCH  /api/{entity}/{id}                     change fields; needs the version read
+    DELETE /api/{entity}/{id}?version=N           soft delete
+    POST   /api/{entity}/{id}/transitions/{name}  fire a flow transition
+    GET    /api/openapi.json                      the OpenAPI 3.1 document, public
+
+Clients authenticate with `Authorization: Bearer mdk_...`; a signed-in browser session
+works too, and then unsafe requests need the CSRF token. Every operation goes through the
+record service as the acting user, so the API returns exactly the records and fields the
+screens show that user.
+The version a change needs comes in the body's "version" member or in an If-Match header
+holding the ETag that GET returned.
+"""
+
+from __future__ import annotations
+
+import builtins
+import dataclasses
+import difflib
+import logging
+from typing import Any, Awaitable, Callable
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from metamodel import model as m
+from runtime.errors import RecordError, ValidationFailed
+from runtime.record_query import ListQuery, Page
+from runtime.record_codec import FLOW_SYSTEM_FIELDS
+from ui.web.api_json import (
+    ApiError,
+    FieldProblem,
+    encode_record,
+    fail,
+    field_problems,
+    read_json_object,
+    record_error,
+    request_lang,
+)
+from ui.web.list_params import parse_list_params
+from ui.web.openapi import openapi_document
+from ui.web.state import actor_of, web
+
+logger = logging.getLogger(__name__)
+
+#: Number of matching records at which a list stops counting, when the runtime supports a bounded count.
+COUNT_LIMIT = 10_000
+_ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+_WRITTEN_BY_SYSTEM = frozenset(m.SYSTEM_FIELDS) | frozenset(FLOW_SYSTEM_FIELDS)
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+async def _answer(request: Request, handler: Handler) -> Response:
+    """Run a handler and turn every error it raises on bad input into a JSON error response."""
+    try:
+        return await handler(request)
+    except ApiError as error:
+        failure = error
+    except RecordError as error:
+        failure = record_error(error)
+    actor = request.scope.get("actor")
+    logger.info("api %s %s by %s rejected with %s %s", request.method, request.url.path,
+                actor.id if actor is not None else "-", failure.status, failure.code)
+    return failure.response(request_lang(request))
+
+
+def _dispatch(handlers: dict[str, Handler]) -> Handler:
+    async def endpoint(request: Request) -> Response:
+        method = "GET" if request.method == "HEAD" else request.method
+        handler = handlers.get(method)
+        if handler is None:
+            allowed = ", ".join(handlers)
+            error = ApiError(405, "method_not_allowed", f"{request.method} is not supported here; use {allowed}.",
+                             f"此地址不支持 {request.method}；请使用 {allowed}。", headers={"Allow": allowed})
+            return error.response(request_lang(request))
+        return await _answer(request, handler)
+
+    return endpoint
+
+
+# Request parts --------------------------------------------------------------------
+
+
+def _entity(request: Request) -> m.Entity:
+    name = request.path_params["entity"]
+    entity: m.Entity | None = web(request).model.entities.get(name)
+    if entity is None:
+        known = ", ".join(sorted(web(request).model.entities))
+        fail(404, "not_found", f"There is no entity {name!r}; the entities are: {known}.",
+             f"没有名为 {name!r} 的实体；现有实体：{known}。")
+    return entity
+
+
+def _record_id(request: Request, entity: m.Entity) -> int:
+    text = request.path_params["id"]
+    if not text.isdigit() or len(text) > 18:
+        fail(404, "not_found", f"{entity.name} {text} was not found; record ids are whole numbers.",
+             f"未找到 {entity.name} {text}；记录编号为整数。")
+    return int(text)
+
+
+def _version(request: Request, body: dict[str, Any] | None) -> int:
+    """Return the version a change is based on, from the body, the query or If-Match; they must agree."""
+    sources: list[tuple[str, Any]] = []
+    if body is not None and "version" in body:
+        sources.append(("version", body.pop("version")))
+    if "version" in request.query_params:
+        sources.append(("version", request.query_params["version"]))
+    if "if-match" in request.headers:
+        sources.append(("If-Match", request.headers["if-match"].strip().removeprefix("W/").strip('"')))
+    if not sources:
+        fail(428, "version_required",
+             "Send the version of the record you read, as \"version\" or in an If-Match header, so that no one's change is lost.",
+             "请提供所读取记录的版本号（\"version\" 或 If-Match 请求头），以免覆盖他人的修改。")
+    versions: set[int] = set()
+    for where, value in sources:
+        parsed = value if isinstance(value, int) and not isinstance(value, bool) else None
+        if isinstance(value, str) and value.isdigit() and len(value) < 10:
+            parsed = int(value)
+        if parsed is None:
+            fail(400, "invalid_version", f"{where} must be the record's version, a whole number such as 3; got {value!r}.",
+                 f"{where} 必须是记录的版本号（整数，例如 3），收到的是 {value!r}。")
+        versions.add(parsed)
+    if len(versions) > 1:
+        shown = " and ".join(str(item) for item in sorted(versions))
+        fail(400, "invalid_version", f"The versions given differ ({shown}); send one.", f"提供的版本号不一致（{shown}）；请只提供一个。")
+    return versions.pop()
+
+
+def _reason(request: Request) -> str | None:
+    return request.query_params.get("reason") or None
+
+
+def _check_keys(entity: m.Entity, hidden: frozenset[str], body: dict[str, Any]) -> None:
+    """Reject members that are no field of the entity the user may see, and system fields, naming each."""
+    visible = [name for name in entity.fields if name not in hidden]
+    problems: list[FieldProblem] = []
+    for key in body:
+        if key in _WRITTEN_BY_SYSTEM:
+            problems.append(FieldProblem(key, "system_field", f"{key} is set by the system; leave it out of the body",
+                                         f"{key} 由系统设置；请勿在请求中发送"))
+        elif key not in entity.fields or key in hidden:
+            close = difflib.get_close_matches(key, visible, n=1)
+            hint_en = f"; did you mean {close[0]!r}?" if close else "; remove it"
+            hint_zh = f"；是否是指 {close[0]!r}？" if close else "；请删除"
+            problems.append(FieldProblem(key, "unknown_field", f"{entity.name} has no field {key!r}{hint_en}",
+                                         f"{entity.name} 没有字段 {key!r}{hint_zh}"))
+    if problems:
+        names = ", ".join(problem.path for problem in problems)
+        fail(400, "unknown_field", f"The body has members that cannot be written: {names}.",
+             f"请求中有不能写入的字段：{names}。", problems)
+
+
+def _drop_row_ids(entity: m.Entity, body: dict[str, Any]) -> None:
+    """Remove the ids of child-table rows: the API returns them, but saving replaces every row."""
+    for name, value in body.items():
+        if entity.fields[name].type == "child" and isinstance(value, list):
+            for row in value:
+                if isinstance(row, dict):
+                    row.pop("id", None)
+
+
+def _with_etag(record: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None) -> JSONResponse:
+    extra = dict(headers or {})
+    if record.get("version") is not None:
+        extra["ETag"] = f'"{record["version"]}"'
+    return JSONResponse(encode_record(record), status_code=status, headers=extra)
+
+
+# Records --------------------------------------------------------------------------
+
+
+async def list_records(request: Request) -> Response:
+    entity = _entity(request)
+    params = parse_list_params(entity, request.query_params)
+    if params.problems:
+        problems = [FieldProblem(name, "invalid_parameter", en, zh) for name, (en, zh) in params.problems.items()]
+        fail(400, "invalid_query", "Some query parameters are not valid; correct them: "
+             + "; ".join(problem.message_en for problem in problems) + ".",
+             "部分查询参数无效，请更正：" + "；".join(problem.message_zh for problem in problems) + "。", problems)
+    try:
+        page = web(request).records.list(actor_of(request), entity.name, _bounded(params.query))
+    except ValidationFailed as error:
+        raise ApiError(400, "invalid_query", error.message_en, error.message_zh, field_problems(error.errors)) from error
+    return JSONResponse({
+        "data": [encode_record(row) for row in page.rows],
+        "next": page.next_cursor,
+        "total": page.total,
+        "total_exact": _total_exact(page),
+    })
+
+
+def _bounded(query: ListQuery) -> ListQuery:
+    """Stop counting at COUNT_LIMIT when the runtime's ListQuery supports a bounded count."""
+    if "count_limit" not in {item.name for item in dataclasses.fields(ListQuery)}:
+        return query
+    changes: dict[str, Any] = {"count_limit": COUNT_LIMIT}
+    return dataclasses.replace(query, **changes)
+
+
+def _total_exact(page: Page) -> bool:
+    return bool(getattr(page, "total_exact", True))
+
+
+async def get_record(request: Request) -> Response:
+    entity = _entity(request)
+    record = web(request).records.get(actor_of(request), entity.name, _record_id(request, entity))
+    return _with_etag(record)
+
+
+async def create_record(request: Request) -> Response:
+    entity = _entity(request)
+    body = await read_json_object(request)
+    records = web(request).records
+    actor = actor_of(request)
+    _check_keys(entity, records.access.fields(actor, entity.name).hidden, body)
+    _drop_row_ids(entity, body)
+    record = records.create(actor, entity.name, body, reason=_reason(request))
+    return _with_etag(record, 201, {"Location": f"/api/{entity.name}/{record['id']}"})
+
+
+async def update_record(request: Request) -> Response:
+    entity = _entity(request)
+    record_id = _record_id(request, entity)
+    body = await read_json_object(request)
+    version = _version(request, body)
+    records = web(request).records
+    actor = actor_of(request)
+    access = records.access.fields(actor, entity.name)
+    _check_keys(entity, access.hidden, body)
+    _drop_row_ids(entity, body)
+
+    # A client that sends back a masked value it read ("138****5678") means to leave it as it is.
+    # NOTE: masked values inside child-table rows are not recognised, so they fail the field's checks.
+    # A client must send such rows with their values in clear.
+    codec = records.codecs[entity.name]
+    masked = [name for name in body if codec.is_masked(entity.fields[name], access)]
+    if masked:
+        current = records.get(actor, entity.name, record_id)
+        for name in masked:
+            if body[name] is not None and body[name] == current.get(name):
+                del body[name]
+
+    record = records.update(actor, entity.name, record_id, body, version=version, reason=_reason(request))
+    return _with_etag(record)
+
+
+async def delete_record(request: Request) -> Response:
+    entity = _entity(request)
+    record_id = _record_id(request, entity)
+    version = _version(request, None)
+    web(request).records.delete(actor_of(request), entity.name, record_id, version=version, reason=_reason(request))
+    return Response(status_code=204)
+
+
+async def fire_transition(request: Request) -> Response:
+    entity = _entity(request)
+    record_id = _record_id(request, entity)
+    name = request.path_params["name"]
+    declared = sorted({transition for flow in web(request).model.flows_for(entity.name) for transition in flow.transitions})
+    if name not in declared:
+        known = ", ".join(declared) or "none"
+        fail(404, "not_found", f"{entity.name} has no transition {name!r}; its transitions are: {known}.",
+             f"{entity.name} 没有名为 {name!r} 的流转；现有流转：{known}。")
+    body = await read_json_object(request)
+    version = _version(request, body)
+    comment = body.pop("comment", None)
+    if body:
+        names = ", ".join(body)
+        fail(400, "unknown_field", f"A transition takes only \"version\" and \"comment\"; remove {names}.",
+             f"流转请求只接受 \"version\" 和 \"comment\"；请删除 {names}。",
+             [FieldProblem(key, "unknown_field", "not a member of a transition request", "不是流转请求的字段") for key in body])
+    if comment is not None and not isinstance(comment, str):
+        fail(400, "invalid_comment", "\"comment\" must be text.", "\"comment\" 必须是文本。",
+             [FieldProblem("comment", "type", "enter the comment as text", "请以文本填写意见")])
+
+    records = web(request).records
+    transition = getattr(records, "transition", None)
+    if transition is None:
+        fail(501, "not_implemented", "Flow transitions are not available in this version of the runtime.",
+             "当前版本的运行时尚不支持流程流转。")
+    record: dict[str, Any] = transition(actor_of(request), entity.name, record_id, name, version=version, comment=comment)
+    return _with_etag(record)
+
+
+# The document and unknown addresses ------------------------------------------------
+
+
+async def openapi_json(request: Request) -> Response:
+    # The document depends only on the loaded application, so it is built once per application object.
+    document = getattr(request.app.state, "openapi_document", None)
+    if document is None:
+        document = openapi_document(web(request).model)
+        request.app.state.openapi_document = document
+    return JSONResponse(document, media_type="application/json")
+
+
+async def unknown_path(request: Request) -> Response:
+    error = ApiError(404, "not_found", f"There is no API address {request.url.path}; see /api/openapi.json.",
+                     f"没有 API 地址 {request.url.path}；请参阅 /api/openapi.json。")
+    return error.response(request_lang(request))
+
+
+def routes() -> builtins.list[BaseRoute]:
+    return [
+        Route("/api/openapi.json", openapi_json, methods=["GET"]),
+        Route("/api/{entity}", _dispatch({"GET": list_records, "POST": create_record}), methods=_ALL_METHODS),
+        Route("/api/{entity}/{id}", _dispatch({"GET": get_record, "PATCH": update_record, "DELETE": delete_record}),
+              methods=_ALL_METHODS),
+        Route("/api/{entity}/{id}/transitions/{name}", _dispatch({"POST": fire_transition}), methods=_ALL_METHODS),
+        Route("/api/{path:path}", unknown_path, methods=_ALL_METHODS),
+    ]
