@@ -18,7 +18,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Connection, Engine, func, insert, or_, select, update
+from sqlalchemy import Connection, Engine, insert, select, update
 
 from metamodel import model as m
 from runtime.access import Actor
@@ -38,7 +38,7 @@ def utc_now() -> datetime.datetime:
     return datetime.datetime.now(datetime.timezone.utc)
 
 
-def _aware(moment: datetime.datetime | None) -> datetime.datetime | None:
+def as_utc(moment: datetime.datetime | None) -> datetime.datetime | None:
     # SQLite returns naive datetimes for timezone-aware columns; they were written in UTC.
     if moment is not None and moment.tzinfo is None:
         return moment.replace(tzinfo=datetime.timezone.utc)
@@ -68,73 +68,6 @@ class SignIn:
     #: "ok", "wrong" (the same for a wrong name and a wrong password) or "locked".
     outcome: str
     session_epoch: int = 0
-
-
-class AccountRejected(ValueError):
-    """Raised for an account change that is not allowed; nothing was changed."""
-
-    def __init__(self, message_en: str, message_zh: str) -> None:
-        super().__init__(message_en)
-        self.message_en = message_en
-        self.message_zh = message_zh
-
-    def message(self, lang: str) -> str:
-        return self.message_en if lang == "en" else self.message_zh
-
-
-@dataclass(frozen=True)
-class UserAccount:
-    """A user as administrators see it: the account's state and its role assignments."""
-
-    id: str
-    username: str
-    display_name: str
-    org_unit: str | None
-    active: bool
-    created_at: datetime.datetime
-    locked_until: datetime.datetime | None
-    failed_sign_ins: int
-    lang: str | None
-    #: (role, org unit) pairs, sorted.
-    assignments: tuple[tuple[str, str], ...] = ()
-
-    def locked(self, now: datetime.datetime | None = None) -> bool:
-        return self.locked_until is not None and self.locked_until > (now or utc_now())
-
-
-@dataclass(frozen=True)
-class UserQuery:
-    """Filters of the user list; None leaves a filter out."""
-
-    #: Part of the id, login name or display name, in any letter case.
-    search: str = ""
-    #: Main org units to keep, such as a unit and every unit below it.
-    org_units: tuple[str, ...] | None = None
-    #: Keeps users holding this role in some unit.
-    role: str | None = None
-    active: bool | None = None
-    locked: bool | None = None
-    limit: int = 100
-    offset: int = 0
-
-
-@dataclass(frozen=True)
-class UserPage:
-    users: list[UserAccount]
-    #: Users matching the filters, on every page.
-    total: int
-
-
-@dataclass(frozen=True)
-class ApiToken:
-    """An API token's record; the token itself is never stored."""
-
-    id: int
-    user_id: str
-    name: str
-    created_at: datetime.datetime
-    last_used_at: datetime.datetime | None
-    revoked_at: datetime.datetime | None
 
 
 #: Seconds between two writes of a token's last use, so that busy API clients do not write on every request.
@@ -210,7 +143,7 @@ class Accounts:
                 _verify(_DUMMY_HASH, password)
                 self._audit(connection, username[:64], "sign_in_failed", address, {"reason": [None, "unknown user"]})
                 return SignIn(None, "wrong")
-            locked_until = _aware(row["locked_until"])
+            locked_until = as_utc(row["locked_until"])
             if locked_until is not None and locked_until > now:
                 self._audit(connection, row["id"], "sign_in_failed", address, {"reason": [None, "locked"]})
                 return SignIn(None, "locked")
@@ -264,105 +197,6 @@ class Accounts:
         with self._write() as connection, connection.begin():
             connection.execute(update(self.users).where(self.users.c.id == user_id).values(lang=lang))
 
-    # Administration ---------------------------------------------------------
-
-    def account(self, user_id: str) -> UserAccount | None:
-        """Return a user's account, active or not, with its role assignments; None if there is no such user."""
-        found = self._accounts([self.users.c.id == user_id], limit=1, offset=0)
-        return found[0] if found else None
-
-    def list_users(self, query: UserQuery = UserQuery()) -> UserPage:
-        """List the users matching the query, ordered by id, and count every match."""
-        users = self.users
-        conditions: list[Any] = []
-        text = query.search.strip()
-        if text:
-            conditions.append(or_(*(column.icontains(text, autoescape=True) for column in (users.c.id, users.c.username, users.c.display_name))))
-        if query.org_units is not None:
-            conditions.append(users.c.org_unit.in_(query.org_units))
-        if query.role is not None:
-            roles_table = self.schema.access.user_roles
-            conditions.append(users.c.id.in_(select(roles_table.c.user_id).where(roles_table.c.role == query.role)))
-        if query.active is not None:
-            conditions.append(users.c.active.is_(query.active))
-        if query.locked is not None:
-            now = utc_now()
-            if query.locked:
-                conditions.append(users.c.locked_until > now)
-            else:
-                conditions.append(or_(users.c.locked_until.is_(None), users.c.locked_until <= now))
-        with self.engine.connect() as connection:
-            total = int(connection.scalar(select(func.count()).select_from(users).where(*conditions)) or 0)
-        return UserPage(self._accounts(conditions, limit=query.limit, offset=query.offset), total)
-
-    def _accounts(self, conditions: list[Any], *, limit: int, offset: int) -> list[UserAccount]:
-        roles_table = self.schema.access.user_roles
-        with self.engine.connect() as connection:
-            rows = connection.execute(
-                select(self.users).where(*conditions).order_by(self.users.c.id).limit(limit).offset(offset)
-            ).mappings().all()
-            ids = [row["id"] for row in rows]
-            assignments: dict[str, list[tuple[str, str]]] = {}
-            for user_id, role, unit in connection.execute(
-                select(roles_table.c.user_id, roles_table.c.role, roles_table.c.org_unit).where(roles_table.c.user_id.in_(ids))
-            ):
-                assignments.setdefault(user_id, []).append((role, unit))
-        return [
-            UserAccount(
-                id=row["id"], username=row["username"], display_name=row["display_name"], org_unit=row["org_unit"],
-                active=bool(row["active"]), created_at=_aware(row["created_at"]) or utc_now(),
-                locked_until=_aware(row["locked_until"]), failed_sign_ins=int(row["failed_sign_ins"] or 0),
-                lang=row["lang"], assignments=tuple(sorted(assignments.get(row["id"], ()))),
-            )
-            for row in rows
-        ]
-
-    def set_active(self, admin: Actor, user_id: str, active: bool) -> bool:
-        """Activate or deactivate a user and return whether the state changed.
-
-        A deactivated user cannot sign in, and its sessions and API tokens stop working at once.
-        Admins may not deactivate their own account, so that they cannot lock themselves out.
-        KeyError for an unknown user.
-        """
-        if not active and user_id == admin.id:
-            raise AccountRejected("You cannot deactivate your own account; ask another administrator.",
-                                  "不能停用自己的账号；请由其他管理员操作。")
-        with self._write() as connection, connection.begin():
-            current = connection.scalar(select(self.users.c.active).where(self.users.c.id == user_id))
-            if current is None:
-                raise KeyError(user_id)
-            if bool(current) == active:
-                return False
-            values: dict[str, Any] = {"active": active}
-            if not active:
-                # A later reactivation must not revive the sessions open now.
-                values["session_epoch"] = self.users.c.session_epoch + 1
-            connection.execute(update(self.users).where(self.users.c.id == user_id).values(**values))
-            self._audit(connection, admin.id, "activate_user" if active else "deactivate_user", admin.address,
-                        {"user": [None, user_id], "active": [bool(current), active]})
-        logger.info("user %s %s by %s", user_id, "activated" if active else "deactivated", admin.id)
-        return True
-
-    def unlock(self, admin: Actor, user_id: str) -> bool:
-        """Clear a user's sign-in lock and failure count; return whether there was anything to clear.
-
-        KeyError for an unknown user.
-        """
-        with self._write() as connection, connection.begin():
-            row = connection.execute(
-                select(self.users.c.locked_until, self.users.c.failed_sign_ins).where(self.users.c.id == user_id)
-            ).first()
-            if row is None:
-                raise KeyError(user_id)
-            locked_until = _aware(row.locked_until)
-            if locked_until is None and not row.failed_sign_ins:
-                return False
-            connection.execute(update(self.users).where(self.users.c.id == user_id).values(failed_sign_ins=0, locked_until=None))
-            self._audit(connection, admin.id, "unlock_user", admin.address,
-                        {"user": [None, user_id], "locked_until": [locked_until.isoformat() if locked_until else None, None]})
-        logger.info("user %s unlocked by %s", user_id, admin.id)
-        return True
-
     # API tokens -------------------------------------------------------------
 
     def create_token(self, admin: Actor, user_id: str, name: str) -> str:
@@ -377,7 +211,7 @@ class Accounts:
         return token
 
     def revoke_token(self, admin: Actor, token_id: int) -> bool:
-        """Revoke a token and return True, or False when it was revoked before; KeyError for an unknown id."""
+        """Revoke a token and return True, or False when it was revoked before. Raises KeyError for an unknown id."""
         tokens = self.schema.access.api_tokens
         with self._write() as connection, connection.begin():
             revoked_at = connection.execute(select(tokens.c.revoked_at).where(tokens.c.id == token_id)).first()
@@ -389,22 +223,8 @@ class Accounts:
             self._audit(connection, admin.id, "revoke_token", admin.address, {"token": [token_id, None]})
         return True
 
-    def list_tokens(self, user_id: str | None = None) -> list[ApiToken]:
-        """List the API tokens, newest first: all of them, or those of one user."""
-        tokens = self.schema.access.api_tokens
-        statement = select(tokens).order_by(tokens.c.id.desc())
-        if user_id is not None:
-            statement = statement.where(tokens.c.user_id == user_id)
-        with self.engine.connect() as connection:
-            rows = connection.execute(statement).mappings().all()
-        return [
-            ApiToken(row["id"], row["user_id"], row["name"], _aware(row["created_at"]) or utc_now(),
-                     _aware(row["last_used_at"]), _aware(row["revoked_at"]))
-            for row in rows
-        ]
-
     def user_of_token(self, token: str) -> dict[str, Any] | None:
-        """Return the active user a live token acts for, or None; note the token's use."""
+        """Return the active user a live token acts for, or None, and record when the token was used."""
         tokens = self.schema.access.api_tokens
         with self.engine.connect() as connection:
             row = connection.execute(
@@ -414,7 +234,7 @@ class Accounts:
         if row is None:
             return None
         now = utc_now()
-        last_used = _aware(row.last_used_at)
+        last_used = as_utc(row.last_used_at)
         if last_used is None or (now - last_used).total_seconds() >= TOKEN_USE_RESOLUTION_SECONDS:
             with self._write() as connection, connection.begin():
                 connection.execute(update(tokens).where(tokens.c.id == row.id).values(last_used_at=now))

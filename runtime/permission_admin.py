@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Table, and_, delete, insert, select
+from sqlalchemy import Connection, Table, and_, delete, insert, or_, select
 
 from metamodel import model as m
 from runtime.access import Actor
@@ -31,6 +31,10 @@ class PermissionConfigError(ValueError):
     """Raised for a change that does not fit the application; nothing was changed."""
 
     def __init__(self, what_en: str, what_zh: str, value: str, allowed: list[str]) -> None:
+        #: The kind of name at fault ("role", "org unit", ...) and the problem: "unknown", "taken" or "exists",
+        #: so that a form can show the message beside the right field.
+        self.subject = what_en
+        self.problem = "unknown"
         listed = ", ".join(allowed[:30]) + (" ..." if len(allowed) > 30 else "")
         self.message_en = f"unknown {what_en} {value!r}; use one of: {listed}"
         self.message_zh = f"未知的{what_zh} {value!r}；请使用：{listed}"
@@ -39,8 +43,18 @@ class PermissionConfigError(ValueError):
     @classmethod
     def taken(cls, what_en: str, what_zh: str, value: str) -> PermissionConfigError:
         error = cls(what_en, what_zh, value, [])
+        error.problem = "taken"
         error.message_en = f"the {what_en} {value!r} is already used; choose another name"
         error.message_zh = f"{what_zh} {value!r} 已被使用；请换一个名称"
+        error.args = (error.message_en,)
+        return error
+
+    @classmethod
+    def exists(cls, what_en: str, what_zh: str, value: str) -> PermissionConfigError:
+        error = cls(what_en, what_zh, value, [])
+        error.problem = "exists"
+        error.message_en = f"the {what_en} {value!r} exists already; nothing was changed"
+        error.message_zh = f"{what_zh} {value!r} 已存在；未做任何更改"
         error.args = (error.message_en,)
         return error
 
@@ -53,6 +67,29 @@ class MatrixCell:
     allowed: bool
     scopes: tuple[str, ...]
     origins: tuple[str, ...]
+    #: The lines of the role and the roles it inherits for this entity and action, in any unit.
+    lines: tuple[PolicyLine, ...] = ()
+
+
+@dataclass(frozen=True)
+class OrgUnitRow:
+    name: str
+    parent: str | None
+    kind: str
+    label: m.Label
+    #: "yaml" for units the application declares, "runtime" for units admins added.
+    origin: str
+
+
+@dataclass(frozen=True)
+class FieldRuleRow:
+    role: str
+    entity: str
+    field: str
+    #: One of FIELD_RULE_KINDS.
+    kind: str
+    #: "yaml" or "admin". Only admin rules can be cleared.
+    origin: str
 
 
 class PermissionAdmin:
@@ -116,6 +153,15 @@ class PermissionAdmin:
 
     def add_user(self, admin: Actor, user_id: str, username: str, display_name: str, org_unit: str) -> None:
         self._unit(org_unit, any_allowed=False)
+        users = self.tables.users
+        with self.store.engine.connect() as connection:
+            clash = connection.execute(
+                select(users.c.id, users.c.username).where(or_(users.c.id == user_id, users.c.username == username))
+            ).first()
+        if clash is not None and clash.id == user_id:
+            raise PermissionConfigError.taken("user id", "用户 id", user_id)
+        if clash is not None:
+            raise PermissionConfigError.taken("username", "用户名", username)
         row = {"id": user_id, "username": username, "display_name": display_name, "org_unit": org_unit,
                "active": True, "created_at": datetime.datetime.now(datetime.timezone.utc)}
         self._commit(admin, "add_user", {"user": [None, user_id], "org_unit": [None, org_unit]},
@@ -126,6 +172,13 @@ class PermissionAdmin:
         self._role(role)
         self._unit(unit, any_allowed=False)
         self._user(user_id)
+        table = self.tables.user_roles
+        with self.store.engine.connect() as connection:
+            existing = connection.scalar(
+                select(table.c.role).where(table.c.user_id == user_id, table.c.role == role, table.c.org_unit == unit)
+            )
+        if existing is not None:
+            raise PermissionConfigError.exists("role assignment", "角色分配", f"{role}@{unit}")
         row = {"user_id": user_id, "role": role, "org_unit": unit}
         self._commit(admin, "assign_role", {"assignment": [None, row]},
                      lambda connection: connection.execute(insert(self.tables.user_roles).values(**row)))
@@ -133,6 +186,10 @@ class PermissionAdmin:
     def unassign(self, admin: Actor, user_id: str, role: str, unit: str) -> None:
         table = self.tables.user_roles
         condition = and_(table.c.user_id == user_id, table.c.role == role, table.c.org_unit == unit)
+        with self.store.engine.connect() as connection:
+            assignments = [f"{row.role}@{row.org_unit}" for row in connection.execute(select(table).where(table.c.user_id == user_id))]
+        if f"{role}@{unit}" not in assignments:
+            raise PermissionConfigError("role assignment", "角色分配", f"{role}@{unit}", sorted(assignments))
         self._commit(admin, "unassign_role", {"assignment": [{"user_id": user_id, "role": role, "org_unit": unit}, None]},
                      lambda connection: connection.execute(delete(table).where(condition)))
 
@@ -156,6 +213,8 @@ class PermissionAdmin:
         if effect not in EFFECTS:
             raise PermissionConfigError("effect", "效果", effect, list(EFFECTS))
         line = PolicyLine(role, unit, entity, action, scope, effect, "admin")
+        if line.values in [item.values for item in self.store.lines()]:
+            raise PermissionConfigError.exists("policy line", "策略", " ".join(line.values))
         values = {f"v{index}": value for index, value in enumerate(line.values)}
         self._commit(admin, "grant", {"line": [None, line.values]},
                      lambda connection: connection.execute(insert(self.rules).values(ptype="p", **values)))
@@ -179,11 +238,18 @@ class PermissionAdmin:
             raise PermissionConfigError("field", "字段", field, sorted(entity_spec.fields))
         if kind not in FIELD_RULE_KINDS:
             raise PermissionConfigError("field rule", "字段规则", kind, list(FIELD_RULE_KINDS))
+        if FieldRuleRow(role, entity, field, kind, "admin") in self.field_rules(role, entity):
+            raise PermissionConfigError.exists("field rule", "字段规则", f"{field}: {kind}")
         row = {"role": role, "entity": entity, "field": field, "rule": kind}
         self._commit(admin, "set_field_rule", {"field_rule": [None, row]},
                      lambda connection: connection.execute(insert(self.tables.field_rules).values(**row)))
 
     def clear_field_rule(self, admin: Actor, role: str, entity: str, field: str, kind: str) -> None:
+        """Remove an admin field rule. The YAML's rules change only in the YAML."""
+        admin_rules = [rule for rule in self.field_rules(role, entity) if rule.origin == "admin"]
+        if FieldRuleRow(role, entity, field, kind, "admin") not in admin_rules:
+            raise PermissionConfigError("admin field rule", "管理员字段规则", f"{field}: {kind}",
+                                        [f"{rule.field}: {rule.kind}" for rule in admin_rules])
         table = self.tables.field_rules
         condition = and_(table.c.role == role, table.c.entity == entity, table.c.field == field, table.c.rule == kind)
         row = {"role": role, "entity": entity, "field": field, "rule": kind}
@@ -192,21 +258,32 @@ class PermissionAdmin:
 
     # Reading --------------------------------------------------------------------
 
-    def matrix(self) -> dict[tuple[str, str, str], MatrixCell]:
-        """Return role × entity × action: whether a line grants it for any unit, with its scopes and origins."""
+    def matrix(
+        self, roles: list[str] | None = None, entities: list[str] | None = None
+    ) -> dict[tuple[str, str, str], MatrixCell]:
+        """Return role × entity × action: whether a line grants it for any unit, with its scopes and origins.
+
+        `roles` and `entities` narrow the matrix, and "system" is the resource of the application's administration.
+        """
         cells: dict[tuple[str, str, str], MatrixCell] = {}
-        inherited = {name: self._ancestors(name) for name in self.model.permissions.roles}
-        lines = self.store.lines()
-        for role, parents in inherited.items():
-            for entity in (*self.model.entities, m.SYSTEM_RESOURCE):
+        by_resource: dict[tuple[str, str], list[PolicyLine]] = {}
+        for line in self.store.lines():
+            by_resource.setdefault((line.entity, line.action), []).append(line)
+        for role in roles if roles is not None else self.model.permissions.roles:
+            parents = self._ancestors(role)
+            for entity in entities if entities is not None else (*self.model.entities, m.SYSTEM_RESOURCE):
                 for action in self.model.actions_for(entity):
-                    matching = [line for line in lines if line.role in parents and line.entity == entity and line.action == action]
-                    allowed = any(line.effect == "allow" for line in matching) and not any(line.effect == "deny" for line in matching)
-                    cells[(role, entity, action)] = MatrixCell(
-                        allowed, tuple(sorted({line.scope for line in matching if line.effect == "allow"})),
-                        tuple(sorted({line.origin for line in matching})),
-                    )
+                    matching = [line for line in by_resource.get((entity, action), ()) if line.role in parents]
+                    cells[(role, entity, action)] = _cell(matching)
         return cells
+
+    def cell(self, role: str, entity: str, action: str) -> MatrixCell:
+        """Return one cell of the matrix, after checking that the role, entity and action exist."""
+        self._role(role)
+        if entity != m.SYSTEM_RESOURCE:
+            self._entity(entity)
+        self._action(entity, action)
+        return self.matrix([role], [entity])[(role, entity, action)]
 
     def _ancestors(self, role: str) -> set[str]:
         found = {role}
@@ -222,3 +299,46 @@ class PermissionAdmin:
     def assignments(self, connection: Connection) -> list[tuple[str, str, str]]:
         table = self.tables.user_roles
         return [(row.user_id, row.role, row.org_unit) for row in connection.execute(select(table))]
+
+    def members(self) -> dict[str, list[tuple[str, str]]]:
+        """Return, for each role, the (user, org unit) pairs holding it directly, sorted."""
+        with self.store.engine.connect() as connection:
+            assignments = self.assignments(connection)
+        members: dict[str, list[tuple[str, str]]] = {}
+        for user_id, role, unit in sorted(assignments):
+            members.setdefault(role, []).append((user_id, unit))
+        return members
+
+    def org_units(self) -> list[OrgUnitRow]:
+        """Return the YAML's org units and those added at runtime, in declaration and then name order."""
+        units = [
+            OrgUnitRow(unit.name, unit.parent, unit.kind, unit.label, "yaml")
+            for unit in self.model.permissions.org_units.values()
+        ]
+        table = self.tables.org_units
+        with self.store.engine.connect() as connection:
+            for row in connection.execute(select(table).order_by(table.c.name)):
+                if row.name not in self.model.permissions.org_units:
+                    units.append(OrgUnitRow(row.name, row.parent, row.kind, m.Label(row.label_zh, row.label_en), row.origin))
+        return units
+
+    def field_rules(self, role: str, entity: str) -> list[FieldRuleRow]:
+        """Return the field rules of one role on one entity, the YAML's first, then the admins'."""
+        rules = [
+            FieldRuleRow(role, entity, field, kind, "yaml")
+            for rule in self.model.permissions.field_rules if rule.role == role and rule.entity == entity
+            for kind in FIELD_RULE_KINDS for field in getattr(rule, kind)
+        ]
+        table = self.tables.field_rules
+        with self.store.engine.connect() as connection:
+            for row in connection.execute(select(table).where(table.c.role == role, table.c.entity == entity)):
+                rules.append(FieldRuleRow(role, entity, row.field, row.rule, "admin"))
+        return rules
+
+
+def _cell(lines: list[PolicyLine]) -> MatrixCell:
+    allowed = any(line.effect == "allow" for line in lines) and not any(line.effect == "deny" for line in lines)
+    return MatrixCell(
+        allowed, tuple(sorted({line.scope for line in lines if line.effect == "allow"})),
+        tuple(sorted({line.origin for line in lines})), tuple(lines),
+    )
