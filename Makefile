@@ -1,15 +1,18 @@
 # Two commands on a fresh machine: `make run` and `make test`.
-# Both set up .venv and the front-end packages first; stamp files make a second run fast.
+# Both set up .venv, the front-end packages and the browser for the browser tests first;
+# stamp files make a second run fast.
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 VENDOR := ui/static/vendor
 APP ?= configs/guarantee
+HOST ?= 127.0.0.1
+PORT ?= 8000
 
-.PHONY: setup run test typecheck pytest bench clean
+.PHONY: setup browser-deps run test typecheck pytest bench clean
 
-setup: $(VENV)/.installed $(VENDOR)/.installed
+setup: $(VENV)/.installed $(VENDOR)/.installed browser-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,12 +30,26 @@ $(VENDOR)/.installed: node_modules/.package-lock.json
 	cp node_modules/echarts/dist/echarts.min.js $(VENDOR)/echarts.min.js
 	touch $@
 
-# Until the screens exist, running the app means checking it, creating or updating its
-# SQLite database under data/, and writing its catalog rows.
+# Debian's Chromium and CJK fonts, for the browser tests and their screenshots in Chinese.
+# Playwright's own browser download is never used. Installing needs root; other users get
+# the command to run, and the browser tests skip until then.
+browser-deps:
+	@if [ -x /usr/bin/chromium ] && fc-list 2>/dev/null | grep -qi 'Noto Sans CJK'; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium fonts-noto-cjk; \
+	else \
+		echo "The browser tests need Debian's chromium and fonts-noto-cjk: run 'sudo make browser-deps'. Until then they are skipped."; \
+	fi
+
+# Check the app, create or update its database (SQLite under data/ unless METADESK_DATABASE_URL
+# is set), write its catalog rows, add the demo users and records (a second run adds nothing
+# and prints the same users and passwords), then serve it on http://$(HOST):$(PORT)/.
 run: setup
 	$(BIN)/metadesk check $(APP)
 	$(BIN)/metadesk migrate $(APP)
 	$(BIN)/metadesk catalogs $(APP)
+	$(BIN)/metadesk seed $(APP)
+	$(BIN)/metadesk serve $(APP) --host $(HOST) --port $(PORT)
 
 test: setup typecheck pytest
 

@@ -12,6 +12,7 @@ from metamodel import model as m
 from metamodel.build import ExpressionSite
 from metamodel.crosscheck_catalogs import check_catalogs
 from metamodel.crosscheck_outputs import check_expressions, check_menus, check_reports, check_templates
+from metamodel.crosscheck_seed import check_seed
 from metamodel.diagnostics import Diagnostic, DocPath, Text, suggest
 from metamodel.values import check_value
 from metamodel.yamlsource import Document
@@ -39,6 +40,7 @@ def crosscheck(
     check_catalogs(checker)
     check_templates(checker)
     check_menus(checker)
+    check_seed(checker)
     check_expressions(checker, sites)
     return checker.diagnostics
 

@@ -3,6 +3,7 @@
 An application is a folder laid out by kind:
 
     app.yaml           the app document
+    seed.yaml          optional hints for the demo data of `metadesk seed`
     entities/*.yaml    one entity per file
     forms/  flows/  permissions/  reports/  catalogs/  schedules/  integrations/  templates/
 
@@ -34,6 +35,7 @@ from metamodel.build_declarations import (
     build_schedule,
     build_template,
 )
+from metamodel.build_seed import build_seed
 from metamodel.crosscheck import crosscheck
 from metamodel.diagnostics import ConfigError, Diagnostic, Text, suggest
 from metamodel.schemas import validate_document
@@ -51,6 +53,9 @@ FOLDERS: dict[str, str] = {
     "integrations": "integration",
     "templates": "template",
 }
+
+#: Documents that sit at the top of the application folder besides app.yaml, by file stem.
+TOP_LEVEL: dict[str, str] = {"seed": "seed"}
 
 #: Folders that may sit in an application without holding documents.
 OTHER_FOLDERS = ("hooks",)
@@ -130,7 +135,7 @@ def _read_documents(
     for each flow file that failed ("flow:*" when the entity is unknown), so that its
     transitions are not reported as unknown actions.
     """
-    documents: dict[str, list[Document]] = {kind: [] for kind in ("app", *FOLDERS.values())}
+    documents: dict[str, list[Document]] = {kind: [] for kind in ("app", *TOP_LEVEL.values(), *FOLDERS.values())}
     app_file = next(
         (path for path in sorted(root.iterdir()) if path.is_file() and path.stem == "app" and path.suffix.lower() in YAML_SUFFIXES),
         None,
@@ -154,7 +159,9 @@ def _read_documents(
             continue
         display = _display(display_root, relative.as_posix())
         if len(relative.parts) == 1:
-            if path != app_file:
+            if path.stem in TOP_LEVEL:
+                _read_one(path, display, TOP_LEVEL[path.stem], documents, diagnostics, broken)
+            elif path != app_file:
                 diagnostics.append(
                     Diagnostic("layout.E004", display, 1, 1, (), {"found": path.name, "expected": [name + "/" for name in FOLDERS]})
                 )
@@ -239,6 +246,7 @@ def _build_model(
     permissions = PermissionsBuilder(builder)
     for document in documents["permissions"]:
         permissions.add(document)
+    seed = build_seed(builder, documents["seed"][0]) if documents["seed"] else None
 
     return m.AppModel(
         directory=str(root),
@@ -252,4 +260,5 @@ def _build_model(
         schedules=m.frozen_mapping(built["schedule"]),
         integrations=m.frozen_mapping(built["integration"]),
         templates=m.frozen_mapping(built["template"]),
+        seed=seed,
     )

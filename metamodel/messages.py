@@ -146,8 +146,8 @@ MESSAGES: dict[str, Message] = {
         "请指定包含 app.yaml 的文件夹路径。",
     ),
     "layout.E004": _m(
-        "the file {found} is not read, because only app.yaml may sit at the top of the application folder",
-        "文件 {found} 不会被读取，因为应用文件夹顶层只能放 app.yaml",
+        "the file {found} is not read, because only app.yaml and seed.yaml may sit at the top of the application folder",
+        "文件 {found} 不会被读取，因为应用文件夹顶层只能放 app.yaml 和 seed.yaml",
         "Move it into the folder of its kind: {expected}.",
         "请把它移到对应类型的文件夹：{expected}。",
     ),
@@ -503,6 +503,55 @@ MESSAGES: dict[str, Message] = {
         "默认语言 {found} 不在语言列表 {expected} 中",
         "Add it to locales or choose a listed locale.",
         "请把它加入 locales，或选择列表中的语言。",
+    ),
+    # The seed hints (seed.yaml)
+    "seed.E001": _m(
+        "{path} names the org unit {found}, which is not declared",
+        "{path} 引用的组织机构 {found} 未声明",
+        "Use one of the org units declared in permissions/: {expected}.",
+        "请使用 permissions/ 中声明的组织机构：{expected}。",
+    ),
+    "seed.E002": _m(
+        "{path} sets both {expected} and {found}; a field hint takes one generator",
+        "{path} 同时设置了 {expected} 和 {found}；一个字段提示只能用一种生成方式",
+        "Keep one of value, range, choices, faker and format; probability and step may go with it.",
+        "请在 value、range、choices、faker、format 中只保留一个；probability 和 step 可以一起使用。",
+    ),
+    "seed.E003": _m(
+        "{found} does not apply to the field {field} of type {type}",
+        "{found} 不适用于 {type} 类型的字段 {field}",
+        "Remove {found}; it applies to the types {expected}.",
+        "请删除 {found}；它只适用于以下类型：{expected}。",
+    ),
+    "seed.E004": _m(
+        "the choice {found} is not a valid value of the field {field}: {reason}",
+        "候选值 {found} 不是字段 {field} 的有效值：{reason}",
+        "Change the choice so that it passes the field's own rules.",
+        "请修改候选值，使其符合该字段自身的规则。",
+    ),
+    "seed.E005": _m(
+        "the field {found} is computed, so the seeder cannot set it",
+        "字段 {found} 由系统计算，生成演示数据时不能设置",
+        "Remove the hint; the runtime computes the value from the other fields.",
+        "请删除该提示；系统会根据其他字段计算它的值。",
+    ),
+    "seed.E006": _m(
+        "the range starts at {found}, above its end {expected}",
+        "取值范围的起点 {found} 大于终点 {expected}",
+        "Write the lowest value first: [low, high].",
+        "请先写较小的值：[最小值, 最大值]。",
+    ),
+    "seed.E007": _m(
+        "the format {found} cannot be filled: {reason}",
+        "格式 {found} 无法填充：{reason}",
+        "Write a Python format string that uses only {{n}}, the record's number, and {{year}}, such as GA{{year}}{{n:06d}}.",
+        "请写只使用 {{n}}（记录序号）和 {{year}}（年份）的 Python 格式字符串，例如 GA{{year}}{{n:06d}}。",
+    ),
+    "seed.E008": _m(
+        "{path} sets step without range",
+        "{path} 设置了 step 但没有 range",
+        "Add a range, or remove step: it rounds values drawn from a range.",
+        "请添加 range，或删除 step：step 只用于对 range 中取的值取整。",
     ),
 }
 

@@ -444,6 +444,49 @@ class Template:
     positions: tuple[Position, ...] = ()
 
 
+#: Text generators a seed hint may name, realistic in Simplified Chinese.
+SEED_GENERATORS: tuple[str, ...] = ("person_name", "company", "address", "city", "province", "job", "email", "sentence", "word")
+
+
+@dataclass(frozen=True)
+class SeedField:
+    """How the demo seeder fills one field: at most one generator, else the field's type decides."""
+
+    field: str
+    #: An expression over the record's other fields.
+    value: Expression | None = None
+    #: Lowest and highest value, each a Decimal or an expression; days from today for dates.
+    range: tuple[Decimal | Expression, Decimal | Expression] | None = None
+    step: Decimal | None = None
+    choices: tuple[Any, ...] = ()
+    #: One of SEED_GENERATORS.
+    faker: str | None = None
+    #: A format string with {n}, the record's number, and {year}.
+    format: str | None = None
+    #: Share of records that get a value; None lets the seeder decide by whether the field is required.
+    probability: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class SeedEntity:
+    name: str
+    count: int | None = None
+    owners: tuple[str, ...] = ()
+    fields: Mapping[str, SeedField] = field(default_factory=lambda: frozen_mapping({}))
+
+
+@dataclass(frozen=True)
+class Seed:
+    """Hints for the demo users and records, from seed.yaml; the seeder derives everything left out."""
+
+    source: Source
+    #: Org units that own the demo records, taken in turn.
+    owners: tuple[str, ...] = ()
+    #: The org unit of each role's demo user.
+    users: Mapping[str, str] = field(default_factory=lambda: frozen_mapping({}))
+    entities: Mapping[str, SeedEntity] = field(default_factory=lambda: frozen_mapping({}))
+
+
 @dataclass(frozen=True)
 class MenuItem:
     label: Label | None
@@ -486,6 +529,8 @@ class AppModel:
     schedules: Mapping[str, Schedule]
     integrations: Mapping[str, Integration]
     templates: Mapping[str, Template]
+    #: Hints for `metadesk seed`; None when the application has no seed.yaml.
+    seed: Seed | None = None
 
     def flows_for(self, entity: str) -> tuple[Flow, ...]:
         return tuple(flow for flow in self.flows.values() if flow.entity == entity)

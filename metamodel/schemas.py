@@ -33,6 +33,7 @@ KINDS: tuple[str, ...] = (
     "schedule",
     "integration",
     "template",
+    "seed",
 )
 
 NAME_PATTERN = "^[a-z][a-z0-9_]{0,62}$"

@@ -321,7 +321,7 @@ CASES += [
         "stray file at the top",
         {"product.yaml": GOOD_ITEM},
         "layout.E004", "product.yaml", 1, 1,
-        'the file "product.yaml" is not read, because only app.yaml may sit at the top of the application folder',
+        'the file "product.yaml" is not read, because only app.yaml and seed.yaml may sit at the top of the application folder',
     ),
     (
         "computed with zero default",

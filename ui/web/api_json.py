@@ -3,7 +3,7 @@
 Every response under /api is JSON. An error looks like
 
     {"error": {"code": "validation", "message": "...",
-               "fields": [{"path": "loan_amount", "code": "min", "message": "..."}]}}
+               "fields": [{"path": "price", "code": "min", "message": "..."}]}}
 
 with the message in the language the client asks for in Accept-Language (Simplified
 Chinese unless English is preferred). Numbers in request bodies are read as Decimal, so

@@ -4,11 +4,11 @@ One syntax serves the list screens, the inbox links, report drill-downs and the 
 so a list can be bookmarked, shared and reproduced by an integration:
 
     q=张三                      search text (every word must match)
-    sort=-loan_amount,name      fields, "-" for descending; the entity's default when absent
+    sort=-price,name            fields, "-" for descending; the entity's default when absent
     after=<cursor>              the page after the one that returned this cursor
     limit=50                    rows per page (1 to 200; 20 by default)
     state=submitted&state=review            equal to one of the values
-    loan_amount.min=1000&loan_amount.max=5000  numeric and money ranges, both ends inclusive
+    price.min=1000&price.max=5000  numeric and money ranges, both ends inclusive
     created_at.from=2026-01-01&created_at.to=2026-01-31  date ranges, both days included
     remarks.empty=1             empty (1) or not empty (0)
 

@@ -254,7 +254,7 @@ def _error_schema() -> dict[str, Any]:
                             "type": "object",
                             "required": ["path", "code", "message"],
                             "properties": {
-                                "path": {"type": "string", "examples": ["loan_amount", "contacts[0].phone"]},
+                                "path": {"type": "string", "examples": ["price", "contacts[0].phone"]},
                                 "code": {"type": "string", "examples": ["required", "min", "unknown_field"]},
                                 "message": {"type": "string"},
                             },

@@ -1,0 +1,81 @@
+"""Cross-check seed.yaml: its org units, roles, entities and fields exist, and each hint fits its field."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from metamodel import model as m
+from metamodel.diagnostics import DocPath, Text, suggest
+from metamodel.values import check_value
+from metamodel.yamlsource import Document
+
+if TYPE_CHECKING:
+    from metamodel.crosscheck import CrossChecker
+
+#: The field types each hint key applies to.
+HINT_TYPES: dict[str, frozenset[str]] = {
+    "range": m.NUMERIC_TYPES | {"date", "datetime"},
+    "step": m.NUMERIC_TYPES | {"date", "datetime"},
+    "faker": m.TEXT_TYPES,
+    "format": m.TEXT_TYPES,
+}
+
+#: Field types no hint may fill: the seeder makes their rows and files itself.
+UNHINTED_TYPES = frozenset({"child", "attachment", "attachments"})
+
+
+def check_seed(checker: CrossChecker) -> None:
+    seed = checker.model.seed
+    documents = checker.documents.get("seed") or []
+    if seed is None or not documents:
+        return
+    document = documents[0]
+    for index, unit in enumerate(seed.owners):
+        _unit_ref(checker, document, ("owners", index), unit)
+    for role, unit in seed.users.items():
+        checker.role_ref(document, ("users", role), role)
+        _unit_ref(checker, document, ("users", role), unit)
+    for name, hints in seed.entities.items():
+        entity = checker.entity_ref(document, ("entities", name), name)
+        for index, unit in enumerate(hints.owners):
+            _unit_ref(checker, document, ("entities", name, "owners", index), unit)
+        if entity is None:
+            continue
+        for field_name, hint in hints.fields.items():
+            path: DocPath = ("entities", name, "fields", field_name)
+            field = checker.field_ref(document, path, entity, field_name)
+            if field is not None:
+                _check_hint(checker, document, path, field, hint)
+
+
+def _unit_ref(checker: CrossChecker, document: Document, path: DocPath, unit: str) -> None:
+    units = checker.model.permissions.org_units
+    if unit not in units:
+        checker.report(document, "seed.E001", path, found=unit, expected=sorted(units), suggestion=suggest(unit, units))
+
+
+def _check_hint(checker: CrossChecker, document: Document, path: DocPath, field: m.Field, hint: m.SeedField) -> None:
+    if field.computed is not None:
+        checker.report(document, "seed.E005", path, found=field.name)
+        return
+    used = [key for key in ("value", "range", "step", "choices", "faker", "format") if _sets(hint, key)]
+    for key in used:
+        allowed = HINT_TYPES.get(key)
+        if field.type in UNHINTED_TYPES or (allowed is not None and field.type not in allowed):
+            expected = sorted(allowed) if allowed is not None else sorted(set(m.FIELD_TYPES) - UNHINTED_TYPES)
+            checker.report(document, "seed.E003", path + (key,), found=key, field=field.name, type=field.type, expected=expected)
+            return
+    for index, choice in enumerate(hint.choices):
+        _, problems = check_value(field, choice)
+        if problems:
+            problem = problems[0]
+            checker.report(
+                document, "seed.E004", path + ("choices", index), found=choice, field=field.name,
+                reason=Text(problem.message_en, problem.message_zh),
+            )
+
+
+def _sets(hint: m.SeedField, key: str) -> bool:
+    if key == "choices":
+        return bool(hint.choices)
+    return getattr(hint, key) is not None
