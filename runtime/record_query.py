@@ -1,7 +1,8 @@
 """List queries: filters, search, sort and keyset pagination, compiled to SQLAlchemy Core.
 
 Filter values go through the same checks as field input, so "1,234.50" or "2024年3月5日"
-filter as they would be stored. Sorting puts empty values last in both directions and
+filter as they would be stored. A bound on a moment may be a day alone: the day starts at
+midnight in the application's time zone. Sorting puts empty values last in both directions and
 always ends with the id, so that the keyset cursor of a page names exactly one row.
 """
 
@@ -10,11 +11,12 @@ from __future__ import annotations
 import base64
 import datetime
 import json
+import unicodedata
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Sequence
 
-from sqlalchemy import ColumnElement, Table, and_, false, or_, true
+from sqlalchemy import ColumnElement, DateTime, Integer, Table, and_, false, or_, true
 from sqlalchemy.sql.elements import UnaryExpression
 
 from metamodel import model as m
@@ -26,6 +28,8 @@ from runtime.schema import HASH_SUFFIX, SEARCH_COLUMN
 
 OPERATORS = ("eq", "ne", "lt", "le", "gt", "ge", "in", "not_in", "contains", "between", "empty", "not_empty")
 _HASHABLE_OPERATORS = ("eq", "ne", "in", "not_in", "empty", "not_empty")
+#: Problem codes of a value outside the field's min and max.
+_RANGE_CODES = frozenset({"min", "max"})
 
 #: Largest page a list returns.
 MAX_LIMIT = 500
@@ -57,7 +61,10 @@ class ListQuery:
     after: str | None = None
     #: List deleted records (the recycle bin) instead of live ones.
     deleted: bool = False
+    #: Count the matching records into `Page.total`.
     with_total: bool = False
+    #: Stop counting after this many records, so that a total stays cheap on a big table.
+    count_limit: int | None = None
 
 
 @dataclass(frozen=True)
@@ -65,6 +72,8 @@ class Page:
     rows: list[dict[str, Any]]
     next_cursor: str | None
     total: int | None = None
+    #: False when counting stopped at `ListQuery.count_limit`: at least `total` records match.
+    total_exact: bool = True
 
 
 class QueryProblems(Exception):
@@ -81,6 +90,8 @@ class QueryCompiler:
     table: Table
     codec: RecordCodec
     hidden: frozenset[str]
+    #: Zone of the days and wall-clock times given as bounds of moments.
+    timezone: datetime.tzinfo = datetime.timezone.utc
     errors: dict[str, list[FieldError]] = field(default_factory=dict)
 
     def error(self, path: str, code: str, en: str, zh: str) -> None:
@@ -105,13 +116,59 @@ class QueryCompiler:
             return or_(false(), *parts) if node.mode == "or" else and_(true(), *parts)
         return self.condition(node, path)
 
-    def _value(self, path: str, field: m.Field | None, value: Any) -> Any:
+    def _value(self, path: str, field: m.Field | None, value: Any, column: Any) -> Any:
         if field is None:
-            return value
+            return self._system_value(path, column, value)
+        if field.type == "datetime":
+            return self._moment(path, field.name, value)
         checked, problems = check_value(field, value)
         for problem in problems:
-            self.error(path, problem.code, problem.message_en, problem.message_zh)
+            # A bound outside the field's own min and max is a valid filter: it matches all or nothing.
+            if problem.code not in _RANGE_CODES:
+                self.error(path, problem.code, problem.message_en, problem.message_zh)
+        if field.type == "reference" and not problems:
+            return self._record_id(path, field.name, checked)
         return checked
+
+    def _system_value(self, path: str, column: Any, value: Any) -> Any:
+        """Convert a bound on a system column (created_at, id ...) to the column's type."""
+        if isinstance(column.type, DateTime):
+            return self._moment(path, column.name, value)
+        if isinstance(column.type, Integer):
+            return self._record_id(path, column.name, value)
+        return value
+
+    def _record_id(self, path: str, name: str, value: Any) -> Any:
+        """Return a record number as an integer: PostgreSQL does not compare integer columns with text."""
+        if value is None or (isinstance(value, int) and not isinstance(value, bool)):
+            return value
+        text = str(value).strip()
+        if text.isdigit():
+            return int(text)
+        self.error(path, "type.integer", f"{name} takes a record number, such as 12, not {text!r}",
+                   f"{name} 需要记录编号（如 12），而不是 {text!r}")
+        return value
+
+    def _moment(self, path: str, name: str, value: Any) -> Any:
+        """Return a moment in UTC, as moments are stored; a day alone means its midnight in `timezone`.
+
+        Text that is neither is reported and returned unchanged, as check_value does.
+        """
+        if value is None or isinstance(value, datetime.datetime):
+            moment = value
+        elif isinstance(value, datetime.date):
+            moment = datetime.datetime.combine(value, datetime.time())
+        else:
+            text = unicodedata.normalize("NFKC", str(value)).strip()
+            try:
+                moment = datetime.datetime.fromisoformat(text)
+            except ValueError:
+                self.error(path, "type.datetime", f"{name} takes a date such as 2024-03-05 or a time such as 2024-03-05 14:30, not {text!r}",
+                           f"{name} 需要日期（如 2024-03-05）或时间（如 2024-03-05 14:30），而不是 {text!r}")
+                return text
+        if moment is not None and moment.tzinfo is None:
+            moment = moment.replace(tzinfo=self.timezone)
+        return moment.astimezone(datetime.timezone.utc) if moment is not None else None
 
     def condition(self, node: Condition, path: str) -> ColumnElement[bool]:
         path = f"{path}.{node.field}"
@@ -134,14 +191,14 @@ class QueryCompiler:
             return empty if node.op == "empty" else ~empty
         if node.op in ("in", "not_in"):
             values = node.value if isinstance(node.value, (list, tuple)) else [node.value]
-            checked = [self._stored(field, self._value(path, field, item)) for item in values]
+            checked = [self._stored(field, self._value(path, field, item, column)) for item in values]
             membership: ColumnElement[bool] = column.in_(checked) if node.op == "in" else column.not_in(checked)
             return membership
         if node.op == "between":
             if not isinstance(node.value, (list, tuple)) or len(node.value) != 2:
                 self.error(path, "between", "between takes two values, low and high", "between 需要两个值：下限和上限")
                 return true()
-            low, high = (self._value(path, field, item) for item in node.value)
+            low, high = (self._value(path, field, item, column) for item in node.value)
             parts = []
             if low is not None:
                 parts.append(column >= low)
@@ -153,7 +210,7 @@ class QueryCompiler:
             contained: ColumnElement[bool] = column.contains(text, autoescape=True)
             return contained
 
-        value = self._stored(field, self._value(path, field, node.value))
+        value = self._stored(field, self._value(path, field, node.value, column))
         comparison: ColumnElement[bool]
         if node.op == "eq":
             comparison = column == value

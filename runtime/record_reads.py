@@ -5,8 +5,10 @@
 
 from __future__ import annotations
 
+import builtins
 import datetime
 import logging
+import zoneinfo
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator, Mapping
 
@@ -17,7 +19,7 @@ from runtime.access import Access, Actor, FieldAccess
 from runtime.audit import AuditLog
 from runtime.crypto import KeyRing
 from runtime.database import WRITE_OPTION
-from runtime.errors import NotFound, PermissionDenied, ValidationFailed
+from runtime.errors import FieldError, NotFound, PermissionDenied, ValidationFailed
 from runtime.record_codec import RecordCodec, mask_value
 from runtime.record_query import (
     MAX_LIMIT,
@@ -41,6 +43,18 @@ def utc_now() -> datetime.datetime:
     return datetime.datetime.now(datetime.timezone.utc)
 
 
+def _zone(model: m.AppModel) -> datetime.tzinfo:
+    """Return the application's time zone (the `timezone` setting), in which list filters read days and times."""
+    name = model.app.settings.get("timezone")
+    if not name:
+        return datetime.timezone.utc
+    try:
+        return zoneinfo.ZoneInfo(str(name))
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        logger.warning("unknown time zone %r in the application settings; list filters read times in UTC", name)
+        return datetime.timezone.utc
+
+
 class RecordReads:
     def __init__(
         self,
@@ -58,6 +72,7 @@ class RecordReads:
         self.access = access
         self.keys = keys
         self.clock = clock
+        self.timezone = _zone(model)
         self.audit = AuditLog(schema)
         self.codecs = {
             name: RecordCodec(entity, schema.entities[name].table, keys) for name, entity in model.entities.items()
@@ -165,13 +180,64 @@ class RecordReads:
         return record
 
     def list(self, actor: Actor, entity_name: str, query: ListQuery | None = None) -> Page:
-        """Return one page of records with the actor's scope, filters, search and sort applied in SQL."""
+        """Return one page of records with the actor's scope, filters, search and sort applied in SQL.
+
+        With `with_total` the page carries the number of matching records. With a `count_limit`
+        as well, counting stops there, and `total_exact` is False when more records match.
+        """
         query = query or ListQuery()
+        access, codec, conditions, keys = self._compile(actor, entity_name, query)
+        table = self.schema.entities[entity_name].table
+
+        limit = max(1, min(query.limit, MAX_LIMIT))
+        sort_columns = [column for column, _ in keys]
+        selected = codec.columns_for(access)
+        extra = [column for column in sort_columns if column not in selected]
+        statement = select(*selected, *extra).where(*conditions).order_by(*order_by(keys)).limit(limit + 1)
+
+        with self.engine.connect() as connection:
+            rows = connection.execute(statement).mappings().all()
+            total, exact = None, True
+            if query.with_total:
+                # The cursor condition is left out: the total is of the whole result, not of what follows.
+                total, exact = self._count(connection, table, conditions[:4], query.count_limit)
+
+        next_cursor = None
+        if len(rows) > limit:
+            rows = rows[:limit]
+            last = rows[-1]
+            next_cursor = encode_cursor([last[column.name] for column in sort_columns])
+        return Page([codec.decode(row, access) for row in rows], next_cursor, total, exact)
+
+    def count(self, actor: Actor, entity_name: str, query: ListQuery | None = None) -> int:
+        """Return the exact number of records a list query matches, whatever its page, cursor and count limit."""
+        query = query or ListQuery()
+        conditions = self._compile(actor, entity_name, ListQuery(where=query.where, search=query.search, deleted=query.deleted))[2]
+        table = self.schema.entities[entity_name].table
+        with self.engine.connect() as connection:
+            return self._count(connection, table, conditions, None)[0]
+
+    def query_problems(self, actor: Actor, entity_name: str, query: ListQuery) -> dict[str, builtins.list[FieldError]]:
+        """Return what is wrong with a list query's filters, sort and cursor, keyed by path, without running it."""
+        try:
+            self._compile(actor, entity_name, query)
+        except ValidationFailed as failed:
+            return failed.errors
+        return {}
+
+    def _compile(
+        self, actor: Actor, entity_name: str, query: ListQuery
+    ) -> tuple[FieldAccess, RecordCodec, builtins.list[Any], builtins.list[tuple[Any, bool]]]:
+        """Check a list query for the actor and return its field access, codec, WHERE conditions and sort keys.
+
+        The conditions are, in order: live or deleted, the actor's scope, the filters, the
+        search and, when the query has one, the cursor. Raises ValidationFailed with every problem.
+        """
         entity = self._entity(entity_name)
         access = self._require(actor, "read", entity_name)
         table = self.schema.entities[entity_name].table
         codec = self.codecs[entity_name]
-        compiler = QueryCompiler(entity, table, codec, access.hidden)
+        compiler = QueryCompiler(entity, table, codec, access.hidden, self.timezone)
 
         live = table.c.deleted_at.is_not(None) if query.deleted else table.c.deleted_at.is_(None)
         conditions = [live, self._scoped(actor, entity_name), compiler.where(query.where), compiler.search(query.search)]
@@ -184,23 +250,15 @@ class RecordReads:
                 conditions.append(after_cursor(keys, values))
         if compiler.errors:
             raise ValidationFailed(entity_name, compiler.errors)
+        return access, codec, conditions, keys
 
-        limit = max(1, min(query.limit, MAX_LIMIT))
-        sort_columns = [column for column, _ in keys]
-        selected = codec.columns_for(access)
-        extra = [column for column in sort_columns if column not in selected]
-        statement = select(*selected, *extra).where(*conditions).order_by(*order_by(keys)).limit(limit + 1)
-
-        with self.engine.connect() as connection:
-            rows = connection.execute(statement).mappings().all()
-            total = None
-            if query.with_total:
-                counting = select(func.count()).select_from(table).where(*conditions[:4])
-                total = int(connection.scalar(counting) or 0)
-
-        next_cursor = None
-        if len(rows) > limit:
-            rows = rows[:limit]
-            last = rows[-1]
-            next_cursor = encode_cursor([last[column.name] for column in sort_columns])
-        return Page([codec.decode(row, access) for row in rows], next_cursor, total)
+    def _count(self, connection: Connection, table: Any, conditions: builtins.list[Any], limit: int | None) -> tuple[int, bool]:
+        """Count matching rows, stopping after `limit` + 1; return the count and whether it is exact."""
+        if limit is None:
+            return int(connection.scalar(select(func.count()).select_from(table).where(*conditions)) or 0), True
+        # Only the ids of the first rows are read, so the database stops early instead of counting them all.
+        first_rows = select(table.c.id).where(*conditions).limit(limit + 1).subquery()
+        counted = int(connection.scalar(select(func.count()).select_from(first_rows)) or 0)
+        if counted > limit:
+            return limit, False
+        return counted, True
