@@ -18,9 +18,14 @@ from typing import Any, Callable, Iterator
 
 import pytest
 import uvicorn
+from argon2 import PasswordHasher
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
+from metamodel import load_app
+from metamodel.model import AppModel
+from runtime import accounts
+from runtime import app as runtime_app
 from runtime.access import SYSTEM_ACTOR, Actor
 from runtime.app import Runtime
 from runtime.migrate import migrate
@@ -33,6 +38,31 @@ from ui.web.state import WebState
 GUARANTEE = REPOSITORY / "configs" / "guarantee"
 PASSWORD = "Test#2026pass"
 _CSRF = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hash test passwords with argon2's cheapest settings: the default ones take a third of a second each."""
+    monkeypatch.setattr(accounts, "_HASHER", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+
+
+_MODELS: dict[tuple[str, tuple[tuple[str, int, int], ...]], AppModel] = {}
+
+
+def _cached_load_app(directory: str | Path) -> AppModel:
+    """Load an application once per content of its folder; models are immutable, so tests may share one."""
+    root = Path(directory).resolve()
+    files = tuple(sorted((str(path), path.stat().st_mtime_ns, path.stat().st_size) for path in root.rglob("*") if path.is_file()))
+    key = (str(root), files)
+    if key not in _MODELS:
+        _MODELS[key] = load_app(root)
+    return _MODELS[key]
+
+
+@pytest.fixture(autouse=True)
+def shared_app_models(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reuse loaded applications across web tests: loading the guarantee app takes most of a second."""
+    monkeypatch.setattr(runtime_app, "load_app", _cached_load_app)
 
 
 def csrf_of(html: str) -> str:
