@@ -24,6 +24,7 @@ from metamodel import model as m
 from runtime.access import Actor, SystemAccess
 from runtime.errors import FieldError, NotFound, ReasonRequired, StaleVersion, ValidationFailed
 from runtime.flows import available_transitions, fire
+from runtime.record_guards import reference_scope_errors, state_lock_errors
 from runtime.record_codec import RecordCodec, changed_fields
 from runtime.record_reads import Clock, RecordReads, utc_now
 from runtime.record_validation import Checked
@@ -50,6 +51,8 @@ class RecordService(RecordReads):
 
         with self._write() as connection:
             checked = self._validator(connection, entity).check(connection, actor, access, values, None, now.date())
+            if not checked.errors:
+                checked.errors.update(reference_scope_errors(self, connection, actor, entity, checked.values, None))
             if checked.errors:
                 raise ValidationFailed(entity_name, checked.errors)
             row = self._new_row(connection, entity, checked, actor, now)
@@ -87,6 +90,8 @@ class RecordService(RecordReads):
             batch: builtins.list[Checked] = []
             for index, values in enumerate(rows):
                 checked = validator.check(connection, actor, access, values, None, now.date())
+                if not checked.errors:
+                    checked.errors.update(reference_scope_errors(self, connection, actor, entity, checked.values, None))
                 for path, items in checked.errors.items():
                     errors[f"rows[{index}].{path}"] = items
                 batch.append(checked)
@@ -271,10 +276,13 @@ class RecordService(RecordReads):
             checked = self._validator(connection, entity).check(
                 connection, actor, access, values, current, now.date(), trusted
             )
+            changes = changed_fields(current, checked.values, checked.values.keys())
+            if not checked.errors:
+                checked.errors.update(state_lock_errors(self.model, entity, current, changes, access))
+                checked.errors.update(reference_scope_errors(self, connection, actor, entity, checked.values, current))
             if checked.errors:
                 raise ValidationFailed(entity_name, checked.errors)
 
-            changes = changed_fields(current, checked.values, checked.values.keys())
             row = codec.encode({name: checked.values[name] for name in changes})
             if SEARCH_COLUMN in table.c:
                 row[SEARCH_COLUMN] = codec.search_text({**current, **checked.values})

@@ -39,7 +39,9 @@ class Office:
             admin.assign(SYSTEM_ACTOR, user, role, unit)
         self.records = RecordService(self.model, self.schema, engine, access=PolicyAccess(store, self.schema), keys=keys)
         self.engine = engine
-        self.employee = self.system.create(SYSTEM_ACTOR, "employee", {
+        # Staff read the employees of their own unit only, so the requester belongs to engineering.
+        hr = Actor(id="hr", roles=SYSTEM_ACTOR.roles, org_unit="engineering")
+        self.employee = self.system.create(hr, "employee", {
             "employee_no": "E00001", "name": "王小明", "email": "wang@example.com", "department": "engineering"})["id"]
         self.item = self.system.create(SYSTEM_ACTOR, "equipment_item", {
             "code": "LAP-001", "name": "笔记本电脑", "category": "laptop", "unit_price": "6999.00", "stock": 3})["id"]
@@ -188,3 +190,35 @@ def test_transition_hooks_write_or_roll_back(office: Office, restore_registry: N
     with pytest.raises(ValidationFailed) as failure:
         office.records.transition(wang, "requisition", office.draft("RQ00000003")["id"], "submit", version=1)
     assert failure.value.errors["state"][0].code == "hook.missing"
+
+
+def test_state_limits_editable_fields(office: Office) -> None:
+    wang = office.actor("wang", "staff", "engineering")
+    li = office.actor("li", "manager", "engineering")
+    zhao = office.actor("zhao", "it_staff", "it")
+    record = office.records.transition(wang, "requisition", office.draft()["id"], "submit", version=1)
+    record = office.records.transition(li, "requisition", record["id"], "manager_approve", version=record["version"])
+
+    with pytest.raises(ValidationFailed) as failure:
+        office.records.update(zhao, "requisition", record["id"], {"quantity": 2}, version=record["version"])
+    assert failure.value.errors["quantity"][0].message_zh == "当前状态“信息技术部处理”下不能修改此项。"
+
+    record = office.records.update(zhao, "requisition", record["id"], {"asset_tags": "IT-0001", "delivered_on": "2026-12-01"},
+                                   version=record["version"])
+    record = office.records.transition(zhao, "requisition", record["id"], "fulfil", version=record["version"])
+    with pytest.raises(ValidationFailed) as failure:
+        office.records.update(zhao, "requisition", record["id"], {"asset_tags": "IT-0002"}, version=record["version"])
+    assert failure.value.errors["asset_tags"][0].code == "state_locked"
+
+    fixed = office.system.update(SYSTEM_ACTOR, "requisition", record["id"], {"asset_tags": "IT-0002"}, version=record["version"])
+    assert fixed["asset_tags"] == "IT-0002"
+
+
+def test_reference_outside_read_scope_rejected(office: Office) -> None:
+    sun = office.actor("sun", "staff", "sales")
+    with pytest.raises(ValidationFailed) as failure:
+        office.records.create(sun, "requisition", {
+            "requisition_no": "RQ00000009", "requester": office.employee, "item": office.item, "quantity": 1,
+            "reason": "销售部需要一台演示用笔记本"})
+    assert failure.value.errors["requester"][0].message_en == (
+        f"No Employee with id {office.employee} is available to you; choose one from the list.")

@@ -56,15 +56,9 @@ def test_create_and_edit_every_guarantee_entity(web_app: WebApp) -> None:
     own_vehicle = created_id(submit(dealer_user, "/records/vehicle/new", {"brand": "丰田", "vin": vin(2), "price": "150000"}))
     terms = {"dealer": str(own_dealer), "customer": str(own_customer), "product": str(product), "vehicle": str(own_vehicle),
              "vehicle_price": "150,000", "down_payment": "50,000", "loan_amount": "100,000", "term_months": "36"}
-    # NOTE: dealer staff may not write application_no, which the entity requires; the submit hook is
-    # meant to assign it, so until something assigns it on create the form reports it as missing.
-    rejected = submit(dealer_user, "/records/loan_application/new", {**terms, "application_no": "LA-2026-0001"})
-    assert rejected.status_code == 422
-    assert error_of(rejected.text, "field-application_no") == "此项为必填项，请填写"
-    assert read_form(rejected.text).get("loan_amount") == "100,000"
-    application = int(web_app.runtime.records.create(
-        Actor("dealer1", roles=("system",), org_unit="dealer_bj_yizhuang"), "loan_application",
-        {**terms, "application_no": "LA-2026-0001"})["id"])
+    # Dealer staff may not write the application number, which the submit step assigns.
+    application = created_id(submit(dealer_user, "/records/loan_application/new", {**terms, "application_no": "LA-2026-0001"}))
+    assert system_get(web_app, "loan_application", application)["application_no"] is None
 
     stored = system_get(web_app, "loan_product", product)
     assert (stored["annual_rate"], stored["max_ltv"], stored["max_amount"]) == (Decimal("0.06"), Decimal("0.7"), Decimal("800000"))
@@ -88,9 +82,8 @@ def test_create_and_edit_every_guarantee_entity(web_app: WebApp) -> None:
         assert shown in client.get(response.headers["location"]).text, entity
         assert system_get(web_app, entity, record_id)["version"] == 2, entity
 
-    # The application number is entered once, then fixed by the form's read-only rule.
+    # The application number is shown, empty until submitted, but never offered as an input.
     edit_page = dealer_user.get(f"/records/loan_application/{application}/edit").text
-    assert "LA-2026-0001" in field_html(edit_page, "field-application_no")
     assert "<input" not in field_html(edit_page, "field-application_no")
 
 
