@@ -249,26 +249,57 @@ class PermissionStore:
         return lines
 
     def field_access(self, actor: Actor, entity: str) -> FieldAccess:
-        """Combine the field rules of the actor's roles: a restriction holds only if every role has it."""
+        """Combine the field rules of the actor's roles.
+
+        A role that declares rules for the entity has those; a role that declares none has the rules
+        of the roles it inherits. Across the roles the actor holds, a restriction holds only if every
+        role has it, so a second role can lift it.
+        """
         if SYSTEM_ROLE in actor.roles:
             return FieldAccess(reveal_masked=True, writes_read_only=True)
-        roles = self.roles_of(actor)
+        roles = set(self.roles_of(actor))
         if not roles:
             return FieldAccess()
-        rules: dict[str, dict[str, set[str]]] = {role: {"hidden": set(), "masked": set(), "unmasked": set(), "read_only": set()} for role in roles}
+        own: dict[str, dict[str, set[str]]] = {}
         for rule in self.model.permissions.field_rules:
-            if rule.entity == entity and rule.role in rules:
+            if rule.entity == entity:
                 for kind in ("hidden", "masked", "unmasked", "read_only"):
-                    rules[rule.role][kind].update(getattr(rule, kind))
+                    own.setdefault(rule.role, {}).setdefault(kind, set()).update(getattr(rule, kind))
         for role, rule_entity, field, kind in self._admin_field_rules:
-            if rule_entity == entity and role in rules:
-                rules[role][kind].add(field)
+            if rule_entity == entity:
+                own.setdefault(role, {}).setdefault(kind, set()).add(field)
+
+        ancestors = {role: self._ancestors(role) for role in roles}
+        # A role that another held role inherits adds nothing of its own: its rules reach the heir.
+        held = [role for role in roles if not any(role in ancestors[other] and other != role for other in roles)]
+
+        def effective(role: str, kind: str, seen: frozenset[str] = frozenset()) -> set[str]:
+            if role in own or role in seen:
+                return set(own.get(role, {}).get(kind, set()))
+            spec = self.model.permissions.roles.get(role)
+            found: set[str] = set()
+            for parent in spec.inherits if spec is not None else ():
+                found |= effective(parent, kind, seen | {role})
+            return found
 
         def every(kind: str) -> frozenset[str]:
-            return frozenset(set.intersection(*(rules[role][kind] for role in roles)))
+            return frozenset(set.intersection(*(effective(role, kind) for role in held)))
 
-        unmasked = frozenset(set.union(*(rules[role]["unmasked"] for role in roles)))
+        unmasked = frozenset(set.union(*(effective(role, "unmasked") for role in held)))
         return FieldAccess(hidden=every("hidden"), masked=every("masked"), unmasked=unmasked, read_only=every("read_only"))
+
+    def _ancestors(self, role: str) -> set[str]:
+        """Return the role with every role it inherits, directly or through others."""
+        found = {role}
+        pending = [role]
+        while pending:
+            current = pending.pop()
+            spec = self.model.permissions.roles.get(current)
+            for parent in spec.inherits if spec is not None else ():
+                if parent not in found:
+                    found.add(parent)
+                    pending.append(parent)
+        return found
 
     # Changes by admins --------------------------------------------------------
 

@@ -4,14 +4,16 @@
   are kept even when the actor can no longer read their target.
 - A record whose flow state is final cannot be changed, and a state that lists `editable`
   fields lets only those change (computed fields follow their inputs). A state without such
-  a list leaves editing to the other rules. The system's own work (SystemAccess) is bound by neither check.
+  a list leaves editing to the other rules. The system's own work (SystemAccess) is bound by
+  neither check.
+- A record that live records still reference cannot be deleted.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Mapping
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
 from metamodel import model as m
 from runtime.access import Actor, FieldAccess
@@ -81,3 +83,38 @@ def state_lock_errors(
                 f"当前状态“{state.label.zh_cn}”下不能修改此项。",
             )]
     return errors
+
+
+def live_referrers(service: RecordReads, connection: Connection, entity_name: str, record_id: int) -> list[tuple[m.Label, int]]:
+    """Return, per referring entity, how many live records still name this record in a reference field."""
+    found: list[tuple[m.Label, int]] = []
+    for name, other in service.model.entities.items():
+        tables = service.schema.entities[name]
+        count = 0
+        for field in other.fields.values():
+            if field.entity != entity_name or field.type not in m.REFERENCE_TYPES:
+                continue
+            if field.type == "reference":
+                column = tables.table.c[field.name]
+                count += int(connection.scalar(
+                    select(func.count()).select_from(tables.table).where(column == record_id, tables.table.c.deleted_at.is_(None))
+                ) or 0)
+            else:
+                link = tables.links[field.name]
+                count += int(connection.scalar(
+                    select(func.count()).select_from(link.join(tables.table, link.c.parent_id == tables.table.c.id))
+                    .where(link.c.target_id == record_id, tables.table.c.deleted_at.is_(None))
+                ) or 0)
+        if count:
+            found.append((other.label, count))
+    return found
+
+
+def in_use_error(entity: m.Entity, referrers: list[tuple[m.Label, int]]) -> dict[str, list[FieldError]]:
+    listed_en = ", ".join(f"{count} {label.en}" for label, count in referrers)
+    listed_zh = "、".join(f"{count} 条{label.zh_cn}" for label, count in referrers)
+    return {"_record": [FieldError(
+        "in_use",
+        f"This {entity.label.en} is still used by {listed_en}; change or delete those first.",
+        f"此{entity.label.zh_cn}仍被 {listed_zh}使用；请先修改或删除它们。",
+    )]}

@@ -24,7 +24,7 @@ from metamodel import model as m
 from runtime.access import Actor, SystemAccess
 from runtime.errors import FieldError, NotFound, ReasonRequired, StaleVersion, ValidationFailed
 from runtime.flows import available_transitions, fire
-from runtime.record_guards import reference_scope_errors, state_lock_errors
+from runtime.record_guards import in_use_error, live_referrers, reference_scope_errors, state_lock_errors
 from runtime.record_codec import RecordCodec, changed_fields
 from runtime.record_reads import Clock, RecordReads, utc_now
 from runtime.record_validation import Checked
@@ -360,6 +360,9 @@ class RecordService(RecordReads):
                 raise NotFound(entity_name, record_id)
             if current_version != version:
                 raise self._lost_race(connection, entity_name, record_id, version)
+            referrers = live_referrers(self, connection, entity_name, record_id) if deleting else []
+            if referrers:
+                raise ValidationFailed(entity_name, in_use_error(entity, referrers))
             try:
                 updated = connection.execute(statement.where(table.c.version == version)).rowcount
             except IntegrityError as exc:

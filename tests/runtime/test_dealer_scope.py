@@ -59,3 +59,17 @@ def test_dealer_staff_see_own_dealer_only(engine: Engine, tmp_path: Path) -> Non
                 records.get(staff, entity, own[other_unit][entity])
         with pytest.raises(PermissionDenied):
             records.create(staff, "bank", {"code": "X", "name": "X"})
+
+
+def test_inherited_role_keeps_parent_field_rules(engine: Engine, tmp_path: Path) -> None:
+    model = load_app(REPOSITORY / "configs" / "guarantee")
+    schema = build_schema(model)
+    migrate(engine, schema, model, backup_root=tmp_path / "backups")
+    store = PermissionStore(model, schema, engine)
+    admin = PermissionAdmin(store)
+    admin.add_user(ADMIN, "manager", "manager", "manager", DEALERS[0])
+    admin.assign(ADMIN, "manager", "dealer_manager", DEALERS[0])
+
+    rules = store.field_access(Actor(id="manager", roles=("dealer_manager",), org_unit=DEALERS[0]), "customer")
+    assert {"blacklisted", "blacklist_reason"} <= rules.hidden
+    assert "id_number" in rules.masked

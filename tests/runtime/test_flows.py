@@ -222,3 +222,12 @@ def test_reference_outside_read_scope_rejected(office: Office) -> None:
             "reason": "销售部需要一台演示用笔记本"})
     assert failure.value.errors["requester"][0].message_en == (
         f"No Employee with id {office.employee} is available to you; choose one from the list.")
+
+
+def test_referenced_record_cannot_be_deleted(office: Office) -> None:
+    office.draft()
+    employee = office.system.get(SYSTEM_ACTOR, "employee", office.employee)
+    with pytest.raises(ValidationFailed) as failure:
+        office.system.delete(SYSTEM_ACTOR, "employee", office.employee, version=employee["version"])
+    assert failure.value.errors["_record"][0].message_zh == "此员工仍被 1 条设备申领单使用；请先修改或删除它们。"
+    assert office.system.get(SYSTEM_ACTOR, "employee", office.employee)["version"] == employee["version"]

@@ -153,9 +153,11 @@ class Matrix:
             application = seeder.loan_application(creator, unit, refs)
             ids = {"bank": bank, **{name if name != "product" else "loan_product": value for name, value in refs.items()},
                    "loan_application": application}
-            for entity, record_id in ids.items():
+            # Records that others reference are deleted after them, so the last ones created go first.
+            for entity, record_id in reversed(ids.items()):
                 if creator == "deleted":
                     self.system.delete(ADMIN, entity, record_id, version=1, reason=REASON)
+            for entity, record_id in ids.items():
                 self.seeded.setdefault(entity, []).append(record_id)
         # The collector's filter reads loans in repayment in the collector's own unit: put one there.
         table = self.schema.entities["loan_application"].table
