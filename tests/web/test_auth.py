@@ -140,3 +140,11 @@ def test_menus_show_only_what_the_user_may_read(web_app: WebApp) -> None:
     assert 'href="/records/loan_application"' in dealer_home
     assert 'href="/admin"' not in dealer_home
     assert 'href="/admin"' in admin_home
+
+
+def test_not_found_page_in_user_language(web_app: WebApp) -> None:
+    web_app.add_user("clerk", ("head_office_viewer",), "head_office")
+    page = web_app.client("clerk").get("/no-such-page")
+    assert page.status_code == 404
+    assert "页面不存在" in page.text
+    assert "Not Found" not in page.text

@@ -29,7 +29,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from metamodel import model as m
-from runtime.errors import RecordError, ValidationFailed
+from runtime.errors import PermissionDenied, RecordError, ValidationFailed
 from runtime.record_query import ListQuery, Page
 from runtime.record_codec import FLOW_SYSTEM_FIELDS
 from ui.web.api_json import (
@@ -103,6 +103,15 @@ def _record_id(request: Request, entity: m.Entity) -> int:
         fail(404, "not_found", f"{entity.name} {text} was not found; record ids are whole numbers.",
              f"未找到 {entity.name} {text}；记录编号为整数。")
     return int(text)
+
+
+def _reachable(request: Request, entity: m.Entity, record_id: int, action: str) -> None:
+    """Raise PermissionDenied or NotFound before looking at the request's version, as the record service would."""
+    records = web(request).records
+    actor = actor_of(request)
+    if not records.access.allows(actor, action, entity.name):
+        raise PermissionDenied(entity.name, action)
+    records.get(actor, entity.name, record_id)
 
 
 def _version(request: Request, body: dict[str, Any] | None) -> int:
@@ -229,6 +238,7 @@ async def update_record(request: Request) -> Response:
     entity = _entity(request)
     record_id = _record_id(request, entity)
     body = await read_json_object(request)
+    _reachable(request, entity, record_id, "update")
     version = _version(request, body)
     records = web(request).records
     actor = actor_of(request)
@@ -254,6 +264,7 @@ async def update_record(request: Request) -> Response:
 async def delete_record(request: Request) -> Response:
     entity = _entity(request)
     record_id = _record_id(request, entity)
+    _reachable(request, entity, record_id, "delete")
     version = _version(request, None)
     web(request).records.delete(actor_of(request), entity.name, record_id, version=version, reason=_reason(request))
     return Response(status_code=204)
@@ -269,6 +280,7 @@ async def fire_transition(request: Request) -> Response:
         fail(404, "not_found", f"{entity.name} has no transition {name!r}; its transitions are: {known}.",
              f"{entity.name} 没有名为 {name!r} 的流转；现有流转：{known}。")
     body = await read_json_object(request)
+    _reachable(request, entity, record_id, name)
     version = _version(request, body)
     comment = body.pop("comment", None)
     if body:
@@ -280,12 +292,7 @@ async def fire_transition(request: Request) -> Response:
         fail(400, "invalid_comment", "\"comment\" must be text.", "\"comment\" 必须是文本。",
              [FieldProblem("comment", "type", "enter the comment as text", "请以文本填写意见")])
 
-    records = web(request).records
-    transition = getattr(records, "transition", None)
-    if transition is None:
-        fail(501, "not_implemented", "Flow transitions are not available in this version of the runtime.",
-             "当前版本的运行时尚不支持流程流转。")
-    record: dict[str, Any] = transition(actor_of(request), entity.name, record_id, name, version=version, comment=comment)
+    record = web(request).records.transition(actor_of(request), entity.name, record_id, name, version=version, comment=comment)
     return _with_etag(record)
 
 

@@ -8,6 +8,7 @@ authentication of the user or API token, then CSRF on unsafe requests.
 from __future__ import annotations
 
 import contextlib
+from http import HTTPStatus
 import logging
 import os
 from pathlib import Path
@@ -71,7 +72,9 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         return JSONResponse({"error": {"code": f"http_{exc.status_code}", "message": str(exc.detail)}}, status_code=exc.status_code)
     titles = {404: ("Not found", "页面不存在"), 405: ("Method not allowed", "不支持的请求方式"), 403: ("Not allowed", "无权访问")}
     en, zh = titles.get(exc.status_code, ("Error", "出错了"))
-    return render(request, "error.html", {"title": pick(lang, en, zh), "detail": exc.detail}, status=exc.status_code)
+    # Starlette's default detail is the English reason phrase, which the title already says.
+    detail = None if exc.detail == HTTPStatus(exc.status_code).phrase else exc.detail
+    return render(request, "error.html", {"title": pick(lang, en, zh), "detail": detail}, status=exc.status_code)
 
 
 def build_app(directory: str | Path, settings: Settings | None = None, *, state: WebState | None = None) -> Starlette:
