@@ -94,8 +94,8 @@ class StaleVersion(RecordError):
 class ReasonRequired(RecordError):
     def __init__(self, entity: str) -> None:
         self.entity = entity
-        self.message_en = f"changes to {entity} records need a reason; give one"
-        self.message_zh = f"修改 {entity} 记录必须填写原因"
+        self.message_en = f"creating, changing or deleting {entity} records needs a reason; give one"
+        self.message_zh = f"新增、修改或删除 {entity} 记录必须填写操作原因"
         super().__init__(self.message_en)
 
 

@@ -65,6 +65,9 @@ class ListQuery:
     with_total: bool = False
     #: Stop counting after this many records, so that a total stays cheap on a big table.
     count_limit: int | None = None
+    #: Read only these fields besides the system columns; None reads every field the actor may see.
+    #: A field hidden from the actor is left out either way.
+    fields: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ import datetime
 import logging
 import zoneinfo
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, Callable, Iterator, Mapping
 
 from sqlalchemy import Connection, Engine, bindparam, func, select, true
@@ -20,7 +21,7 @@ from runtime.audit import AuditLog
 from runtime.crypto import KeyRing
 from runtime.database import WRITE_OPTION
 from runtime.errors import FieldError, NotFound, PermissionDenied, ValidationFailed
-from runtime.record_codec import RecordCodec, mask_value
+from runtime.record_codec import FLOW_SYSTEM_FIELDS, RECORD_SYSTEM_FIELDS, RecordCodec, mask_value
 from runtime.record_query import (
     MAX_LIMIT,
     ListQuery,
@@ -37,6 +38,12 @@ from runtime.schema import Schema
 logger = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime.datetime]
+
+#: Columns every list reads, whatever `ListQuery.fields` names.
+SYSTEM_FIELDS = frozenset(RECORD_SYSTEM_FIELDS + FLOW_SYSTEM_FIELDS)
+
+#: The connection that `RecordReads.reading` opened for the reads of the current context, if any.
+_shared_connection: ContextVar[Connection | None] = ContextVar("metadesk_shared_read_connection", default=None)
 
 
 def utc_now() -> datetime.datetime:
@@ -80,6 +87,34 @@ class RecordReads:
         self._statements: dict[tuple[str, frozenset[str], bool], Any] = {}
 
     # Plumbing ---------------------------------------------------------------
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """Run the get, list and count calls made inside the block on one connection and transaction.
+
+        A screen that reads a page and then the records it references checks out one pooled
+        connection instead of one per call, and reads them all from the same snapshot on
+        SQLite. Writes still take their own connection. Nested blocks reuse the outer one.
+        """
+        if _shared_connection.get() is not None:
+            yield
+            return
+        with self.engine.connect() as connection:
+            token = _shared_connection.set(connection)
+            try:
+                yield
+            finally:
+                _shared_connection.reset(token)
+
+    @contextmanager
+    def _connection(self) -> Iterator[Connection]:
+        """Yield the connection of the enclosing `reading` block, or a new one for this call alone."""
+        shared = _shared_connection.get()
+        if shared is not None and shared.engine is self.engine:
+            yield shared
+            return
+        with self.engine.connect() as connection:
+            yield connection
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
@@ -129,7 +164,7 @@ class RecordReads:
         """Return one live record as the actor may see it; NotFound if it is missing, deleted or out of scope."""
         entity = self._entity(entity_name)
         access = self._require(actor, "read", entity_name)
-        with self.engine.connect() as connection:
+        with self._connection() as connection:
             record = self._read(connection, actor, entity, access, record_id)
         if record is None:
             raise NotFound(entity_name, record_id)
@@ -192,29 +227,34 @@ class RecordReads:
         limit = max(1, min(query.limit, MAX_LIMIT))
         sort_columns = [column for column, _ in keys]
         selected = codec.columns_for(access)
+        if query.fields is not None:
+            # Fewer columns also mean fewer values to decrypt, mask and convert, which costs more than reading them.
+            wanted = frozenset(query.fields)
+            selected = [column for column in selected if column.name in SYSTEM_FIELDS or column.name in wanted]
         extra = [column for column in sort_columns if column not in selected]
         statement = select(*selected, *extra).where(*conditions).order_by(*order_by(keys)).limit(limit + 1)
 
-        with self.engine.connect() as connection:
+        with self._connection() as connection:
             rows = connection.execute(statement).mappings().all()
             total, exact = None, True
             if query.with_total:
                 # The cursor condition is left out: the total is of the whole result, not of what follows.
-                total, exact = self._count(connection, table, conditions[:4], query.count_limit)
+                total, exact = self._count(connection, table, conditions[:4], query.count_limit, order_by(keys))
 
         next_cursor = None
         if len(rows) > limit:
             rows = rows[:limit]
             last = rows[-1]
             next_cursor = encode_cursor([last[column.name] for column in sort_columns])
-        return Page([codec.decode(row, access) for row in rows], next_cursor, total, exact)
+        # Plain dicts answer decode's many membership tests far faster than SQLAlchemy's row mappings.
+        return Page([codec.decode(dict(row), access) for row in rows], next_cursor, total, exact)
 
     def count(self, actor: Actor, entity_name: str, query: ListQuery | None = None) -> int:
         """Return the exact number of records a list query matches, whatever its page, cursor and count limit."""
         query = query or ListQuery()
         conditions = self._compile(actor, entity_name, ListQuery(where=query.where, search=query.search, deleted=query.deleted))[2]
         table = self.schema.entities[entity_name].table
-        with self.engine.connect() as connection:
+        with self._connection() as connection:
             return self._count(connection, table, conditions, None)[0]
 
     def query_problems(self, actor: Actor, entity_name: str, query: ListQuery) -> dict[str, builtins.list[FieldError]]:
@@ -242,6 +282,12 @@ class RecordReads:
         live = table.c.deleted_at.is_not(None) if query.deleted else table.c.deleted_at.is_(None)
         conditions = [live, self._scoped(actor, entity_name), compiler.where(query.where), compiler.search(query.search)]
         keys = compiler.order(query.sort)
+        for name in query.fields or ():
+            field = entity.fields.get(name)
+            if name not in SYSTEM_FIELDS and (field is None or field.type in ("child", "multi_reference")):
+                compiler.error(f"fields.{name}", "unknown_field",
+                               f"{name} is not a field stored in the {entity_name} table; name one of its own fields",
+                               f"{name} 不是 {entity_name} 主表中的字段；请填写该实体自身的字段")
         if query.after:
             values = decode_cursor(query.after, keys)
             if values is None:
@@ -252,12 +298,20 @@ class RecordReads:
             raise ValidationFailed(entity_name, compiler.errors)
         return access, codec, conditions, keys
 
-    def _count(self, connection: Connection, table: Any, conditions: builtins.list[Any], limit: int | None) -> tuple[int, bool]:
-        """Count matching rows, stopping after `limit` + 1; return the count and whether it is exact."""
+    def _count(self, connection: Connection, table: Any, conditions: builtins.list[Any], limit: int | None,
+               order: builtins.list[Any] | None = None) -> tuple[int, bool]:
+        """Count matching rows, stopping after `limit` + 1; return the count and whether it is exact.
+
+        With `order`, the list's ORDER BY, the rows counted are the first ones in that order.
+        """
         if limit is None:
             return int(connection.scalar(select(func.count()).select_from(table).where(*conditions)) or 0), True
         # Only the ids of the first rows are read, so the database stops early instead of counting them all.
-        first_rows = select(table.c.id).where(*conditions).limit(limit + 1).subquery()
+        # In the list's order, the database reads them from the index that serves the page, whose
+        # condition on deleted_at matches the list's. Left to choose, SQLite 3.40 took the plain
+        # index on the filtered field and read each row from the table to test deleted_at, which
+        # made the count of 10,001 rows about four times slower.
+        first_rows = select(table.c.id).where(*conditions).order_by(*(order or ())).limit(limit + 1).subquery()
         counted = int(connection.scalar(select(func.count()).select_from(first_rows)) or 0)
         if counted > limit:
             return limit, False

@@ -209,7 +209,12 @@ async def set_active(request: Request) -> Response:
     state = web(request)
     account = _account(request)
     form = await read_form(request)
-    active = form.get("active") == "1"
+    choice = form.get("active")
+    if choice not in ("0", "1"):
+        lang = lang_of(request)
+        message = pick(lang, "Choose whether the account is active (1) or not (0).", "请选择账号启用（1）或停用（0）。")
+        return admin_page(request, "admin_user.html", _user_context(request, account, {"active": message}), status=422)
+    active = choice == "1"
     try:
         changed = AccountAdmin(state.accounts).set_active(actor_of(request), account.id, active)
     except AccountRejected as error:

@@ -181,7 +181,7 @@ def record_error(error: RecordError) -> ApiError:
     if isinstance(error, ReasonRequired):
         return ApiError(422, "reason_required", error.message_en + " in the reason query parameter",
                         error.message_zh + "（查询参数 reason）",
-                        [FieldProblem("reason", "required", "give the reason for the change", "请填写修改原因")])
+                        [FieldProblem("reason", "required", "give the reason for the operation", "请填写操作原因")])
     return ApiError(422, "rejected", error.message(lang="en"), error.message(lang="zh-CN"))
 
 

@@ -263,6 +263,6 @@ class FormBuilder:
     def _label_of(self, path: str, spec: m.Field | None) -> str:
         if spec is not None:
             return i18n.label(spec.label, self.lang)
-        special = {"_record": ("Record", "记录"), "_reason": ("Reason", "修改原因"), "_version": ("Version", "版本")}
+        special = {"_record": ("Record", "记录"), "_reason": ("Reason", "操作原因"), "_version": ("Version", "版本")}
         en, zh = special.get(path, (path, path))
         return i18n.pick(self.lang, en, zh)

@@ -239,7 +239,7 @@ def save(request: Request, entity: m.Entity, record: Mapping[str, Any] | None, p
         errors.setdefault(name, []).extend(items)
     reason = parsed.reason.strip() or None
     if entity.reason_required and reason is None:
-        errors["_reason"] = [FieldError("required", "Give the reason for this change.", "请填写修改原因。")]
+        errors["_reason"] = [FieldError("required", "Give the reason for this operation.", "请填写操作原因。")]
     if errors:
         logger.info("form save of %s %s by %s rejected: %s", entity.name, _id_of(record), actor.id, ", ".join(errors))
         return render_form(request, entity, record, parsed, errors=errors, status=422)
@@ -260,7 +260,7 @@ def save(request: Request, entity: m.Entity, record: Mapping[str, Any] | None, p
     except ReasonRequired:
         logger.info("form save of %s %s by %s rejected: no reason given", entity.name, _id_of(record), actor.id)
         return render_form(request, entity, record, parsed, status=422,
-                           errors={"_reason": [FieldError("required", "Give the reason for this change.", "请填写修改原因。")]})
+                           errors={"_reason": [FieldError("required", "Give the reason for this operation.", "请填写操作原因。")]})
     except StaleVersion as stale:
         logger.info("form save of %s %s by %s rejected: version %s is stale", entity.name, _id_of(record), actor.id, stale.expected)
         return render_form(request, entity, record, parsed, status=409, stale=stale_message(request, stale))

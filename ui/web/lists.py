@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode
 
@@ -26,7 +26,7 @@ from runtime.errors import NotFound, PermissionDenied, StaleVersion, ValidationF
 from runtime.record_query import ListQuery, Page
 from runtime.saved_filters import SavedFilters
 from ui.web import i18n
-from ui.web.lists_columns import Column, Formats, References, cell_text, list_columns
+from ui.web.lists_columns import Column, Formats, References, cell_text, list_columns, shown_fields
 from ui.web.lists_export import csv_filename, csv_rows
 from ui.web.lists_filters import PAGE_SIZES, ListState, Problem, filter_controls, read_list
 from ui.web.navigation import entity_url
@@ -89,17 +89,21 @@ def _saved_filters(state: WebState) -> SavedFilters:
     return SavedFilters(state.runtime.schema, state.runtime.engine)
 
 
-def _run(state: WebState, request: Request, entity: m.Entity, listed: ListState) -> Page:
-    """Run the list query; a combination the per-filter checks missed is reported and the list shown unfiltered."""
+def _run(state: WebState, request: Request, entity: m.Entity, listed: ListState, columns: list[Column]) -> Page:
+    """Run the list query; a combination the per-filter checks missed is reported and the list shown unfiltered.
+
+    Only the fields the columns show are read, so the rest of each record is neither decrypted nor masked.
+    """
     actor = actor_of(request)
+    fields = shown_fields(columns)
     try:
-        return state.records.list(actor, entity.name, listed.query)
+        return state.records.list(actor, entity.name, replace(listed.query, fields=fields))
     except ValidationFailed as failed:
         logger.warning("list of %s for %s rejected after checks: %s", entity.name, actor.id, failed.message_en)
         listed.problems.append(Problem("where", failed.message(actor.lang)))
         listed.applied.clear()
         listed.query = ListQuery(limit=listed.limit, with_total=True, count_limit=listed.query.count_limit)
-        return state.records.list(actor, entity.name, listed.query)
+        return state.records.list(actor, entity.name, replace(listed.query, fields=fields))
     except PermissionDenied as denied:
         raise HTTPException(403, denied.message(actor.lang)) from denied
 
@@ -129,7 +133,7 @@ def list_context(request: Request, entity: m.Entity, listed: ListState, notice: 
     lang = actor.lang
     base = entity_url(entity.name)
     columns = list_columns(state.records, actor, entity)
-    page = _run(state, request, entity, listed)
+    page = _run(state, request, entity, listed, columns)
 
     references = References(state.records, actor)
     references.resolve(page.rows, columns)
@@ -181,7 +185,11 @@ def list_page(request: Request) -> Response:
     state = web(request)
     actor = actor_of(request)
     listed = read_list(state.records, actor, entity, request.query_params, actor.lang)
-    context = list_context(request, entity, listed, _pop_notice(request, entity))
+    # The page, its referenced records and the filter panel's records are read on one connection.
+    with state.records.reading():
+        context = list_context(request, entity, listed, _pop_notice(request, entity))
+        if not is_htmx(request):
+            context["filters"] = filter_controls(state.records, actor, entity, listed, actor.lang)
     headers = None
     if is_htmx(request):
         # The address bar keeps what was asked, bad filters included, so a reload shows the same messages.
@@ -189,8 +197,6 @@ def list_page(request: Request) -> Response:
         if listed.address_params:
             pushed += "?" + urlencode(listed.address_params)
         headers = {"HX-Push-Url": pushed}
-    else:
-        context["filters"] = filter_controls(state.records, actor, entity, listed, actor.lang)
     return render(request, "lists.html", context, block=RESULTS_BLOCK, headers=headers)
 
 
@@ -283,10 +289,12 @@ class BulkOutcome:
     stale: list[int]
     rejected: list[int]
     unreadable: list[str]
+    #: Records not deleted because live records still reference them, or for another rule of the record service.
+    kept: list[int] = field(default_factory=list)
 
     def notice(self, lang: str) -> Notice:
         parts = []
-        if self.deleted or not (self.stale or self.rejected or self.unreadable):
+        if self.deleted or not (self.stale or self.rejected or self.unreadable or self.kept):
             parts.append(i18n.pick(lang, f"Deleted {len(self.deleted)} records.", f"已删除 {len(self.deleted)} 条记录。"))
         if self.stale:
             ids = ", ".join(f"#{record_id}" for record_id in self.stale)
@@ -296,10 +304,14 @@ class BulkOutcome:
             ids = ", ".join(f"#{record_id}" for record_id in self.rejected)
             parts.append(i18n.pick(lang, f"{len(self.rejected)} were not deleted because you may not delete them or they no longer exist ({ids}).",
                                    f"{len(self.rejected)} 条无权删除或已不存在，未删除（{ids}）。"))
+        if self.kept:
+            ids = ", ".join(f"#{record_id}" for record_id in self.kept)
+            parts.append(i18n.pick(lang, f"{len(self.kept)} were not deleted because other records still use them ({ids}); open them to see which.",
+                                   f"{len(self.kept)} 条仍被其他记录使用，未删除（{ids}）；请打开查看。"))
         if self.unreadable:
             parts.append(i18n.pick(lang, f"{len(self.unreadable)} selections were not understood; reload the page and select again.",
                                    f"{len(self.unreadable)} 项选择无法识别；请刷新页面后重新选择。"))
-        kind = "ok" if not (self.stale or self.rejected or self.unreadable) else "warning"
+        kind = "ok" if not (self.stale or self.rejected or self.unreadable or self.kept) else "warning"
         return Notice(kind, " ".join(parts))
 
 
@@ -319,6 +331,9 @@ def _delete_selected(state: WebState, request: Request, entity: m.Entity, select
             outcome.stale.append(record_id)
         except (NotFound, PermissionDenied):
             outcome.rejected.append(record_id)
+        except ValidationFailed as failure:
+            logger.info("bulk delete kept %s %s: %s", entity.name, record_id, failure.message_en)
+            outcome.kept.append(record_id)
         else:
             outcome.deleted.append(record_id)
     logger.info("bulk delete of %s by %s: %s deleted, %s stale, %s rejected", entity.name, actor.id,
@@ -349,7 +364,9 @@ async def bulk_delete(request: Request) -> Response:
 
     def results() -> Response:
         listed = read_list(state.records, actor_of(request), entity, MultiDict(parse_qsl(query)), lang)
-        return render(request, "lists.html", list_context(request, entity, listed, notice), block=RESULTS_BLOCK)
+        with state.records.reading():
+            context = list_context(request, entity, listed, notice)
+        return render(request, "lists.html", context, block=RESULTS_BLOCK)
 
     return await run_in_threadpool(results)
 

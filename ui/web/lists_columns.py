@@ -19,7 +19,7 @@ from runtime.access import Actor
 from runtime.errors import NotFound, PermissionDenied
 from runtime.record_query import MAX_LIMIT, Condition, ListQuery
 from runtime.records import RecordService
-from ui.web import i18n
+from ui.web import i18n, lists_formats
 
 #: Labels and value types of the system columns a list may show.
 SYSTEM_COLUMNS: dict[str, tuple[m.Label, str]] = {
@@ -41,7 +41,7 @@ MAX_HOPS = 4
 
 @dataclass(frozen=True)
 class Column:
-    #: The column as the YAML names it, such as "loan_amount" or "customer.name".
+    #: The column as the YAML names it, such as "price" or "customer.name".
     key: str
     label: m.Label
     #: (reference field, target entity) pairs followed from the listed record.
@@ -137,7 +137,7 @@ def column_for(model: m.AppModel, entity: m.Entity, key: str) -> Column | None:
         current = model.entities[leaf.entity]
         leaf = current.fields.get(current.title) if current.title else None
 
-    # "customer.name" is labelled by the reference ("Borrower") when it shows the title, else by both.
+    # "customer.name" is labelled by the reference ("Customer") when it shows the title, else by both.
     owner = named[-2] if len(named) > 1 else named[-1]
     if len(named) == 1 or leaf is None or leaf.name == current.title:
         label = owner.label
@@ -159,6 +159,29 @@ def _visible(records: RecordService, actor: Actor, entity: m.Entity, column: Col
     return column.leaf is None or column.leaf not in records.access.fields(actor, owner).hidden
 
 
+def shown_fields(columns: Iterable[Column]) -> tuple[str, ...]:
+    """Return the fields of the listed record that the columns read: shown fields and the references they follow."""
+    names: dict[str, None] = {}
+    for column in columns:
+        if column.hops:
+            names[column.hops[0][0]] = None
+        elif column.field is not None and column.leaf is not None:
+            names[column.leaf] = None
+    return tuple(names)
+
+
+def _fields_by_target(columns: Iterable[Column]) -> dict[str, set[str]]:
+    """Return, for each entity the columns reach, the fields read from its records."""
+    wanted: dict[str, set[str]] = {}
+    for column in columns:
+        for index, (_, target) in enumerate(column.hops):
+            following = column.hops[index + 1][0] if index + 1 < len(column.hops) else column.leaf
+            names = wanted.setdefault(target, set())
+            if following is not None:
+                names.add(following)
+    return wanted
+
+
 class References:
     """Referenced records of a page, read in one query per entity and hop, as the actor may see them."""
 
@@ -166,14 +189,30 @@ class References:
         self.records = records
         self.actor = actor
         self.loaded: dict[str, dict[int, dict[str, Any]]] = {}
+        #: Fields read so far from each entity's records; None when every field was read.
+        self.fields: dict[str, frozenset[str] | None] = {}
 
-    def load(self, entity: str, ids: Iterable[int]) -> None:
+    def load(self, entity: str, ids: Iterable[int], fields: Iterable[str] | None = None) -> None:
+        """Read the records with these ids, with at least `fields` (every field when None) besides the system columns."""
         known = self.loaded.setdefault(entity, {})
-        missing = sorted({record_id for record_id in ids if record_id not in known})
+        requested = None if fields is None else frozenset(fields)
+        previous = self.fields.get(entity, frozenset())
+        wanted = set(ids)
+        if previous is None or (requested is not None and requested <= previous):
+            reading = previous
+            wanted -= known.keys()
+        else:
+            # Records read before with fewer fields are read again, so every record has the same fields.
+            reading = None if requested is None else previous | requested
+            wanted |= known.keys()
+        self.fields[entity] = reading
+        missing = sorted(wanted)
+        fields_read = None if reading is None else tuple(sorted(reading))
         for start in range(0, len(missing), MAX_LIMIT):
             chunk = missing[start:start + MAX_LIMIT]
+            query = ListQuery(where=Condition("id", "in", chunk), limit=len(chunk), fields=fields_read)
             try:
-                page = self.records.list(self.actor, entity, ListQuery(where=Condition("id", "in", chunk), limit=len(chunk)))
+                page = self.records.list(self.actor, entity, query)
             except (PermissionDenied, NotFound):
                 return
             known.update({int(record["id"]): record for record in page.rows})
@@ -184,6 +223,7 @@ class References:
     def resolve(self, rows: list[dict[str, Any]], columns: list[Column]) -> None:
         """Load every record the columns reach from the rows, hop by hop."""
         reached: dict[str, list[dict[str, Any]]] = {column.key: rows for column in columns if column.hops}
+        fields = _fields_by_target(columns)
         depth = 0
         while reached:
             needed: dict[str, set[int]] = {}
@@ -193,7 +233,7 @@ class References:
                 name, target = column.hops[depth]
                 needed.setdefault(target, set()).update(_ids(record.get(name) for record in reached[column.key]))
             for target, ids in needed.items():
-                self.load(target, ids)
+                self.load(target, ids, fields[target])
             following: dict[str, list[dict[str, Any]]] = {}
             for column in columns:
                 if column.key not in reached or depth + 1 >= len(column.hops):
@@ -253,11 +293,11 @@ def cell_text(column: Column, value: Any, formats: Formats, *, plain: bool = Fal
     if kind in ("money", "decimal", "integer", "percent"):
         return _number_text(column, value, formats, plain)
     if kind == "date":
-        return value.isoformat() if plain and isinstance(value, datetime.date) else i18n.format_date(value, lang)
+        return value.isoformat() if plain and isinstance(value, datetime.date) else lists_formats.format_date(value, lang)
     if kind == "datetime":
         if plain and isinstance(value, datetime.datetime):
             return _local(value, formats.timezone).strftime("%Y-%m-%d %H:%M:%S")
-        return i18n.format_datetime(value, lang, formats.timezone)
+        return lists_formats.format_datetime(value, lang, formats.timezone)
     return str(value)
 
 
@@ -266,12 +306,12 @@ def _number_text(column: Column, value: Any, formats: Formats, plain: bool) -> s
     places = m.decimal_places(field) if field is not None and column.kind != "integer" else 0
     if column.kind == "percent":
         shown = _percent_places(Decimal(str(value)), places)
-        return f"{Decimal(str(value)) * 100:.{shown}f}%" if plain else i18n.format_percent(value, formats.lang, shown)
+        return f"{Decimal(str(value)) * 100:.{shown}f}%" if plain else lists_formats.format_percent(value, formats.lang, shown)
     if plain:
         return str(value)
     if column.kind == "money":
-        return i18n.format_money(value, formats.lang, formats.currency, places)
-    return i18n.format_number(value, formats.lang, None if column.kind == "decimal" else 0)
+        return lists_formats.format_money(value, formats.lang, formats.currency, places)
+    return lists_formats.format_number(value, formats.lang, None if column.kind == "decimal" else 0)
 
 
 def _percent_places(value: Decimal, stored_places: int) -> int:

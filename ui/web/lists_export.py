@@ -17,7 +17,7 @@ from runtime.access import Actor
 from runtime.record_query import MAX_LIMIT, ListQuery
 from runtime.records import RecordService
 from ui.web import i18n
-from ui.web.lists_columns import Column, Formats, References, cell_text
+from ui.web.lists_columns import Column, Formats, References, cell_text, shown_fields
 
 BOM = "\ufeff"
 #: Leading characters that make a spreadsheet read a text cell as a formula.
@@ -33,7 +33,8 @@ def csv_rows(
     writer.writerow([i18n.label(column.label, formats.lang) for column in columns])
     yield (BOM + _drain(buffer)).encode("utf-8")
 
-    page_query = dataclasses.replace(query, limit=MAX_LIMIT, after=None, with_total=False, count_limit=None)
+    page_query = dataclasses.replace(query, limit=MAX_LIMIT, after=None, with_total=False, count_limit=None,
+                                     fields=shown_fields(columns))
     while True:
         page = records.list(actor, entity.name, page_query)
         # A new cache per page keeps memory to one page's referenced records.
@@ -64,5 +65,5 @@ def _drain(buffer: io.StringIO) -> str:
 
 
 def csv_filename(entity: m.Entity, lang: str, today: str) -> tuple[str, str]:
-    """Return an ASCII file name and the file name in the user's language, such as 贷款申请-2026-03-05.csv."""
+    """Return an ASCII file name and the file name in the user's language, such as 设备申领单-2026-03-05.csv."""
     return f"{entity.name}-{today}.csv", f"{i18n.label(entity.label, lang)}-{today}.csv"

@@ -41,7 +41,7 @@ _SUFFIX_WORDS = {
 
 @dataclass(frozen=True)
 class Problem:
-    #: The parameter at fault, such as "loan_amount.min" or "sort".
+    #: The parameter at fault, such as "price.min" or "sort".
     key: str
     #: The problem in the user's language, naming the filter.
     message: str
@@ -148,7 +148,7 @@ def _split_reference_ids(entity: m.Entity, address_params: list[tuple[str, str]]
 
 
 def filter_label(entity: m.Entity, key: str, lang: str) -> str:
-    """Return a filter parameter's name for people, such as "贷款金额（元）最小值"."""
+    """Return a filter parameter's name for people, such as "单价（元）最小值"."""
     name, _, suffix = key.partition(".")
     spec = entity.fields.get(name)
     if spec is not None:
