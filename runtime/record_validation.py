@@ -184,8 +184,9 @@ class RecordValidator:
             missing = [item for item in ids if item not in found]
             if missing:
                 listed = ", ".join(str(item) for item in missing)
-                result.add(name, "reference", f"{field_spec.entity} {listed} does not exist or was deleted",
-                           f"{field_spec.entity} {listed} 不存在或已删除")
+                target_label = self.model.entities[field_spec.entity].label
+                result.add(name, "reference", f"No {target_label.en} with id {listed} exists; it may have been deleted. Choose another.",
+                           f"编号为 {listed} 的{target_label.zh_cn}不存在或已删除；请重新选择。")
                 continue
             converted: Any = ids if isinstance(value, list) else ids[0]
             merged[name] = converted

@@ -231,3 +231,9 @@ def test_referenced_record_cannot_be_deleted(office: Office) -> None:
         office.system.delete(SYSTEM_ACTOR, "employee", office.employee, version=employee["version"])
     assert failure.value.errors["_record"][0].message_zh == "此员工仍被 1 条设备申领单使用；请先修改或删除它们。"
     assert office.system.get(SYSTEM_ACTOR, "employee", office.employee)["version"] == employee["version"]
+
+
+def test_missing_reference_named_by_label(office: Office) -> None:
+    with pytest.raises(ValidationFailed) as failure:
+        office.draft(item=999999)
+    assert failure.value.errors["item"][0].message_zh == "编号为 999999 的设备物品不存在或已删除；请重新选择。"
