@@ -6,7 +6,8 @@
   fields lets only those change (computed fields follow their inputs). A state without such
   a list leaves editing to the other rules. The system's own work (SystemAccess) is bound by
   neither check.
-- A record that live records still reference cannot be deleted.
+- A record that live records still reference cannot be deleted, except by the system's own
+  work, which retires catalog rows that records still use.
 """
 
 from __future__ import annotations

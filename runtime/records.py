@@ -360,7 +360,9 @@ class RecordService(RecordReads):
                 raise NotFound(entity_name, record_id)
             if current_version != version:
                 raise self._lost_race(connection, entity_name, record_id, version)
-            referrers = live_referrers(self, connection, entity_name, record_id) if deleting else []
+            # The system's own work may retire a record that others still use, as catalog sync does.
+            system_work = self.access.fields(actor, entity_name).writes_read_only
+            referrers = live_referrers(self, connection, entity_name, record_id) if deleting and not system_work else []
             if referrers:
                 raise ValidationFailed(entity_name, in_use_error(entity, referrers))
             try:

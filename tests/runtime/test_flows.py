@@ -34,7 +34,7 @@ class Office:
         store = PermissionStore(self.model, self.schema, engine)
         admin = PermissionAdmin(store)
         for user, role, unit in (("wang", "staff", "engineering"), ("li", "manager", "engineering"),
-                                 ("zhao", "it_staff", "it"), ("sun", "staff", "sales")):
+                                 ("zhao", "it_staff", "it"), ("sun", "staff", "sales"), ("root", "admin", "company")):
             admin.add_user(SYSTEM_ACTOR, user, user, user, unit)
             admin.assign(SYSTEM_ACTOR, user, role, unit)
         self.records = RecordService(self.model, self.schema, engine, access=PolicyAccess(store, self.schema), keys=keys)
@@ -227,8 +227,9 @@ def test_reference_outside_read_scope_rejected(office: Office) -> None:
 def test_referenced_record_cannot_be_deleted(office: Office) -> None:
     office.draft()
     employee = office.system.get(SYSTEM_ACTOR, "employee", office.employee)
+    admin = Actor(id="root", roles=("admin",), org_unit="company")
     with pytest.raises(ValidationFailed) as failure:
-        office.system.delete(SYSTEM_ACTOR, "employee", office.employee, version=employee["version"])
+        office.records.delete(admin, "employee", office.employee, version=employee["version"])
     assert failure.value.errors["_record"][0].message_zh == "此员工仍被 1 条设备申领单使用；请先修改或删除它们。"
     assert office.system.get(SYSTEM_ACTOR, "employee", office.employee)["version"] == employee["version"]
 
