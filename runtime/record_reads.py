@@ -229,8 +229,8 @@ class RecordReads:
         selected = codec.columns_for(access)
         if query.fields is not None:
             # Fewer columns also mean fewer values to decrypt, mask and convert, which costs more than reading them.
-            wanted = frozenset(query.fields)
-            selected = [column for column in selected if column.name in SYSTEM_FIELDS or column.name in wanted]
+            requested = frozenset(query.fields)
+            selected = [column for column in selected if column.name in SYSTEM_FIELDS or column.name in requested]
         extra = [column for column in sort_columns if column not in selected]
         statement = select(*selected, *extra).where(*conditions).order_by(*order_by(keys)).limit(limit + 1)
 
@@ -246,7 +246,7 @@ class RecordReads:
             rows = rows[:limit]
             last = rows[-1]
             next_cursor = encode_cursor([last[column.name] for column in sort_columns])
-        # Plain dicts answer decode's many membership tests far faster than SQLAlchemy's row mappings.
+        # decode tests every field for membership, which a plain dict does far faster than a SQLAlchemy row mapping.
         return Page([codec.decode(dict(row), access) for row in rows], next_cursor, total, exact)
 
     def count(self, actor: Actor, entity_name: str, query: ListQuery | None = None) -> int:

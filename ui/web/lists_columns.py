@@ -172,14 +172,14 @@ def shown_fields(columns: Iterable[Column]) -> tuple[str, ...]:
 
 def _fields_by_target(columns: Iterable[Column]) -> dict[str, set[str]]:
     """Return, for each entity the columns reach, the fields read from its records."""
-    wanted: dict[str, set[str]] = {}
+    by_target: dict[str, set[str]] = {}
     for column in columns:
         for index, (_, target) in enumerate(column.hops):
             following = column.hops[index + 1][0] if index + 1 < len(column.hops) else column.leaf
-            names = wanted.setdefault(target, set())
+            names = by_target.setdefault(target, set())
             if following is not None:
                 names.add(following)
-    return wanted
+    return by_target
 
 
 class References:
@@ -197,16 +197,16 @@ class References:
         known = self.loaded.setdefault(entity, {})
         requested = None if fields is None else frozenset(fields)
         previous = self.fields.get(entity, frozenset())
-        wanted = set(ids)
+        to_read = set(ids)
         if previous is None or (requested is not None and requested <= previous):
             reading = previous
-            wanted -= known.keys()
+            to_read -= known.keys()
         else:
             # Records read before with fewer fields are read again, so every record has the same fields.
             reading = None if requested is None else previous | requested
-            wanted |= known.keys()
+            to_read |= known.keys()
         self.fields[entity] = reading
-        missing = sorted(wanted)
+        missing = sorted(to_read)
         fields_read = None if reading is None else tuple(sorted(reading))
         for start in range(0, len(missing), MAX_LIMIT):
             chunk = missing[start:start + MAX_LIMIT]

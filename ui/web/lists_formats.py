@@ -1,9 +1,10 @@
 """Locale formatting of list cells, with Babel's locales and patterns parsed once per process.
 
 A list page formats a few hundred values. The functions of ui/web/i18n.py hand Babel a
-locale name and a pattern string, which Babel parses again on every call; that parsing took
-most of the formatting time of a list page. These functions pass the same patterns and
-options to Babel already parsed, so their output is the same as i18n's.
+locale name and a pattern string, and Babel parses both again on every call. On a list page
+of 20 loan applications that parsing, and Babel's lookups of the locale's symbols, took most
+of the formatting time. These functions parse the same locales and patterns once, apply
+number patterns with the symbols resolved once, and give the same output as i18n's.
 """
 
 from __future__ import annotations
