@@ -7,8 +7,7 @@ from typing import Any
 
 from metamodel.diagnostics import language_from_environment
 from runtime.catalogs import CatalogSyncFailed, sync_catalogs
-from runtime.migrate import plan
-from ui.cli.migrate import add_common_arguments, open_runtime, say
+from ui.cli.migrate import add_common_arguments, open_migrated_runtime, say
 
 
 def register(subparsers: Any) -> None:
@@ -24,31 +23,27 @@ def register(subparsers: Any) -> None:
 
 def run(arguments: argparse.Namespace) -> int:
     lang = arguments.lang or language_from_environment()
-    runtime = open_runtime(arguments.directory, lang)
+    runtime = open_migrated_runtime(arguments.directory, lang)
     if runtime is None:
         return 1
     try:
-        if not plan(runtime.engine, runtime.schema, runtime.model).empty:
-            print(say(lang, f"The database is not up to date; run `metadesk migrate {arguments.directory}` first.",
-                      f"数据库结构不是最新的；请先运行 `metadesk migrate {arguments.directory}`。"))
-            return 1
-        try:
-            report = sync_catalogs(runtime.records)
-        except CatalogSyncFailed as failure:
-            print(say(lang, f"Catalog {failure.catalog}, row {failure.key}: {failure.error.message('en')}",
-                      f"目录 {failure.catalog} 的 {failure.key} 行：{failure.error.message('zh-CN')}"))
-            return 1
-        counts = [
-            (len(report.created), "created", "新增"),
-            (len(report.updated), "updated", "更新"),
-            (len(report.restored), "restored", "恢复"),
-            (len(report.retired), "retired", "停用"),
-            (len(report.purged), "deleted", "删除"),
-        ]
-        if lang == "en":
-            print("Catalog rows: " + ", ".join(f"{count} {word}" for count, word, _ in counts) + ".")
-        else:
-            print("目录数据：" + "，".join(f"{word} {count} 行" for count, _, word in counts) + "。")
-        return 0
+        report = sync_catalogs(runtime.records)
+    except CatalogSyncFailed as failure:
+        print(say(lang, f"Catalog {failure.catalog}, row {failure.key}: {failure.error.message('en')}",
+                  f"目录 {failure.catalog} 的 {failure.key} 行：{failure.error.message('zh-CN')}"))
+        return 1
     finally:
         runtime.close()
+
+    counts = [
+        (len(report.created), "created", "新增"),
+        (len(report.updated), "updated", "更新"),
+        (len(report.restored), "restored", "恢复"),
+        (len(report.retired), "retired", "停用"),
+        (len(report.purged), "deleted", "删除"),
+    ]
+    if lang == "en":
+        print("Catalog rows: " + ", ".join(f"{count} {word}" for count, word, _ in counts) + ".")
+    else:
+        print("目录数据：" + "，".join(f"{word} {count} 行" for count, _, word in counts) + "。")
+    return 0

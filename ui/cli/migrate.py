@@ -52,6 +52,19 @@ def open_runtime(directory: str, lang: str) -> Runtime | None:
         return None
 
 
+def open_migrated_runtime(directory: str, lang: str) -> Runtime | None:
+    """Open the runtime of an application whose database is up to date, or print what to do and return None."""
+    runtime = open_runtime(directory, lang)
+    if runtime is None:
+        return None
+    if not plan(runtime.engine, runtime.schema, runtime.model).empty:
+        runtime.close()
+        print(say(lang, f"The database is not up to date; run `metadesk migrate {directory}` first.",
+                  f"数据库结构不是最新的；请先运行 `metadesk migrate {directory}`。"))
+        return None
+    return runtime
+
+
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "migrate",

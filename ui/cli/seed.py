@@ -19,10 +19,9 @@ from sqlalchemy import func, select
 
 from metamodel.diagnostics import language_from_environment
 from runtime.app import Runtime
-from runtime.migrate import plan
 from runtime.seed import DemoSeeder, SeedPlan, SeedReport
 from runtime.seed_users import DemoUser
-from ui.cli.migrate import add_common_arguments, open_runtime, say
+from ui.cli.migrate import add_common_arguments, open_migrated_runtime, say
 from ui.cli.perm import role_label, unit_label
 
 
@@ -48,14 +47,10 @@ def run(arguments: argparse.Namespace) -> int:
     if arguments.count is not None and arguments.count < 0:
         print(say(lang, f"--count must be 0 or more, found {arguments.count}.", f"--count 不能小于 0，实际为 {arguments.count}。"))
         return 2
-    runtime = open_runtime(arguments.directory, lang)
+    runtime = open_migrated_runtime(arguments.directory, lang)
     if runtime is None:
         return 1
     try:
-        if not plan(runtime.engine, runtime.schema, runtime.model).empty:
-            print(say(lang, f"The database is not up to date; run `metadesk migrate {arguments.directory}` first.",
-                      f"数据库结构不是最新的；请先运行 `metadesk migrate {arguments.directory}`。"))
-            return 1
         empty = _empty_catalogs(runtime)
         if empty:
             names = ", ".join(empty)

@@ -9,8 +9,7 @@ from typing import Any
 import uvicorn
 
 from metamodel.diagnostics import language_from_environment
-from runtime.migrate import plan
-from ui.cli.migrate import add_common_arguments, open_runtime, say
+from ui.cli.migrate import add_common_arguments, open_migrated_runtime, say
 from ui.web.app import APP_DIRECTORY_VARIABLE, build_app
 
 
@@ -29,16 +28,10 @@ def register(subparsers: Any) -> None:
 
 def run(arguments: argparse.Namespace) -> int:
     lang = arguments.lang or language_from_environment()
-    runtime = open_runtime(arguments.directory, lang)
+    runtime = open_migrated_runtime(arguments.directory, lang)
     if runtime is None:
         return 1
-    try:
-        if not plan(runtime.engine, runtime.schema, runtime.model).empty:
-            print(say(lang, f"The database is not up to date; run `metadesk migrate {arguments.directory}` first.",
-                      f"数据库结构不是最新的；请先运行 `metadesk migrate {arguments.directory}`。"))
-            return 1
-    finally:
-        runtime.close()
+    runtime.close()
 
     print(say(lang, f"Serving on http://{arguments.host}:{arguments.port}/ (Ctrl+C stops)",
               f"服务地址 http://{arguments.host}:{arguments.port}/（按 Ctrl+C 停止）"), flush=True)
