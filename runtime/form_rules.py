@@ -4,10 +4,10 @@ A field of the form is, for one actor and one set of values:
 
 - absent when the actor's field rules hide it (it is not in the layout at all);
 - invisible when its section's or its own `visible` rule is false;
-- read-only when the entity declares it read-only or computed, when the actor's field rules
-  make it read-only, when the record's flow state is final or lists `editable` fields without
-  it, or when the form's `read_only` rule is true (except on a new record for a field the
-  entity requires without a default);
+- read-only when the entity declares it read-only or computed, or the actor's field rules
+  make it read-only, or the record's flow state is final or lists `editable` fields without
+  it. A true `read_only` rule of the form also makes it read-only, except on a new record
+  for a field the entity requires without a default;
 - required when the form's `required` rule is true, or when the form sets no rule and the
   entity declares the field required.
 

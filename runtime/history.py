@@ -1,7 +1,7 @@
 """A record's history from the audit log, as one actor may see it.
 
 The audit log keeps every create, update, delete, restore and transition of a record with
-the fields it changed. Reading it for a record needs read access to that record; then the
+the fields it changed. Reading it for a record needs read access to that record. The
 fields the actor's field rules hide are left out, and values the actor reads masked are
 masked, in child rows too. The log itself masks sensitive fields when it writes them.
 """

@@ -418,7 +418,7 @@ def _access_tables(metadata: MetaData) -> AccessTables:
         Column("user_id", String(64), ForeignKey(users.c.id, ondelete="CASCADE"), nullable=False),
         Column("entity", String(63), nullable=False),
         Column("name", String(100), nullable=False),
-        #: The list page's query string, as it stands in the address bar.
+        #: The list page's query string, as shown in the address bar.
         Column("query", Text, nullable=False),
         Column("created_at", DateTime(timezone=True), nullable=False),
         Index(None, "user_id", "entity", "name", unique=True),

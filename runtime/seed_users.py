@@ -12,7 +12,7 @@ that get demo records:
 Units of one kind are handed out in turn, so two roles of the same kind sit in different units.
 
 Passwords are derived from the signing secret (METADESK_SECRET_KEY or the data folder's
-secret_key) with HMAC-SHA256. Whoever holds that secret can already sign sessions as
+secret_key) with HMAC-SHA256. Anyone with that secret can already sign sessions as
 any user, so a derived password exposes nothing more, and a second run finds the same
 passwords without keeping them in a file.
 """

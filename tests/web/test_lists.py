@@ -449,7 +449,7 @@ def test_bulk_delete_needs_reason_where_required(seeded: Seeded) -> None:
     assert "删除此类记录须填写原因" in refused.text
     assert web_app.runtime.records.get(SYSTEM_ACTOR, "dealer", dealer)["id"] == dealer
 
-    # The dealer's loan applications still name it, so it is kept and the notice says why.
+    # The dealer's loan applications still name it, so it is kept and the notice gives the reason.
     kept = client.post("/records/dealer/bulk-delete", data={"selected": f"{dealer}:1", "reason": "合作终止"}, headers=headers)
     assert f"1 条仍被其他记录使用，未删除（#{dealer}）" in kept.text
     assert web_app.runtime.records.get(SYSTEM_ACTOR, "dealer", dealer)["id"] == dealer

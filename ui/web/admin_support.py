@@ -1,4 +1,4 @@
-"""What every admin page shares: the "administer" check, the page frame, form reading and the labels of names.
+"""Parts every admin page shares: the "administer" check, the page frame, form reading and the labels of names.
 
 Every admin endpoint is wrapped by `admin_only`, so that a user without the "administer"
 action on the "system" resource gets a 403 page for every GET and every POST alike.

@@ -72,7 +72,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         return JSONResponse({"error": {"code": f"http_{exc.status_code}", "message": str(exc.detail)}}, status_code=exc.status_code)
     titles = {404: ("Not found", "页面不存在"), 405: ("Method not allowed", "不支持的请求方式"), 403: ("Not allowed", "无权访问")}
     en, zh = titles.get(exc.status_code, ("Error", "出错了"))
-    # Starlette's default detail is the English reason phrase, which the title already says.
+    # Starlette's default detail is the English reason phrase, which the translated title already gives.
     detail = None if exc.detail == HTTPStatus(exc.status_code).phrase else exc.detail
     return render(request, "error.html", {"title": pick(lang, en, zh), "detail": detail}, status=exc.status_code)
 
@@ -108,7 +108,7 @@ def build_app(directory: str | Path, settings: Settings | None = None, *, state:
 
 
 def app_from_environment() -> Starlette:
-    """The application named by METADESK_APP_DIR, for `uvicorn --factory` and several workers."""
+    """Build the application named by METADESK_APP_DIR, for `uvicorn --factory` and several workers."""
     directory = os.environ.get(APP_DIRECTORY_VARIABLE)
     if not directory:
         raise RuntimeError(f"set {APP_DIRECTORY_VARIABLE} to the application folder to serve")

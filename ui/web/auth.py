@@ -1,6 +1,6 @@
 """Who is asking: sessions for people, bearer tokens for integrations, and the sign-in pages.
 
-A session holds the user's id, the password epoch it was signed in under, and the time
+A session contains the user's id, the password epoch it was signed in under, and the time
 of the last request. It ends after the application's `session_timeout_minutes` without a
 request, and at once when the password changes. Pages of a request without a valid
 session redirect to the sign-in page (HTMX requests get an `HX-Redirect`); the API
@@ -56,7 +56,7 @@ class AuthenticationMiddleware:
         if is_api and authorization.lower().startswith("bearer "):
             user = state.accounts.user_of_token(authorization[7:].strip())
             if user is None:
-                await _api_refusal(scope, receive, send, "The API token is unknown or revoked.", "API 令牌无效或已被吊销。")
+                await _api_rejection(scope, receive, send, "The API token is unknown or revoked.", "API 令牌无效或已被吊销。")
                 return
             scope["actor"] = state.accounts.actor(user, address=_client_address(scope), lang=_api_lang(headers))
             await self.app(scope, receive, send)
@@ -72,7 +72,7 @@ class AuthenticationMiddleware:
             await self.app(scope, receive, send)
             return
         if is_api:
-            await _api_refusal(scope, receive, send, "Sign in or send an API token.", "请登录或提供 API 令牌。")
+            await _api_rejection(scope, receive, send, "Sign in or send an API token.", "请登录或提供 API 令牌。")
             return
         # The raw path and query are percent-encoded already; only the characters that would
         # break the outer query are encoded again.
@@ -114,7 +114,8 @@ def _api_lang(headers: Headers) -> str:
     return normalize(headers.get("accept-language", "").split(",")[0].strip() or None)
 
 
-async def _api_refusal(scope: Scope, receive: Receive, send: Send, en: str, zh: str) -> None:
+async def _api_rejection(scope: Scope, receive: Receive, send: Send, en: str, zh: str) -> None:
+    logger.info("API request rejected: %s %s from %s: %s", scope["method"], scope["path"], _client_address(scope), en)
     lang = _api_lang(Headers(scope=scope))
     body = {"error": {"code": "unauthenticated", "message": pick(lang, en, zh)}}
     await JSONResponse(body, status_code=401, headers={"WWW-Authenticate": "Bearer"})(scope, receive, send)

@@ -2,8 +2,8 @@
 
 `FormBuilder.build` turns evaluated form rules, the inputs of the controls and the errors of
 a save into a `FormView`. Each section and field carries a signature of how it shows
-(visible, required, read-only, masked, and the value of a computed field); the form posts
-the signatures back with every rule check, so that the response redraws only what changed.
+(visible, required, read-only, masked, and the value of a computed field). The form posts
+the signatures back with every rule check, so the response redraws only what changed.
 """
 
 from __future__ import annotations

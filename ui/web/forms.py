@@ -1,8 +1,9 @@
 """The create and edit screens of every entity, and the requests their controls make while the user types.
 
-GET shows the form; POST saves it through the record service and redirects to the detail
-page, or shows the form again with everything the user typed, each error beside its field
-and a summary at the top (status 422; 409 when someone else saved the record first).
+GET shows the form. POST saves it through the record service and redirects to the detail
+page. When the save fails, the form comes back with everything the user typed, each error
+beside its field and a summary at the top: status 422, or 409 when someone else saved the
+record first.
 HTMX requests get the form fragment instead of the whole page, and `HX-Redirect` on success.
 """
 

@@ -108,7 +108,11 @@ class HistoryFormatter:
         if spec.type == "child" and isinstance(value, list):
             return "; ".join(self._row(spec, row) for row in value if isinstance(row, Mapping))
         if spec.type in ("attachment", "attachments"):
-            files = [value] if isinstance(value, Mapping) else list(value) if isinstance(value, list) else []
+            files: list[Any] = []
+            if isinstance(value, Mapping):
+                files = [value]
+            elif isinstance(value, list):
+                files = list(value)
             return ", ".join(str(item.get("filename") or "") for item in files if isinstance(item, Mapping))
         return format_value(spec, _read_back(spec, value), self.lang, self._timezone())
 

@@ -13,7 +13,7 @@ so a list can be bookmarked, shared and reproduced by an integration:
     remarks.empty=1             empty (1) or not empty (0)
 
 Any other parameter name that is not a field is reported, as are values that do not fit
-the field: `ListParams.problems` holds them by parameter name.
+the field: `ListParams.problems` contains them by parameter name.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ cookie and need no CSRF token.
 from __future__ import annotations
 
 import hmac
+import logging
 import secrets
 from typing import Any
 
@@ -18,6 +19,8 @@ from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ui.web.i18n import normalize, pick
+
+logger = logging.getLogger(__name__)
 
 CSRF_HEADER = "x-csrf-token"
 CSRF_FIELD = "csrf_token"
@@ -96,7 +99,7 @@ class CSRFMiddleware:
             sent = field if isinstance(field, str) else None
             await form.close()
         if not expected or not sent or not hmac.compare_digest(str(expected), sent):
-            await _refuse(scope, receive, send, headers)
+            await _reject(scope, receive, send, headers)
             return
         await self.app(scope, _replay(body) if body is not None else receive, send)
 
@@ -136,7 +139,8 @@ def _replay(body: bytes) -> Receive:
     return receive
 
 
-async def _refuse(scope: Scope, receive: Receive, send: Send, headers: Headers) -> None:
+async def _reject(scope: Scope, receive: Receive, send: Send, headers: Headers) -> None:
+    logger.warning("CSRF check failed: %s %s from %s", scope["method"], scope["path"], (scope.get("client") or ("?",))[0])
     lang = normalize(scope.get("session", {}).get("lang"))
     message = pick(
         lang,

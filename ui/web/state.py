@@ -1,4 +1,4 @@
-"""What the web application holds while it runs, and how a request reaches it."""
+"""The state of the running web application, and how a request reaches it."""
 
 from __future__ import annotations
 
@@ -55,5 +55,5 @@ def lang_of(request: Request) -> str:
 
 
 def is_htmx(request: Request) -> bool:
-    """Whether the request came from HTMX and wants a fragment rather than a whole page."""
+    """Tell whether the request came from HTMX and expects a fragment rather than a whole page."""
     return request.headers.get("hx-request") == "true" and request.headers.get("hx-history-restore-request") != "true"

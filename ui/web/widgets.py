@@ -1,10 +1,10 @@
 """Widgets of the generated forms: which control edits each field, and the conversions around it.
 
 Three shapes of a value meet here. The stored value is what the record service returns.
-The input is what a control holds: text for most fields (money with thousands separators,
-percentages as 70 for a stored 0.7), a flag for a checkbox, a list of ids for a
-multi-reference, rows of inputs for a child table, and the stored descriptions of files an
-attachment field keeps. The submitted value is what goes to the record service, which
+The input is the content of a control. It is text for most fields (money with thousands
+separators, percentages as 70 for a stored 0.7), a flag for a checkbox, a list of ids for a
+multi-reference, rows of inputs for a child table, and the stored descriptions of an
+attachment field's files. The submitted value is what goes to the record service, which
 normalizes and checks it: text as typed, except percentages and local times, converted here.
 
 Every editable field of a form posts its name in `_fields`, so a form parses exactly the
