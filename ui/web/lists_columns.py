@@ -19,7 +19,7 @@ from runtime.access import Actor
 from runtime.errors import NotFound, PermissionDenied
 from runtime.record_query import MAX_LIMIT, Condition, ListQuery
 from runtime.records import RecordService
-from ui.web import i18n, lists_formats
+from ui.web import i18n
 
 #: Labels and value types of the system columns a list may show.
 SYSTEM_COLUMNS: dict[str, tuple[m.Label, str]] = {
@@ -293,11 +293,11 @@ def cell_text(column: Column, value: Any, formats: Formats, *, plain: bool = Fal
     if kind in ("money", "decimal", "integer", "percent"):
         return _number_text(column, value, formats, plain)
     if kind == "date":
-        return value.isoformat() if plain and isinstance(value, datetime.date) else lists_formats.format_date(value, lang)
+        return value.isoformat() if plain and isinstance(value, datetime.date) else i18n.format_date(value, lang)
     if kind == "datetime":
         if plain and isinstance(value, datetime.datetime):
             return _local(value, formats.timezone).strftime("%Y-%m-%d %H:%M:%S")
-        return lists_formats.format_datetime(value, lang, formats.timezone)
+        return i18n.format_datetime(value, lang, formats.timezone)
     return str(value)
 
 
@@ -306,12 +306,12 @@ def _number_text(column: Column, value: Any, formats: Formats, plain: bool) -> s
     places = m.decimal_places(field) if field is not None and column.kind != "integer" else 0
     if column.kind == "percent":
         shown = _percent_places(Decimal(str(value)), places)
-        return f"{Decimal(str(value)) * 100:.{shown}f}%" if plain else lists_formats.format_percent(value, formats.lang, shown)
+        return f"{Decimal(str(value)) * 100:.{shown}f}%" if plain else i18n.format_percent(value, formats.lang, shown)
     if plain:
         return str(value)
     if column.kind == "money":
-        return lists_formats.format_money(value, formats.lang, formats.currency, places)
-    return lists_formats.format_number(value, formats.lang, None if column.kind == "decimal" else 0)
+        return i18n.format_money(value, formats.lang, formats.currency, places)
+    return i18n.format_number(value, formats.lang, None if column.kind == "decimal" else 0)
 
 
 def _percent_places(value: Decimal, stored_places: int) -> int:
