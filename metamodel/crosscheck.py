@@ -11,6 +11,7 @@ from typing import Any, Iterable, Mapping
 from metamodel import model as m
 from metamodel.build import ExpressionSite
 from metamodel.crosscheck_catalogs import check_catalogs
+from metamodel.crosscheck_flows import check_flows
 from metamodel.crosscheck_outputs import check_expressions, check_menus, check_reports, check_templates
 from metamodel.crosscheck_seed import check_seed
 from metamodel.diagnostics import Diagnostic, DocPath, Text, suggest
@@ -34,7 +35,7 @@ def crosscheck(
     checker.broken_flow_entities = broken_flow_entities
     checker.check_entities()
     checker.check_forms()
-    checker.check_flows()
+    check_flows(checker)
     checker.check_permissions()
     check_reports(checker)
     check_catalogs(checker)
@@ -153,65 +154,6 @@ class CrossChecker:
                     if not isinstance(document.data["sections"][section_index]["fields"][field_index], str):
                         path += ("field",)
                     self.field_ref(document, path, entity, item.field)
-
-    def check_flows(self) -> None:
-        flows_per_entity: dict[str, list[tuple[Document, m.Flow]]] = {}
-        for document, flow in self.named("flow"):
-            flows_per_entity.setdefault(flow.entity, []).append((document, flow))
-            entity = self.entity_ref(document, ("entity",), flow.entity)
-            self._check_flow(document, flow, entity)
-        for name, flows in flows_per_entity.items():
-            if len(flows) > 1:
-                for document, flow in flows:
-                    if flow.applies_when is None:
-                        self.report(document, "flow.E004", ("entity",), found=name, count=len(flows))
-
-    def _check_flow(self, document: Document, flow: m.Flow, entity: m.Entity | None) -> None:
-        states = sorted(flow.states)
-        for index, state in enumerate(flow.states.values()):
-            for position, name in enumerate(state.editable):
-                if entity is not None:
-                    self.field_ref(document, ("states", index, "editable", position), entity, name)
-
-        for index, transition in enumerate(flow.transitions.values()):
-            path: DocPath = ("transitions", index)
-            from_is_list = isinstance(document.data["transitions"][index]["from"], list)
-            for position, source in enumerate(transition.sources):
-                source_path = path + ("from", position) if from_is_list else path + ("from",)
-                if source not in flow.states:
-                    self.report(
-                        document, "ref.E004", source_path, found=source, flow=flow.name, expected=states, suggestion=suggest(source, states)
-                    )
-                elif flow.states[source].final:
-                    self.report(document, "flow.E003", source_path, found=transition.name, state=source)
-            if transition.target not in flow.states:
-                self.report(
-                    document,
-                    "ref.E004",
-                    path + ("to",),
-                    found=transition.target,
-                    flow=flow.name,
-                    expected=states,
-                    suggestion=suggest(transition.target, states),
-                )
-            for position, role in enumerate(transition.roles):
-                self.role_ref(document, path + ("roles", position), role)
-            if transition.approval is not None:
-                for position, role in enumerate(transition.approval.roles):
-                    self.role_ref(document, path + ("approval", "roles", position), role)
-            if transition.sla is not None:
-                if transition.sla.escalate_to is not None:
-                    self.role_ref(document, path + ("sla", "escalate_to"), transition.sla.escalate_to)
-                expiry = transition.sla.on_expiry
-                if expiry is not None and expiry not in flow.transitions:
-                    names = sorted(flow.transitions)
-                    self.report(
-                        document, "ref.E007", path + ("sla", "on_expiry"), found=expiry, flow=flow.name, expected=names, suggestion=suggest(expiry, names)
-                    )
-            if entity is not None:
-                for key in ("required_fields", "required_documents"):
-                    for position, name in enumerate(getattr(transition, key)):
-                        self.field_ref(document, path + (key, position), entity, name)
 
     def check_permissions(self) -> None:
         permissions = self.model.permissions

@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from metamodel import model as m
-from metamodel.build import Builder, build_entity, build_flow, build_form
+from metamodel.build import Builder, build_entity, build_form
+from metamodel.build_flows import build_flow
 from metamodel.build_declarations import (
     PermissionsBuilder,
     build_app,

@@ -254,6 +254,48 @@ class State:
 
 
 @dataclass(frozen=True)
+class ApprovalLevel:
+    """One level of a sequential approval: who signs it and how many signatures it needs."""
+
+    name: str
+    label: Label
+    roles: tuple[str, ...]
+    #: Signatures needed: a count, a ratio of the eligible approvers, or all of them when both are None.
+    quorum: int | None = 1
+    ratio: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class RangeCondition:
+    """A numeric interval of a decision-table cell; `min`/`max` are inclusive, `above`/`below` exclusive."""
+
+    min: Decimal | None = None
+    max: Decimal | None = None
+    above: Decimal | None = None
+    below: Decimal | None = None
+
+
+#: A decision-table cell: an interval, or the set of values that match.
+Condition = RangeCondition | frozenset[str]
+
+
+@dataclass(frozen=True)
+class DecisionRule:
+    """A row of a decision table: the conditions per input (an input not named matches anything) and the result."""
+
+    when: Mapping[str, Condition]
+    result: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DecisionTable:
+    """Rules over named inputs, each input an expression over the record; exactly one rule must match."""
+
+    inputs: Mapping[str, Expression]
+    rules: tuple[DecisionRule, ...]
+
+
+@dataclass(frozen=True)
 class Approval:
     """How many decisions a step needs: single, any_of, countersign (all, a quorum or a ratio) or levels."""
 
@@ -261,6 +303,23 @@ class Approval:
     roles: tuple[str, ...] = ()
     quorum: int | None = None
     ratio: Decimal | None = None
+    #: The levels of mode "levels", in order.
+    levels: tuple[ApprovalLevel, ...] = ()
+    #: Chooses the levels that apply to a record, by name; None means every level.
+    routing: DecisionTable | None = None
+
+    @property
+    def collective(self) -> bool:
+        """Return whether the step waits for several decisions before the transition fires."""
+        return self.mode in ("countersign", "levels")
+
+    def steps(self) -> tuple[ApprovalLevel, ...]:
+        """Return the levels, or the one level that a single, any_of or countersign step amounts to."""
+        if self.mode == "levels":
+            return self.levels
+        quorum = 1 if self.mode in ("single", "any_of") else self.quorum
+        ratio = self.ratio if self.mode == "countersign" else None
+        return (ApprovalLevel("approval", Label("Approval", "审批"), self.roles, quorum, ratio),)
 
 
 @dataclass(frozen=True)
@@ -288,6 +347,10 @@ class Transition:
     approval: Approval | None = None
     sla: Sla | None = None
     hooks: tuple[str, ...] = ()
+    #: "normal"; "return" goes back to a state the record has passed through and needs a reason;
+    #: "reject" ends the record and needs a reason; "withdraw" is fired by whoever moved the
+    #: record into its state, before anyone else has decided on it.
+    kind: str = "normal"
 
 
 @dataclass(frozen=True)

@@ -1,31 +1,45 @@
-"""Firing flow transitions by hand: the checks, the hooks, the state change and its audit entry.
+"""Firing flow transitions: the checks, approvals, hooks, the state change and its audit entry.
 
 A transition `t` of flow `f` may be fired on a record when, in this order:
 
-1. the actor is granted the action `t` on the entity (a transition is an action of its own),
-   and the record lies in the actor's data scope for that action;
-2. the record follows `f` and its state is one of `t`'s sources; `t` is not automatic;
-3. `t` needs no collective approval (countersign or levels, which wait for several decisions);
+1. the actor, or a user who delegated to the actor a role `t` needs, is granted the
+   action `t` on the entity (a transition is an action of its own), and the record lies
+   in that user's data scope for the action;
+2. the version given is the record's (else StaleVersion: someone else acted first);
+3. the record follows `f`, its state is one of `t`'s sources, and `t` is not automatic;
 4. a comment is given where `t` requires one;
-5. every hook of `t` is registered and returns without raising (their returned values are
-   written with the state change);
-6. every required field and required document has a value, and the guard holds.
+5. by kind: a withdrawal comes from whoever moved the record into its state, before
+   anyone has signed in it; a return goes to a state the record has already left;
+6. every required field and required document has a value, and the guard holds;
+7. with an approval, the user is an eligible approver of the current level and signs it
+   (runtime/approvals.py). The transition fires only when the last level is complete;
+   before that the signature is saved and the record's version raised;
+8. every hook of `t` is registered and returns without raising (their returned values are
+   written with the state change, and checked again against 6).
 
-Then the state, version and update stamp change in one transaction with the audit entry
-(action "transition", the comment as its reason). Any failure writes nothing.
+The state change closes the record's step and opens the next (runtime/flow_steps.py),
+then any automatic transition of the new state whose guard holds fires too, as the
+system. Everything happens in one transaction with its audit entries: a failure
+anywhere writes nothing.
 """
 
 from __future__ import annotations
 
+import datetime
 import logging
-from typing import TYPE_CHECKING, Any, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
-from sqlalchemy import select, update
+from sqlalchemy import Connection, select, update
 
 from metamodel import model as m
-from runtime.access import Actor, SystemAccess
+from runtime import approvals
+from runtime.access import SYSTEM_ACTOR, Actor, SystemAccess
+from runtime.delegations import active_delegators, actor_of, covers
 from runtime.errors import FieldError, NotFound, PermissionDenied, StaleVersion, ValidationFailed
+from runtime.flow_steps import close_step, ensure_step, enter_step, visited_states
 from runtime.hooks import HookContext, HookNotRegistered, registry
+from runtime.permissions import SYSTEM_ROLE
 from runtime.record_codec import changed_fields
 from runtime.schema import SEARCH_COLUMN
 
@@ -34,8 +48,10 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-#: Approval modes in which one decision fires the transition.
-IMMEDIATE_MODES = ("single", "any_of")
+#: Automatic transitions fired one after another after a change, at most; a longer chain is a loop in the YAML.
+AUTOMATIC_CHAIN_LIMIT = 20
+
+Add = Callable[[str, str, str, str], None]
 
 
 def flow_of(model: m.AppModel, entity: str, record: Mapping[str, Any]) -> m.Flow | None:
@@ -44,141 +60,385 @@ def flow_of(model: m.AppModel, entity: str, record: Mapping[str, Any]) -> m.Flow
     return flow if flow is not None and flow.entity == entity else None
 
 
+def needed_roles(transition: m.Transition) -> tuple[str, ...]:
+    """Return the roles a transition names: its own and its approval levels'."""
+    roles = list(transition.roles)
+    if transition.approval is not None:
+        for level in transition.approval.steps():
+            roles.extend(level.roles)
+    return tuple(dict.fromkeys(roles))
+
+
 def available_transitions(service: RecordService, actor: Actor, entity: str, record: Mapping[str, Any]) -> list[m.Transition]:
-    """Return the transitions the actor may fire by hand on the record in its current state."""
+    """Return the transitions the actor may fire by hand on the record in its state, itself or for a delegator."""
     flow = flow_of(service.model, entity, record)
     if flow is None:
         return []
     state = record.get("state")
+    candidates = [transition for transition in flow.transitions.values() if state in transition.sources and not transition.automatic]
+    if not candidates:
+        return []
+    with service.engine.connect() as connection:
+        principals: list[tuple[Actor, str | None]] = [(actor, None)]
+        for delegator, role in active_delegators(service, connection, actor.id):
+            principal = actor_of(service, connection, delegator)
+            if principal is not None:
+                principals.append((principal, role))
     return [
-        transition for transition in flow.transitions.values()
-        if state in transition.sources and not transition.automatic and service.access.allows(actor, transition.name, entity)
+        transition for transition in candidates
+        if any(service.access.allows(principal, transition.name, entity)
+               and (principal is actor or covers(role, needed_roles(transition)))
+               for principal, role in principals)
     ]
+
+
+@dataclass
+class _Firing:
+    """A firing under way: the acting user, the user whose permissions apply, the record, and the errors found so far."""
+
+    service: RecordService
+    connection: Connection
+    actor: Actor
+    principal: Actor
+    entity: m.Entity
+    current: dict[str, Any]
+    flow: m.Flow
+    transition: m.Transition
+    comment: str | None
+    now: datetime.datetime
+
+    def __post_init__(self) -> None:
+        self.errors: dict[str, list[FieldError]] = {}
+
+    def add(self, path: str, code: str, en: str, zh: str) -> None:
+        self.errors.setdefault(path, []).append(FieldError(code, en, zh))
+
+    def raise_errors(self) -> None:
+        if self.errors:
+            raise ValidationFailed(self.entity.name, self.errors)
+
+
+def fire(
+    service: RecordService, actor: Actor, entity_name: str, record_id: int, name: str, *, version: int, comment: str | None,
+    on_behalf_of: str | None = None,
+) -> dict[str, Any]:
+    """Fire (or sign) transition `name` on a record; see the module docs for the checks, in order."""
+    entity = service._entity(entity_name)
+    now = service.clock()
+    with service._write() as connection:
+        firing = _start(service, connection, actor, entity, record_id, name, version, comment, on_behalf_of, now)
+        _check(firing)
+        # The system's own work (jobs, imports, demo data) completes an approval step outright.
+        if firing.transition.approval is not None and SYSTEM_ROLE not in firing.principal.roles:
+            step = ensure_step(connection, service.schema.flows, entity_name, firing.current, now)
+            level, progress = approvals.sign(service, connection, entity, firing.current, firing.transition, step, firing.principal,
+                                             actor, firing.comment)
+            if not progress.complete:
+                _record_signature(firing, level, version)
+                return service._read_back(connection, firing.principal, entity, record_id)
+        changes = _run_hooks(firing)
+        _move(firing, changes, version)
+        run_automatic(service, connection, entity, record_id, now)
+        # A delegate reads the result as the delegator, whose permissions the firing used.
+        return service._read_back(connection, firing.principal, entity, record_id)
+
+
+def _start(
+    service: RecordService, connection: Connection, actor: Actor, entity: m.Entity, record_id: int, name: str, version: int,
+    comment: str | None, on_behalf_of: str | None, now: datetime.datetime,
+) -> _Firing:
+    """Read the record, find the transition and the user whose permissions apply; raise when there is none."""
+    # Read without the actor's scope: a delegate may act on records only the delegator can reach.
+    current = service._read(connection, SYSTEM_ACTOR, entity, SystemAccess().fields(actor, entity.name), record_id)
+    if current is None:
+        raise NotFound(entity.name, record_id)
+    flow = flow_of(service.model, entity.name, current)
+    transition = flow.transitions.get(name) if flow is not None else None
+    if flow is None or transition is None:
+        raise ValidationFailed(entity.name, {"state": [FieldError(
+            "transition.unknown", f"{entity.label.en} {record_id} has no step {name!r}", f"{entity.label.zh_cn} {record_id} 没有名为 {name!r} 的流转")]})
+    principal = _principal(service, connection, actor, entity.name, record_id, transition, on_behalf_of)
+    if current["version"] != version:
+        raise StaleVersion(entity.name, record_id, version, current["version"], current["updated_by"], current["updated_at"])
+    return _Firing(service, connection, actor, principal, entity, current, flow, transition, (comment or "").strip() or None, now)
+
+
+def _principal(
+    service: RecordService, connection: Connection, actor: Actor, entity: str, record_id: int, transition: m.Transition,
+    on_behalf_of: str | None,
+) -> Actor:
+    """Return the actor whose permissions the firing uses: the actor, or a delegator whose delegation runs today."""
+    candidates: list[Actor] = []
+    if on_behalf_of is None or on_behalf_of == actor.id:
+        candidates.append(actor)
+    if on_behalf_of != actor.id:
+        for delegator, role in active_delegators(service, connection, actor.id):
+            if (on_behalf_of is None or delegator == on_behalf_of) and covers(role, needed_roles(transition)):
+                principal = actor_of(service, connection, delegator)
+                if principal is not None:
+                    candidates.append(principal)
+    for candidate in candidates:
+        if approvals.may_fire(service, connection, candidate, entity, record_id, transition.name):
+            return candidate
+    # A record outside every scope is reported as not found, like one that does not exist.
+    if not any(approvals.may_fire(service, connection, candidate, entity, record_id, "read") for candidate in candidates):
+        raise NotFound(entity, record_id)
+    raise PermissionDenied(entity, transition.name)
+
+
+def _check(firing: _Firing) -> None:
+    transition, current = firing.transition, firing.current
+    state = str(current.get("state"))
+    state_label = firing.flow.states[state].label if state in firing.flow.states else m.Label(state, state)
+    if state not in transition.sources:
+        firing.add("state", "transition.state", f"“{transition.label.en}” cannot be done in the state “{state_label.en}”",
+                   f"当前状态“{state_label.zh_cn}”下不能执行“{transition.label.zh_cn}”")
+    if transition.automatic:
+        firing.add("state", "transition.automatic", f"“{transition.label.en}” happens by itself when its condition holds",
+                   f"“{transition.label.zh_cn}”在条件满足时自动执行，不能手工执行")
+    if transition.comment == "required" and firing.comment is None:
+        firing.add("comment", "required", "Write a comment for this step.", "请填写审批意见。")
+    firing.raise_errors()
+    if transition.kind == "withdraw":
+        _check_withdrawal(firing, state_label)
+    elif transition.kind == "return":
+        visited = visited_states(firing.connection, firing.service.schema.flows, firing.entity.name, int(current["id"]))
+        if transition.target not in visited:
+            target = firing.flow.states[transition.target].label
+            firing.add("state", "transition.return", f"The record has not been in “{target.en}” yet, so it cannot go back there",
+                       f"本记录尚未经过“{target.zh_cn}”，不能退回到该步骤")
+    _check_values(firing, current)
+    firing.raise_errors()
+
+
+def _check_withdrawal(firing: _Firing, state_label: m.Label) -> None:
+    flows = firing.service.schema.flows
+    step = ensure_step(firing.connection, flows, firing.entity.name, firing.current, firing.now)
+    if firing.principal.id not in (step["entered_by"], step["entered_for"]):
+        firing.add("state", "transition.withdraw", f"Only whoever moved the record to “{state_label.en}” may withdraw it",
+                   f"只有把记录提交到“{state_label.zh_cn}”的人才能撤回")
+        return
+    signed = firing.connection.scalar(select(flows.decisions.c.id).where(flows.decisions.c.step_id == step["id"]).limit(1))
+    if signed is not None:
+        firing.add("state", "transition.decided", "Someone has already decided on it, so it can no longer be withdrawn",
+                   "已有审批人作出决定，不能再撤回")
+
+
+def _check_values(firing: _Firing, merged: Mapping[str, Any]) -> None:
+    """Add an error for each required field without a value and for a guard that does not hold."""
+    transition, entity = firing.transition, firing.entity
+    for required in (*transition.required_fields, *transition.required_documents):
+        if _empty(merged.get(required)):
+            field = entity.fields.get(required)
+            label = field.label if field is not None else m.Label(required, required)
+            firing.add(required, "required", f"{label.en} is needed before “{transition.label.en}”",
+                       f"执行“{transition.label.zh_cn}”前需填写{label.zh_cn}")
+    if transition.guard is not None and not firing.errors and not _guard_holds(firing.service, firing.connection, entity, transition,
+                                                                               merged, firing.principal):
+        firing.add("state", "transition.guard", f"The conditions of “{transition.label.en}” are not met: {transition.guard.source}",
+                   f"不满足“{transition.label.zh_cn}”的条件：{transition.guard.source}")
+
+
+def _guard_holds(
+    service: RecordService, connection: Connection, entity: m.Entity, transition: m.Transition, record: Mapping[str, Any], actor: Actor,
+) -> bool:
+    if transition.guard is None:
+        return True
+    names = service._validator(connection, entity).expression_names(record, actor, service.clock().date())
+    try:
+        return bool(transition.guard.evaluate(names))
+    except Exception as exc:  # noqa: BLE001 - a guard over missing values does not hold
+        logger.debug("guard of %s on %s %s did not evaluate: %s", transition.name, entity.name, record.get("id"), exc)
+        return False
 
 
 def _empty(value: Any) -> bool:
     return value is None or value == "" or value == [] or value == {}
 
 
-def fire(
-    service: RecordService, actor: Actor, entity_name: str, record_id: int, name: str, *, version: int, comment: str | None
-) -> dict[str, Any]:
-    entity = service._entity(entity_name)
-    access = service._require(actor, name, entity_name)
-    table = service.schema.entities[entity_name].table
-    codec = service.codecs[entity_name]
-    now = service.clock()
-    comment = (comment or "").strip() or None
-
-    with service._write() as connection:
-        current = service._read(connection, actor, entity, SystemAccess().fields(actor, entity_name), record_id)
-        if current is None:
-            raise NotFound(entity_name, record_id)
-        in_scope = connection.scalar(select(table.c.id).where(table.c.id == record_id, service._scoped(actor, entity_name, name)))
-        if in_scope is None:
-            raise PermissionDenied(entity_name, name)
-        if current["version"] != version:
-            raise StaleVersion(entity_name, record_id, version, current["version"], current["updated_by"], current["updated_at"])
-
-        flow = flow_of(service.model, entity_name, current)
-        transition = flow.transitions.get(name) if flow is not None else None
-        errors: dict[str, list[FieldError]] = {}
-
-        def add(path: str, code: str, en: str, zh: str) -> None:
-            errors.setdefault(path, []).append(FieldError(code, en, zh))
-
-        if flow is None or transition is None:
-            add("state", "transition.unknown", f"{entity_name} {record_id} has no transition {name!r}",
-                f"{entity_name} {record_id} 没有名为 {name!r} 的流转")
-            raise ValidationFailed(entity_name, errors)
-        state = str(current.get("state"))
-        state_label = flow.states[state].label if state in flow.states else m.Label(state, state)
-        if state not in transition.sources:
-            add("state", "transition.state", f"“{transition.label.en}” cannot be done in the state “{state_label.en}”",
-                f"当前状态“{state_label.zh_cn}”下不能执行“{transition.label.zh_cn}”")
-        if transition.automatic:
-            add("state", "transition.automatic", f"“{transition.label.en}” happens by itself when its condition holds",
-                f"“{transition.label.zh_cn}”在条件满足时自动执行，不能手工执行")
-        if transition.approval is not None and transition.approval.mode not in IMMEDIATE_MODES:
-            add("approval", "transition.approval",
-                f"“{transition.label.en}” needs the decisions of several approvers ({transition.approval.mode})",
-                f"“{transition.label.zh_cn}”需要多位审批人共同决定（{transition.approval.mode}）")
-        if transition.comment == "required" and comment is None:
-            add("comment", "required", "Write a comment for this step.", "请填写审批意见。")
-        if errors:
-            raise ValidationFailed(entity_name, errors)
-
-        changes = _run_hooks(transition, HookContext(actor, entity_name, dict(current), name, comment), add)
-        if errors:
-            raise ValidationFailed(entity_name, errors)
-        if changes:
-            checked = service._validator(connection, entity).check(
-                connection, actor, access, changes, current, now.date(), frozenset(changes)
-            )
-            if checked.errors:
-                raise ValidationFailed(entity_name, checked.errors)
-            changes = dict(checked.values)
-        merged = {**current, **changes}
-
-        for required in (*transition.required_fields, *transition.required_documents):
-            if _empty(merged.get(required)):
-                field = entity.fields.get(required)
-                label = field.label if field is not None else m.Label(required, required)
-                add(required, "required", f"{label.en} is needed before “{transition.label.en}”",
-                    f"执行“{transition.label.zh_cn}”前需填写{label.zh_cn}")
-        if transition.guard is not None and not errors:
-            names = service._validator(connection, entity).expression_names(merged, actor, now.date())
-            try:
-                allowed = bool(transition.guard.evaluate(names))
-            except Exception as exc:  # noqa: BLE001 - a guard over missing values does not hold
-                logger.debug("guard of %s on %s %s did not evaluate: %s", name, entity_name, record_id, exc)
-                allowed = False
-            if not allowed:
-                add("state", "transition.guard", f"The conditions of “{transition.label.en}” are not met: {transition.guard.source}",
-                    f"不满足“{transition.label.zh_cn}”的条件：{transition.guard.source}")
-        if errors:
-            raise ValidationFailed(entity_name, errors)
-
-        written = changed_fields(current, changes, changes.keys())
-        row = codec.encode({field_name: changes[field_name] for field_name in written})
-        if SEARCH_COLUMN in table.c:
-            row[SEARCH_COLUMN] = codec.search_text(merged)
-        row.update(state=transition.target, updated_at=now, updated_by=actor.id, version=table.c.version + 1)
-        updated = connection.execute(
-            update(table).where(table.c.id == record_id, table.c.version == version, table.c.deleted_at.is_(None)).values(**row)
-        ).rowcount
-        if updated != 1:
-            raise service._lost_race(connection, entity_name, record_id, version)
-        service._save_children(connection, entity, record_id, {field_name: changes[field_name] for field_name in written})
-        audited = {field_name: [service._audit_values(entity, {field_name: old})[field_name],
-                                service._audit_values(entity, {field_name: new})[field_name]]
-                   for field_name, (old, new) in written.items()}
-        audited["state"] = [state, transition.target]
-        service.audit.append(
-            connection, at=now, actor=actor.id, address=actor.address, action=f"transition:{name}", entity=entity_name,
-            record_id=record_id, reason=comment, changes=audited,
-        )
-        record = service._read_back(connection, actor, entity, record_id)
-    logger.info("%s %s: %s from %s to %s by %s", entity_name, record_id, name, state, transition.target, actor.id)
-    return record
+def _record_signature(firing: _Firing, level: approvals.LevelProgress, version: int) -> None:
+    """Save a signature that does not complete the step: raise the record's version and audit it."""
+    service, entity, record_id = firing.service, firing.entity, int(firing.current["id"])
+    table = service.schema.entities[entity.name].table
+    updated = firing.connection.execute(
+        update(table).where(table.c.id == record_id, table.c.version == version, table.c.deleted_at.is_(None))
+        .values(version=table.c.version + 1, updated_at=firing.now, updated_by=firing.actor.id)
+    ).rowcount
+    if updated != 1:
+        raise service._lost_race(firing.connection, entity.name, record_id, version)
+    changes: dict[str, Any] = {"level": [None, level.level.name], "signatures": [None, f"{len(level.signed)}/{level.needed}"]}
+    if firing.principal.id != firing.actor.id:
+        changes["on_behalf_of"] = [None, firing.principal.id]
+    service.audit.append(
+        firing.connection, at=firing.now, actor=firing.actor.id, address=firing.actor.address, action=f"sign:{firing.transition.name}",
+        entity=entity.name, record_id=record_id, reason=firing.comment, changes=changes,
+    )
+    logger.info("%s %s: %s signed %s level %s (%s/%s)", entity.name, record_id, firing.actor.id, firing.transition.name,
+                level.level.name, len(level.signed), level.needed)
 
 
-def _run_hooks(transition: m.Transition, context: HookContext, add: Any) -> dict[str, Any]:
+def _run_hooks(firing: _Firing) -> dict[str, Any]:
+    """Run the transition's hooks, check what they return and the transition's conditions on the result."""
+    transition = firing.transition
+    context = HookContext(firing.actor, firing.entity.name, dict(firing.current), transition.name, firing.comment)
     changes: dict[str, Any] = {}
     for hook_name in transition.hooks:
         try:
             function = registry.get(hook_name)
         except HookNotRegistered:
-            add("state", "hook.missing", f"The step “{transition.label.en}” runs {hook_name}, which is not installed; "
-                "ask the administrator", f"“{transition.label.zh_cn}”需要运行 {hook_name}，但系统中没有安装它；请联系管理员")
+            firing.add("state", "hook.missing", f"The step “{transition.label.en}” runs {hook_name}, which is not installed; "
+                       "ask the administrator", f"“{transition.label.zh_cn}”需要运行 {hook_name}，但系统中没有安装它；请联系管理员")
             continue
         try:
             result = function(context)
         except Exception as exc:
             logger.exception("hook %s failed on %s %s", hook_name, context.entity, context.record.get("id"))
-            add("state", "hook.failed", f"The step “{transition.label.en}” failed in {hook_name}: {exc}",
-                f"“{transition.label.zh_cn}”在 {hook_name} 中失败：{exc}")
+            firing.add("state", "hook.failed", f"The step “{transition.label.en}” failed in {hook_name}: {exc}",
+                       f"“{transition.label.zh_cn}”在 {hook_name} 中失败：{exc}")
             continue
         if result:
             changes.update(result)
-    return changes
+    firing.raise_errors()
+    if not changes:
+        return changes
+    service = firing.service
+    access = service.access.fields(firing.principal, firing.entity.name)
+    checked = service._validator(firing.connection, firing.entity).check(
+        firing.connection, firing.principal, access, changes, firing.current, firing.now.date(), frozenset(changes)
+    )
+    if checked.errors:
+        raise ValidationFailed(firing.entity.name, checked.errors)
+    _check_values(firing, {**firing.current, **checked.values})
+    firing.raise_errors()
+    return dict(checked.values)
+
+
+def _move(firing: _Firing, changes: Mapping[str, Any], version: int) -> None:
+    """Write the new state with the hooks' changes, move the record to its next step, and audit it."""
+    service, connection, entity = firing.service, firing.connection, firing.entity
+    record_id = int(firing.current["id"])
+    table = service.schema.entities[entity.name].table
+    codec = service.codecs[entity.name]
+    current, transition = firing.current, firing.transition
+    written = changed_fields(current, changes, changes.keys())
+    row = codec.encode({name: changes[name] for name in written})
+    if SEARCH_COLUMN in table.c:
+        row[SEARCH_COLUMN] = codec.search_text({**current, **changes})
+    row.update(state=transition.target, updated_at=firing.now, updated_by=firing.actor.id, version=table.c.version + 1)
+    updated = connection.execute(
+        update(table).where(table.c.id == record_id, table.c.version == version, table.c.deleted_at.is_(None)).values(**row)
+    ).rowcount
+    if updated != 1:
+        raise service._lost_race(connection, entity.name, record_id, version)
+    service._save_children(connection, entity, record_id, {name: changes[name] for name in written})
+
+    flows = service.schema.flows
+    step = ensure_step(connection, flows, entity.name, current, firing.now)
+    close_step(connection, flows, int(step["id"]), firing.now)
+    acting_for = firing.principal.id if firing.principal.id != firing.actor.id else None
+    enter_step(connection, flows, entity.name, current, transition.target, firing.now, transition=transition.name,
+               by=firing.actor.id, acting_for=acting_for)
+
+    audited: dict[str, Any] = {name: [service._audit_values(entity, {name: old})[name], service._audit_values(entity, {name: new})[name]]
+                               for name, (old, new) in written.items()}
+    audited["state"] = [current.get("state"), transition.target]
+    if acting_for is not None:
+        audited["on_behalf_of"] = [None, acting_for]
+    service.audit.append(
+        connection, at=firing.now, actor=firing.actor.id, address=firing.actor.address, action=f"transition:{transition.name}",
+        entity=entity.name, record_id=record_id, reason=firing.comment, changes=audited,
+    )
+    logger.info("%s %s: %s from %s to %s by %s%s", entity.name, record_id, transition.name, current.get("state"), transition.target,
+                firing.actor.id, f" for {acting_for}" if acting_for else "")
+
+
+def run_automatic(service: RecordService, connection: Connection, entity: m.Entity, record_id: int, now: datetime.datetime) -> None:
+    """Fire, as the system, the automatic transitions whose guard holds, one after another from the record's state."""
+    if not any(transition.automatic for flow in service.model.flows_for(entity.name) for transition in flow.transitions.values()):
+        return
+    system_fields = SystemAccess().fields(SYSTEM_ACTOR, entity.name)
+    for _ in range(AUTOMATIC_CHAIN_LIMIT):
+        current = service._read(connection, SYSTEM_ACTOR, entity, system_fields, record_id)
+        flow = flow_of(service.model, entity.name, current) if current is not None else None
+        if current is None or flow is None:
+            return
+        ready = next((
+            transition for transition in flow.transitions.values()
+            if transition.automatic and current.get("state") in transition.sources
+            and not any(_empty(current.get(name)) for name in (*transition.required_fields, *transition.required_documents))
+            and _guard_holds(service, connection, entity, transition, current, SYSTEM_ACTOR)
+        ), None)
+        if ready is None:
+            return
+        firing = _Firing(service, connection, SYSTEM_ACTOR, SYSTEM_ACTOR, entity, current, flow, ready, None, now)
+        _move(firing, _run_hooks(firing), int(current["version"]))
+    logger.error("%s %s: more than %s automatic transitions in a row; the flow's guards loop", entity.name, record_id,
+                 AUTOMATIC_CHAIN_LIMIT)
+    raise ValidationFailed(entity.name, {"state": [FieldError(
+        "transition.loop", f"The automatic steps of this flow repeat without end; ask the administrator to fix the flow",
+        "该流程的自动流转循环不止；请联系管理员修正流程配置")]})
+
+
+def after_write(service: RecordService, connection: Connection, actor: Actor, entity: m.Entity, record_id: int,
+                now: datetime.datetime, *, created: bool) -> None:
+    """Open a new record's first step, then fire the automatic transitions its values allow."""
+    if not service.model.flows_for(entity.name):
+        return
+    if created:
+        table = service.schema.entities[entity.name].table
+        row = connection.execute(select(table.c.id, table.c.flow, table.c.flow_version, table.c.state).where(table.c.id == record_id)).mappings().first()
+        if row is None or row["flow"] is None:
+            return
+        enter_step(connection, service.schema.flows, entity.name, dict(row), str(row["state"]), now, transition=None, by=actor.id,
+                   acting_for=None)
+    run_automatic(service, connection, entity, record_id, now)
+
+
+def add_approver(
+    service: RecordService, actor: Actor, entity_name: str, record_id: int, name: str, user_id: str, *, version: int,
+) -> approvals.LevelProgress:
+    """Add a user to the current level of approval transition `name`; the actor must be one of its approvers."""
+    entity = service._entity(entity_name)
+    now = service.clock()
+    with service._write() as connection:
+        firing = _start(service, connection, actor, entity, record_id, name, version, None, None, now)
+        if firing.transition.approval is None or str(firing.current.get("state")) not in firing.transition.sources:
+            raise ValidationFailed(entity_name, {"approval": [FieldError(
+                "approval.none", f"“{firing.transition.label.en}” has no approval to add someone to now",
+                f"“{firing.transition.label.zh_cn}”当前没有可加签的审批")]})
+        step = ensure_step(connection, service.schema.flows, entity_name, firing.current, now)
+        level = approvals.add_approver(service, connection, firing.principal, entity, firing.current, firing.transition, step, user_id)
+        table = service.schema.entities[entity_name].table
+        if connection.execute(update(table).where(table.c.id == record_id, table.c.version == version)
+                              .values(version=table.c.version + 1, updated_at=now, updated_by=actor.id)).rowcount != 1:
+            raise service._lost_race(connection, entity_name, record_id, version)
+        service.audit.append(
+            connection, at=now, actor=actor.id, address=actor.address, action=f"add_approver:{name}", entity=entity_name,
+            record_id=record_id, reason=None, changes={"approver": [None, user_id], "level": [None, level.level.name]},
+        )
+    logger.info("%s %s: %s added %s to %s level %s", entity_name, record_id, actor.id, user_id, name, level.level.name)
+    return level
+
+
+def approval_progress(service: RecordService, actor: Actor, entity_name: str, record: Mapping[str, Any]) -> list[approvals.ApprovalProgress]:
+    """Return the progress of every approval transition open in the record's state, for screens."""
+    entity = service._entity(entity_name)
+    flow = flow_of(service.model, entity_name, record)
+    if flow is None:
+        return []
+    open_transitions = [t for t in flow.transitions.values() if t.approval is not None and record.get("state") in t.sources]
+    if not open_transitions:
+        return []
+    now = service.clock()
+    result = []
+    with service._write() as connection:
+        current = service._read(connection, SYSTEM_ACTOR, entity, SystemAccess().fields(SYSTEM_ACTOR, entity_name), int(record["id"]))
+        if current is None:
+            return []
+        step = ensure_step(connection, service.schema.flows, entity_name, current, now)
+        for transition in open_transitions:
+            try:
+                result.append(approvals.progress(service, connection, actor, entity, current, transition, step))
+            except ValidationFailed as exc:
+                logger.warning("approval progress of %s on %s %s: %s", transition.name, entity_name, record.get("id"), exc)
+    return result

@@ -23,7 +23,8 @@ from sqlalchemy.exc import IntegrityError
 from metamodel import model as m
 from runtime.access import Actor, SystemAccess
 from runtime.errors import FieldError, NotFound, ReasonRequired, StaleVersion, ValidationFailed
-from runtime.flows import available_transitions, fire
+from runtime.approvals import ApprovalProgress, LevelProgress
+from runtime.flows import add_approver, after_write, approval_progress, available_transitions, fire
 from runtime.record_guards import in_use_error, live_referrers, reference_scope_errors, state_lock_errors
 from runtime.record_codec import RecordCodec, changed_fields
 from runtime.record_reads import Clock, RecordReads, utc_now
@@ -63,6 +64,7 @@ class RecordService(RecordReads):
                 record_id=record_id, reason=reason,
                 changes={name: [None, value] for name, value in self._audit_values(entity, checked.values).items()},
             )
+            after_write(self, connection, actor, entity, record_id, now, created=True)
             record = self._created(connection, actor, entity, record_id, row)
         logger.info("created %s %s by %s", entity_name, record_id, actor.id)
         return record
@@ -115,6 +117,8 @@ class RecordService(RecordReads):
                  "changes": {name: [None, value] for name, value in self._audit_values(entity, checked.values).items()}}
                 for record_id, checked in zip(ids, batch)
             ])
+            for record_id in ids:
+                after_write(self, connection, actor, entity, record_id, now, created=True)
         logger.info("created %s %s records by %s", len(ids), entity_name, actor.id)
         return ids
 
@@ -306,6 +310,7 @@ class RecordService(RecordReads):
                 changes={name: [self._audit_values(entity, {name: old})[name], self._audit_values(entity, {name: new})[name]]
                          for name, (old, new) in changes.items()},
             )
+            after_write(self, connection, actor, entity, record_id, now, created=False)
             record = self._read_back(connection, actor, entity, record_id)
         logger.info("updated %s %s to version %s by %s", entity_name, record_id, version + 1, actor.id)
         return record
@@ -315,10 +320,25 @@ class RecordService(RecordReads):
         return available_transitions(self, actor, entity_name, record)
 
     def transition(
-        self, actor: Actor, entity_name: str, record_id: int, name: str, *, version: int, comment: str | None = None
+        self, actor: Actor, entity_name: str, record_id: int, name: str, *, version: int, comment: str | None = None,
+        on_behalf_of: str | None = None,
     ) -> dict[str, Any]:
-        """Fire a flow transition; see runtime.flows for the checks, in the order they run."""
-        return fire(self, actor, entity_name, record_id, name, version=version, comment=comment)
+        """Fire (or sign) a flow transition; see runtime.flows for the checks, in the order they run.
+
+        `on_behalf_of` names the delegator to act for; without it the actor's own permissions
+        apply first, then those of whoever delegated to the actor.
+        """
+        return fire(self, actor, entity_name, record_id, name, version=version, comment=comment, on_behalf_of=on_behalf_of)
+
+    def add_approver(
+        self, actor: Actor, entity_name: str, record_id: int, name: str, user_id: str, *, version: int
+    ) -> LevelProgress:
+        """Add a user to the current level of an approval step (加签)."""
+        return add_approver(self, actor, entity_name, record_id, name, user_id, version=version)
+
+    def approval_progress(self, actor: Actor, entity_name: str, record: Mapping[str, Any]) -> builtins.list[ApprovalProgress]:
+        """Return who has signed and who has not, for each approval open in the record's state."""
+        return approval_progress(self, actor, entity_name, record)
 
     def _lost_race(self, connection: Connection, entity_name: str, record_id: int, version: int) -> Exception:
         table = self.schema.entities[entity_name].table

@@ -35,6 +35,7 @@ from sqlalchemy import (
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from metamodel import model as m
+from runtime.flow_tables import FlowTables, flow_tables
 
 NAMING_CONVENTION: dict[str, str] = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -91,6 +92,8 @@ class Schema:
     catalog_rows: Table
     #: Users, their roles per org unit, the org tree, admins' field rules and the policy version.
     access: AccessTables
+    #: Flow steps, approval decisions, added approvers and delegations.
+    flows: FlowTables
 
     @property
     def owned_tables(self) -> frozenset[str]:
@@ -344,7 +347,9 @@ def build_schema(model: m.AppModel) -> Schema:
         Column("entity", String(63), nullable=False),
         Column("record_id", BigInteger, nullable=False),
     )
-    return Schema(metadata, MappingProxyType(entities), audit, head, registry, catalog_rows, _access_tables(metadata))
+    access = _access_tables(metadata)
+    flows = flow_tables(metadata, SYSTEM_PREFIX, access.users)
+    return Schema(metadata, MappingProxyType(entities), audit, head, registry, catalog_rows, access, flows)
 
 
 def _access_tables(metadata: MetaData) -> AccessTables:

@@ -93,6 +93,21 @@ def test_session_ends_after_idle_timeout(web_app: WebApp, monkeypatch: object) -
     assert htmx.headers["HX-Redirect"].startswith("/sign-in?next=")
 
 
+def test_activity_keeps_session_alive(web_app: WebApp, monkeypatch: object) -> None:
+    web_app.add_user("clerk", ("head_office_viewer",), "head_office")
+    client = web_app.client("clerk")
+    import ui.web.auth as auth_module
+
+    start = time.time()
+    # A request every 20 minutes over an hour keeps a 30-minute session open.
+    for minutes in (20, 40, 60):
+        monkeypatch.setattr(auth_module.time, "time", lambda: start + minutes * 60)  # type: ignore[attr-defined]
+        assert client.get("/inbox").status_code == 200, minutes
+    # Requests within a minute of the last write leave the cookie as it is.
+    monkeypatch.setattr(auth_module.time, "time", lambda: start + 60 * 60 + 30)  # type: ignore[attr-defined]
+    assert "set-cookie" not in client.get("/inbox").headers
+
+
 def test_password_change_ends_existing_sessions(web_app: WebApp) -> None:
     from runtime.access import SYSTEM_ACTOR
 

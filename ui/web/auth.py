@@ -30,6 +30,8 @@ logger = logging.getLogger(__name__)
 #: Paths anyone may open without signing in.
 PUBLIC_PREFIXES = ("/static/", "/sign-in", "/healthz", "/api/openapi.json")
 SIGN_IN = "/sign-in"
+#: How often a session's last-request time is written back to its cookie, at most.
+SEEN_RESOLUTION_SECONDS = 60
 
 
 def _client_address(scope: Scope) -> str | None:
@@ -99,7 +101,10 @@ class AuthenticationMiddleware:
         if user is None or int(user["session_epoch"] or 0) != int(session.get("epoch", -1)):
             _end_session(session)
             return None, True
-        session["seen"] = now
+        # Rewriting the signed cookie on every request costs a Set-Cookie per response, so the
+        # time of the last request is kept to the minute: a session may end up to a minute early.
+        if now - float(session.get("seen", 0)) >= SEEN_RESOLUTION_SECONDS:
+            session["seen"] = now
         return user, False
 
 

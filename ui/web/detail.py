@@ -82,6 +82,8 @@ def detail_context(
         "list_url": entity_url(entity.name),
         "state_label": _state_label(state.model, entity, record, lang),
         "transitions": state.records.transitions_for(actor, entity.name, record),
+        "approvals": state.records.approval_progress(actor, entity.name, record),
+        "actor_id": actor.id,
         # A final state or the user's field rules may leave nothing to edit.
         "can_edit": allows(actor, "update", entity.name) and any(item.editable for item in rules.fields()),
         "can_delete": allows(actor, "delete", entity.name),
@@ -96,7 +98,7 @@ def detail_context(
 def _error_lines(entity: m.Entity, errors: Mapping[str, list[FieldError]], lang: str) -> list[str]:
     """Prefix each error with its field's label, so that a rejected transition names what to fill in."""
     special = {"comment": ("Comment", "审批意见"), "state": ("State", "状态"), "_reason": ("Reason", "原因"),
-               "approval": ("Approval", "审批"), "_record": ("Record", "记录")}
+               "approval": ("Approval", "审批"), "approver": ("Approver", "加签人"), "_record": ("Record", "记录")}
     lines: list[str] = []
     for path, items in errors.items():
         name = path.split(".", 1)[0].split("[", 1)[0]
@@ -149,6 +151,41 @@ async def fire_transition(request: Request) -> Response:
     except NotFound as error:
         raise http_error(request, error) from error
     logger.info("%s %s: transition %s by %s from the detail page", entity.name, record_id, name, actor_of(request).id)
+    if is_htmx(request):
+        return _workflow(request, entity, record_id, 200)
+    return redirect(request, record_url(entity.name, record_id))
+
+
+async def add_approver(request: Request) -> Response:
+    entity = entity_of(request)
+    record_id = int(request.path_params["id"])
+    name = str(request.path_params["name"])
+    async with request.form() as form:
+        version_text = str(form.get("_version") or "")
+        user_id = str(form.get("approver") or "").strip()
+    lang = lang_of(request)
+    actor = actor_of(request)
+    if not version_text.isdigit():
+        raise HTTPException(400, i18n.pick(lang, "The form is incomplete; reload the page.", "表单不完整，请刷新页面。"))
+    if not user_id:
+        missing = FieldError("required", "Enter the user id of the approver to add.", "请填写加签人的用户名。")
+        return _workflow(request, entity, record_id, 422, errors={"approver": [missing]})
+    try:
+        web(request).records.add_approver(actor, entity.name, record_id, name, user_id, version=int(version_text))
+    except ValidationFailed as failed:
+        logger.info("%s %s: adding %s to %s by %s rejected: %s", entity.name, record_id, user_id, name, actor.id, ", ".join(failed.errors))
+        return _workflow(request, entity, record_id, 422, errors=failed.errors)
+    except StaleVersion as stale:
+        logger.info("%s %s: adding %s to %s by %s rejected: version %s is stale", entity.name, record_id, user_id, name, actor.id,
+                    stale.expected)
+        return _workflow(request, entity, record_id, 409, stale=stale_message(request, stale))
+    except PermissionDenied:
+        logger.info("%s %s: adding %s to %s by %s denied", entity.name, record_id, user_id, name, actor.id)
+        denied = FieldError("permission", "Only an approver of this step may add another.", "只有本步骤的审批人才能加签。")
+        return _workflow(request, entity, record_id, 403, errors={"approval": [denied]})
+    except NotFound as error:
+        raise http_error(request, error) from error
+    logger.info("%s %s: %s added %s to %s", entity.name, record_id, actor.id, user_id, name)
     if is_htmx(request):
         return _workflow(request, entity, record_id, 200)
     return redirect(request, record_url(entity.name, record_id))
@@ -212,5 +249,6 @@ def routes() -> list[BaseRoute]:
         Route("/records/{entity}/{id:int}", detail, methods=["GET"]),
         Route("/records/{entity}/{id:int}/delete", delete_record, methods=["POST"]),
         Route("/records/{entity}/{id:int}/transitions/{name}", fire_transition, methods=["POST"]),
+        Route("/records/{entity}/{id:int}/approvals/{name}/approvers", add_approver, methods=["POST"]),
         Route("/records/{entity}/{id:int}/files/{field}/{sha256}", download, methods=["GET"]),
     ]

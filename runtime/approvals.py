@@ -1,0 +1,228 @@
+"""Approval steps: who may sign each level, who has signed, and when a step is complete.
+
+A transition with an approval fires once its levels are complete, in order. A single or
+any_of step is one level that one signature completes, so it fires at once. A
+countersign step is one level that needs every eligible approver, a quorum count, or a
+ratio of the eligible approvers (rounded up). A levels step has several such levels in
+sequence; its routing table, when it has one, picks the levels that apply to the record
+at the first signature, and that choice holds for the rest of the step.
+
+An eligible approver of a level is an active user holding one of the level's roles (or a
+role that inherits one), or a user added to the level, whose permissions allow the
+transition on this record. Signatures belong to the record's current step: after a
+return, the approvals start again.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Mapping
+
+from sqlalchemy import Connection, insert, select
+
+from metamodel import model as m
+from metamodel.decision_tables import matching_rules
+from runtime.access import Actor
+from runtime.delegations import actor_of
+from runtime.errors import FieldError, PermissionDenied, ValidationFailed
+from runtime.flow_steps import remember_levels
+
+if TYPE_CHECKING:
+    from runtime.records import RecordService
+
+
+@dataclass
+class LevelProgress:
+    """One level of an approval step: who may sign, who has signed and how many signatures it needs."""
+
+    level: m.ApprovalLevel
+    #: User id to display name of every eligible approver.
+    eligible: dict[str, str]
+    #: The signatures, oldest first: approver, signed_by, comment, decided_at.
+    signed: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def needed(self) -> int:
+        if self.level.quorum is not None:
+            return self.level.quorum
+        if self.level.ratio is not None:
+            return max(1, math.ceil(self.level.ratio * len(self.eligible)))
+        return len(self.eligible)
+
+    @property
+    def signers(self) -> set[str]:
+        return {str(row["approver"]) for row in self.signed}
+
+    @property
+    def waiting_for(self) -> dict[str, str]:
+        return {user: name for user, name in self.eligible.items() if user not in self.signers}
+
+    @property
+    def complete(self) -> bool:
+        return self.needed > 0 and len(self.signed) >= self.needed
+
+
+@dataclass
+class ApprovalProgress:
+    transition: m.Transition
+    levels: list[LevelProgress]
+
+    @property
+    def current(self) -> LevelProgress | None:
+        return next((level for level in self.levels if not level.complete), None)
+
+    @property
+    def complete(self) -> bool:
+        return self.current is None
+
+
+def roles_including(model: m.AppModel, roles: tuple[str, ...]) -> set[str]:
+    """Return the roles given and every role that inherits one of them, directly or through others."""
+    found = set(roles)
+    changed = True
+    while changed:
+        changed = False
+        for role in model.permissions.roles.values():
+            if role.name not in found and found.intersection(role.inherits):
+                found.add(role.name)
+                changed = True
+    return found
+
+
+def routed_levels(
+    service: RecordService, connection: Connection, actor: Actor, entity: m.Entity, record: Mapping[str, Any],
+    transition: m.Transition, step: dict[str, Any],
+) -> list[m.ApprovalLevel]:
+    """Return the levels that apply to the record, choosing them by the routing table at the first call of a step."""
+    approval = transition.approval
+    assert approval is not None
+    levels = approval.steps()
+    chosen = (step.get("levels") or {}).get(transition.name)
+    if chosen is not None:
+        return [level for level in levels if level.name in chosen]
+    if approval.routing is None:
+        return list(levels)
+    names = service._validator(connection, entity).expression_names(record, actor, service.clock().date())
+    values: dict[str, Any] = {}
+    for input_name, expression in approval.routing.inputs.items():
+        try:
+            values[input_name] = expression.evaluate(names)
+        except Exception:  # noqa: BLE001 - a missing value matches only rules that do not test it
+            values[input_name] = None
+    matched = matching_rules(approval.routing, values)
+    if not matched:
+        shown = ", ".join(f"{key} = {value}" for key, value in values.items())
+        raise ValidationFailed(entity.name, {"approval": [FieldError(
+            "approval.routing", f"No routing rule of “{transition.label.en}” matches this record ({shown}); ask the administrator to "
+            "complete the routing table", f"“{transition.label.zh_cn}”的审批路由表中没有适用于本记录的规则（{shown}）；请联系管理员补全路由表")]})
+    result = set(approval.routing.rules[matched[0]].result)
+    selected = [level for level in levels if level.name in result]
+    remember_levels(connection, service.schema.flows, step, transition.name, [level.name for level in selected])
+    return selected
+
+
+def progress(
+    service: RecordService, connection: Connection, actor: Actor, entity: m.Entity, record: Mapping[str, Any],
+    transition: m.Transition, step: dict[str, Any],
+) -> ApprovalProgress:
+    """Return the state of the record's approval step for `transition`."""
+    flows = service.schema.flows
+    levels = routed_levels(service, connection, actor, entity, record, transition, step)
+    decisions = connection.execute(
+        select(flows.decisions).where(flows.decisions.c.step_id == step["id"], flows.decisions.c.transition == transition.name)
+        .order_by(flows.decisions.c.id)
+    ).mappings().all()
+    result = []
+    for level in levels:
+        eligible = eligible_approvers(service, connection, entity, record, transition, level, step)
+        signed = [dict(row) for row in decisions if row["level"] == level.name]
+        result.append(LevelProgress(level, eligible, signed))
+    return ApprovalProgress(transition, result)
+
+
+def eligible_approvers(
+    service: RecordService, connection: Connection, entity: m.Entity, record: Mapping[str, Any], transition: m.Transition,
+    level: m.ApprovalLevel, step: dict[str, Any],
+) -> dict[str, str]:
+    access = service.schema.access
+    flows = service.schema.flows
+    roles = roles_including(service.model, level.roles)
+    holders = {user for (user,) in connection.execute(
+        select(access.user_roles.c.user_id).where(access.user_roles.c.role.in_(roles)).distinct()
+    )}
+    added = {user for (user,) in connection.execute(
+        select(flows.approvers.c.user_id).where(flows.approvers.c.step_id == step["id"], flows.approvers.c.transition == transition.name,
+                                                flows.approvers.c.level == level.name)
+    )}
+    eligible: dict[str, str] = {}
+    for user_id in sorted(holders | added):
+        candidate = actor_of(service, connection, user_id)
+        if candidate is not None and may_fire(service, connection, candidate, entity.name, int(record["id"]), transition.name):
+            eligible[user_id] = candidate.name
+    return eligible
+
+
+def may_fire(service: RecordService, connection: Connection, actor: Actor, entity: str, record_id: int, action: str) -> bool:
+    """Tell whether the actor is granted the action and the record lies in its scope for it."""
+    if not service.access.allows(actor, action, entity):
+        return False
+    table = service.schema.entities[entity].table
+    return connection.scalar(select(table.c.id).where(table.c.id == record_id, service._scoped(actor, entity, action))) is not None
+
+
+def sign(
+    service: RecordService, connection: Connection, entity: m.Entity, record: Mapping[str, Any], transition: m.Transition,
+    step: dict[str, Any], approver: Actor, signed_by: Actor, comment: str | None,
+) -> tuple[LevelProgress, ApprovalProgress]:
+    """Record `approver`'s signature on the current level; return the level signed and the progress after it."""
+    before = progress(service, connection, approver, entity, record, transition, step)
+    level = before.current
+    if level is None:
+        raise _failed(entity, "approval.complete", f"“{transition.label.en}” is already approved", f"“{transition.label.zh_cn}”已审批完成")
+    if approver.id in level.signers:
+        raise _failed(entity, "approval.signed", f"{approver.name} has already signed “{level.level.label.en}”; wait for the others",
+                      f"{approver.name} 已签署“{level.level.label.zh_cn}”，请等待其他审批人")
+    if approver.id not in level.eligible:
+        raise PermissionDenied(entity.name, transition.name)
+    connection.execute(insert(service.schema.flows.decisions).values(
+        step_id=step["id"], transition=transition.name, level=level.level.name, approver=approver.id, signed_by=signed_by.id,
+        comment=comment, decided_at=service.clock(),
+    ))
+    after = progress(service, connection, approver, entity, record, transition, step)
+    signed = next(item for item in after.levels if item.level.name == level.level.name)
+    return signed, after
+
+
+def add_approver(
+    service: RecordService, connection: Connection, actor: Actor, entity: m.Entity, record: Mapping[str, Any],
+    transition: m.Transition, step: dict[str, Any], user_id: str,
+) -> LevelProgress:
+    """Add a user to the current level of an approval step; the actor must be one of its eligible approvers."""
+    current = progress(service, connection, actor, entity, record, transition, step).current
+    if current is None:
+        raise _failed(entity, "approval.complete", f"“{transition.label.en}” is already approved", f"“{transition.label.zh_cn}”已审批完成")
+    if actor.id not in current.eligible:
+        raise PermissionDenied(entity.name, transition.name)
+    added = actor_of(service, connection, user_id)
+    if added is None:
+        raise _failed(entity, "approval.user", f"No active user {user_id!r}; choose another approver",
+                      f"没有启用的用户 {user_id!r}，请选择其他审批人", path="approver")
+    if user_id in current.eligible:
+        raise _failed(entity, "approval.present", f"{added.name} is already an approver of “{current.level.label.en}”",
+                      f"{added.name} 已经是“{current.level.label.zh_cn}”的审批人", path="approver")
+    if not may_fire(service, connection, added, entity.name, int(record["id"]), transition.name):
+        raise _failed(entity, "approval.not_allowed",
+                      f"{added.name} may not decide “{transition.label.en}” on this record; ask an administrator to grant it first",
+                      f"{added.name} 无权对本记录执行“{transition.label.zh_cn}”；请先请管理员授权", path="approver")
+    flows = service.schema.flows
+    connection.execute(insert(flows.approvers).values(
+        step_id=step["id"], transition=transition.name, level=current.level.name, user_id=user_id, added_by=actor.id,
+        added_at=service.clock(),
+    ))
+    current.eligible[user_id] = added.name
+    return current
+
+
+def _failed(entity: m.Entity, code: str, en: str, zh: str, *, path: str = "approval") -> ValidationFailed:
+    return ValidationFailed(entity.name, {path: [FieldError(code, en, zh)]})

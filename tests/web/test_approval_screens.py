@@ -1,0 +1,75 @@
+"""The detail page of a record in an approval step: who has signed, who has not, signing and adding an approver."""
+
+from __future__ import annotations
+
+import re
+from typing import Callable
+
+from tests.conftest import REPOSITORY
+from tests.web.conftest import WebApp, csrf_of
+
+APPROVALS = REPOSITORY / "tests" / "apps" / "approvals"
+_VERSION = re.compile(r'name="_version" value="(\d+)"')
+
+
+def version_of(html: str) -> str:
+    found = _VERSION.search(html)
+    assert found is not None, "the page carries no record version"
+    return found.group(1)
+
+
+def countersign_app(make_web_app: Callable[..., WebApp]) -> tuple[WebApp, int]:
+    web_app = make_web_app(APPROVALS)
+    clerk = web_app.add_user("qian", ("clerk",), "east", name="钱经办")
+    for user, name in (("m1", "委员一"), ("m2", "委员二"), ("m3", "委员三")):
+        web_app.add_user(user, ("member",), "company", name=name)
+    web_app.add_user("chen", ("director",), "company", name="陈总监")
+    records = web_app.state.records
+    draft = records.create(clerk, "expense", {"title": "年会场地", "amount": "30000", "procedure": "all"})
+    records.transition(clerk, "expense", draft["id"], "submit", version=draft["version"])
+    return web_app, int(draft["id"])
+
+
+def test_progress_shows_signed_and_waiting(make_web_app: Callable[..., WebApp]) -> None:
+    web_app, record_id = countersign_app(make_web_app)
+    client = web_app.client("m1")
+    page = client.get(f"/records/expense/{record_id}")
+    assert page.status_code == 200
+    assert "已签 0 / 3" in page.text
+    assert "待签: 委员一、委员二、委员三" in page.text
+
+    response = client.post(f"/records/expense/{record_id}/transitions/approve",
+                           data={"csrf_token": csrf_of(page.text), "_version": version_of(page.text), "comment": "同意"},
+                           headers={"HX-Request": "true"})
+    assert response.status_code == 200, response.text
+    assert "已签 1 / 3" in response.text
+    assert "待签: 委员二、委员三" in response.text
+    assert "同意" in response.text
+
+
+def test_add_approver_from_detail_page(make_web_app: Callable[..., WebApp]) -> None:
+    web_app, record_id = countersign_app(make_web_app)
+    client = web_app.client("m2")
+    page = client.get(f"/records/expense/{record_id}")
+    assert 'name="approver"' in page.text
+
+    response = client.post(f"/records/expense/{record_id}/approvals/approve/approvers",
+                           data={"csrf_token": csrf_of(page.text), "_version": version_of(page.text), "approver": "chen"},
+                           headers={"HX-Request": "true"})
+    assert response.status_code == 200, response.text
+    assert "已签 0 / 4" in response.text
+    assert "陈总监" in response.text
+
+    unknown = client.post(f"/records/expense/{record_id}/approvals/approve/approvers",
+                          data={"csrf_token": csrf_of(page.text), "_version": version_of(response.text), "approver": "nobody"},
+                          headers={"HX-Request": "true"})
+    assert unknown.status_code == 422
+    assert "加签人: 没有启用的用户 &#39;nobody&#39;，请选择其他审批人" in unknown.text
+
+
+def test_clerk_sees_no_add_approver_form(make_web_app: Callable[..., WebApp]) -> None:
+    web_app, record_id = countersign_app(make_web_app)
+    page = web_app.client("qian").get(f"/records/expense/{record_id}")
+    assert page.status_code == 200
+    assert "已签 0 / 3" in page.text
+    assert 'name="approver"' not in page.text
