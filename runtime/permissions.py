@@ -1,13 +1,26 @@
 """Permissions: a Casbin RBAC-with-domains enforcer over the org tree, data scopes and field rules.
 
 Domains are org units. A user is given roles in units (`md_user_role`). A role given in
-a unit applies in that unit and every unit below it, and a policy line for unit "*"
-applies everywhere. Policy lines read `role, unit, entity, action, scope, effect`:
+a unit is held there: it applies in that unit and every unit below it, and a policy line for
+unit "*" applies everywhere. Policy lines read `role, unit, entity, action, scope, effect`:
 
 - the YAML grants are loaded into the enforcer in memory, with the origin "yaml", so
   editing the YAML and reloading replaces them;
 - admins' lines live in Casbin's own table through sqlalchemy-adapter, with the origin
-  "admin", so they survive restarts and YAML reloads. A "deny" line overrides any grant.
+  "admin", so they survive restarts and YAML reloads.
+
+Each unit where the user has a role is a domain the enforcer decides in, with every role in
+force there (the roles held in it or above it). A "deny" line overrides every grant in the
+domains it applies in. A grant reaches the user through a role held in a unit, and its data scope
+is computed from that unit, never from the user's own unit (`md_user.org_unit`): a head-office
+user given a role in a branch reads, under that role's "unit_and_below" grant, the branch and the
+units below it. The user's data scope for an action is the union of the scopes of every grant that
+reaches them, across all the roles and all the units they hold them in.
+
+In a scope filter, the current unit is the unit where the granting role is held: `user.org_unit`
+is that unit and `user.org_units` lists that unit only, so that the filter, like "unit", reaches
+no further than the role. A role held in several units evaluates the filter once for each unit.
+Everywhere else (form rules, validation) `user.org_unit` stays the user's own unit.
 
 Decisions are memoized per process and the memo is cleared on every change made here.
 Changes made by another process are picked up within POLICY_REFRESH_SECONDS, when this
@@ -24,7 +37,7 @@ from typing import Any
 
 import casbin
 from casbin.model import FastModel
-from sqlalchemy import ColumnElement, Engine, Table, false, insert, or_, select, update
+from sqlalchemy import Engine, insert, select, update
 from sqlalchemy_adapter import Adapter
 
 from metamodel import model as m
@@ -77,6 +90,17 @@ class PolicyLine:
         return [self.role, self.unit, self.entity, self.action, self.scope, self.effect]
 
 
+@dataclass(frozen=True)
+class HeldLine:
+    """A policy line that reaches a user through one role assignment."""
+
+    line: PolicyLine
+    #: The role the user was given: the line's role, or a role that inherits it.
+    role: str
+    #: The org unit where that role was given, which the line's data scope is computed from.
+    unit: str
+
+
 class OrgTree:
     """The org units and their parents, for "unit and below" questions."""
 
@@ -118,9 +142,10 @@ class PermissionStore:
         self.engine = engine
         self.tables = schema.access
         self._lock = threading.RLock()
-        self._decisions: dict[tuple[str, str, str, str], bool] = {}
-        self._scopes: dict[tuple[str, str, str, str], list[PolicyLine]] = {}
+        self._granted: dict[tuple[str, str, str], list[HeldLine]] = {}
         self._lines: list[PolicyLine] = []
+        self._lines_by_request: dict[tuple[str, str], list[PolicyLine]] = {}
+        self._assignments: dict[str, list[tuple[str, str]]] = {}
         self._version = -1
         self._checked_at = 0.0
         self.adapter = Adapter(engine)
@@ -148,17 +173,22 @@ class PermissionStore:
             for role in self.model.permissions.roles.values():
                 for parent in role.inherits:
                     enforcer.add_grouping_policy(role.name, parent, ANY_UNIT)
+            assignments: dict[str, list[tuple[str, str]]] = {}
             with self.engine.connect() as connection:
                 for user_id, role_name, unit in connection.execute(select(self.tables.user_roles)):
                     enforcer.add_grouping_policy(user_id, role_name, unit)
+                    assignments.setdefault(user_id, []).append((role_name, unit))
                 self._version = self._read_version(connection)
                 self._admin_field_rules = connection.execute(select(self.tables.field_rules)).all()
             enforcer.build_role_links()
             enforcer.enable_auto_save(True)
             self.enforcer = enforcer
             self._lines = self._collect_lines()
-            self._decisions.clear()
-            self._scopes.clear()
+            self._lines_by_request = {}
+            for line in self._lines:
+                self._lines_by_request.setdefault((line.entity, line.action), []).append(line)
+            self._assignments = {user: sorted(held) for user, held in assignments.items()}
+            self._granted.clear()
             self._checked_at = time.monotonic()
         logger.info("permissions loaded for %s: version %s", self.model.app.name, self._version)
 
@@ -208,45 +238,73 @@ class PermissionStore:
 
     # Decisions --------------------------------------------------------------
 
+    def assignments(self, actor: Actor) -> list[tuple[str, str]]:
+        """Return the (role, unit) pairs the actor was given, sorted."""
+        return list(self._assignments.get(actor.id, ()))
+
     def allows(self, actor: Actor, action: str, entity: str) -> bool:
         if SYSTEM_ROLE in actor.roles:
             return True
-        self.refresh()
-        key = (actor.id, actor.org_unit or ANY_UNIT, entity, action)
-        decision = self._decisions.get(key)
-        if decision is None:
-            with self._lock:
-                decision = bool(self.enforcer.enforce(actor.id, actor.org_unit or ANY_UNIT, entity, action))
-                self._decisions[key] = decision
-        return decision
+        return bool(self._granting(actor, action, entity))
 
     def roles_of(self, actor: Actor) -> list[str]:
-        """Return the roles the actor has in its unit, inherited ones included."""
-        with self._lock:
-            return list(self.enforcer.get_implicit_roles_for_user(actor.id, actor.org_unit or ANY_UNIT))
+        """Return the roles the actor has in any unit, each followed by the roles it inherits."""
+        found: dict[str, None] = {}
+        for role, _ in self.assignments(actor):
+            found.update(dict.fromkeys(sorted(self._ancestors(role), key=lambda name: (name != role, name))))
+        return list(found)
 
-    def matching_lines(self, actor: Actor, action: str, entity: str) -> list[PolicyLine]:
-        """Return the allow lines that grant the action to one of the actor's roles in its unit."""
-        unit = actor.org_unit or ANY_UNIT
-        roles = set(self.roles_of(actor))
-        return [
-            line for line in self.lines()
-            if line.role in roles and line.entity == entity and line.action == action
-            and line.effect == "allow" and self.tree.within(unit, line.unit)
-        ]
+    def scopes(self, actor: Actor, action: str, entity: str) -> list[HeldLine]:
+        """Return the allow lines that reach the actor, each with the unit where its role is held.
 
-    def scopes(self, actor: Actor, action: str, entity: str) -> list[PolicyLine]:
-        """Return the allow lines that grant the action, or none when a deny line overrides them."""
+        A line is left out where a deny line overrides it in that unit; no line at all means the
+        action is denied.
+        """
         if SYSTEM_ROLE in actor.roles:
-            return [PolicyLine(SYSTEM_ROLE, ANY_UNIT, entity, action, "all", "allow", "system")]
-        if not self.allows(actor, action, entity):
-            return []
-        key = (actor.id, actor.org_unit or ANY_UNIT, entity, action)
-        lines = self._scopes.get(key)
-        if lines is None:
-            lines = self.matching_lines(actor, action, entity)
-            self._scopes[key] = lines
-        return lines
+            return [HeldLine(PolicyLine(SYSTEM_ROLE, ANY_UNIT, entity, action, "all", "allow", "system"), SYSTEM_ROLE, ANY_UNIT)]
+        return list(self._granting(actor, action, entity))
+
+    def candidates(self, actor: Actor, action: str, entity: str) -> tuple[list[HeldLine], list[HeldLine]]:
+        """Return the allow lines of the actor's roles, whether a deny line overrides them or not, and the deny lines in force.
+
+        An allow line comes with the unit where its role is held. A deny line comes with each unit
+        where the actor has a role and the line overrides the grants: the line applies there and
+        its role is in force there, held in that unit or above it.
+        """
+        given = self.assignments(actor)
+        requested = self._lines_by_request.get((entity, action), [])
+        allowing: dict[tuple[PolicyLine, str], HeldLine] = {}
+        denying: dict[tuple[PolicyLine, str], HeldLine] = {}
+        for unit in dict.fromkeys(unit for _, unit in given):
+            for role, role_unit in given:
+                if not self.tree.within(unit, role_unit):
+                    continue
+                inherited = self._ancestors(role)
+                for line in requested:
+                    if line.role not in inherited or not self.tree.within(unit, line.unit):
+                        continue
+                    if line.effect == "deny":
+                        denying.setdefault((line, unit), HeldLine(line, role, unit))
+                    elif role_unit == unit:
+                        allowing.setdefault((line, unit), HeldLine(line, role, unit))
+        return list(allowing.values()), list(denying.values())
+
+    def _granting(self, actor: Actor, action: str, entity: str) -> list[HeldLine]:
+        self.refresh()
+        key = (actor.id, entity, action)
+        granted = self._granted.get(key)
+        if granted is None:
+            with self._lock:
+                allowing, _ = self.candidates(actor, action, entity)
+                decided: dict[str, bool] = {}
+                granted = []
+                for held in allowing:
+                    if held.unit not in decided:
+                        decided[held.unit] = bool(self.enforcer.enforce(actor.id, held.unit, entity, action))
+                    if decided[held.unit]:
+                        granted.append(held)
+                self._granted[key] = granted
+        return granted
 
     def field_access(self, actor: Actor, entity: str) -> FieldAccess:
         """Combine the field rules of the actor's roles.
@@ -312,29 +370,3 @@ class PermissionStore:
     def changed(self) -> None:
         """Reload after a change made in this process, so no stale decision is ever served here."""
         self.load()
-
-
-def scope_predicate(
-    store: PermissionStore, actor: Actor, entity: m.Entity, table: Table, action: str, compile_filter: Any
-) -> ColumnElement[bool] | None:
-    """Return the SQL predicate of the actor's data scope, OR-ing the scopes of every matching grant."""
-    lines = store.scopes(actor, action, entity.name)
-    if not lines:
-        return false()
-    parts: list[ColumnElement[bool]] = []
-    for line in lines:
-        if line.scope == "all":
-            return None
-        if line.scope == "own":
-            parts.append(table.c.created_by == actor.id)
-        elif line.scope == "unit":
-            parts.append(table.c.org_unit == actor.org_unit)
-        elif line.scope == "unit_and_below":
-            units = store.tree.and_below(actor.org_unit) if actor.org_unit else []
-            parts.append(table.c.org_unit.in_(units))
-        elif line.scope == "filter":
-            for grant in store.model.permissions.grants:
-                if grant.role == line.role and grant.entity == entity.name and line.action in grant.actions and grant.filter is not None:
-                    parts.append(compile_filter(grant.filter, entity, actor))
-    return or_(false(), *parts)
-

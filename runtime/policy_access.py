@@ -1,22 +1,29 @@
-"""The `Access` the record service uses when permissions are configured, and `explain`.
+"""The `Access` the record service uses when permissions are configured, data scopes as SQL, and `explain`.
+
+A data scope is the OR of the scopes of every grant that reaches the user, each computed from
+the unit where the granting role is held (see runtime.permissions): "unit" is that unit,
+"unit_and_below" that unit and the units below it, and a filter gets that unit as
+`user.org_unit` and as the only entry of `user.org_units`.
 
 Explain answers the question users of back offices keep asking: why does this user see
-(or not see) this record? It lists the user's roles in their unit, the policy lines that
-matched or the absence of one, the data-scope predicate as SQL, and the verdict.
+(or not see) this record? It lists the user's role assignments and the roles they hold, the
+policy lines that matched (with the unit each reaches the user through) or the absence of one,
+the data-scope predicate as SQL, and the verdict. It also explains the "system" resource,
+which has actions but no records and so no data scope.
 """
 
 from __future__ import annotations
 
 import datetime
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, Table, and_, select
+from sqlalchemy import ColumnElement, Engine, Table, and_, false, or_, select
 
 from metamodel import model as m
 from metamodel.expressions import Expression
 from runtime.access import Actor, FieldAccess
-from runtime.permissions import PermissionStore, PolicyLine, scope_predicate
+from runtime.permissions import HeldLine, PermissionStore, PolicyLine
 from runtime.schema import Schema
 from runtime.sql_expressions import compile_predicate
 
@@ -44,7 +51,10 @@ class PolicyAccess:
 
 
 def scope_variables(actor: Actor) -> dict[str, Any]:
-    """Return the variables a scope filter may use: the user and the date."""
+    """Return the variables a scope filter may use: the user and the date.
+
+    `scope_predicate` passes `acting_in(actor, unit)` for a role held in `unit`, so that the user's unit is that unit.
+    """
     units = [actor.org_unit, *actor.org_units] if actor.org_unit else list(actor.org_units)
     return {
         "user": {"id": actor.id, "name": actor.name, "roles": list(actor.roles), "org_unit": actor.org_unit, "org_units": units},
@@ -53,12 +63,52 @@ def scope_variables(actor: Actor) -> dict[str, Any]:
     }
 
 
+def acting_in(actor: Actor, unit: str) -> Actor:
+    """Return the actor a scope filter is compiled with under a role held in `unit`, with that unit as its only unit."""
+    return replace(actor, org_unit=unit, org_units=())
+
+
+def scope_predicate(
+    store: PermissionStore, actor: Actor, entity: m.Entity, table: Table, action: str, compile_filter: Any
+) -> ColumnElement[bool] | None:
+    """Return the SQL predicate of the actor's data scope, OR-ing the scopes of every grant that reaches the actor.
+
+    "unit" and "unit_and_below" are computed from the unit where the granting role is held, and a
+    filter is compiled with that unit as the user's unit (see the module's documentation).
+    """
+    lines = store.scopes(actor, action, entity.name)
+    if not lines:
+        return false()
+    parts: list[ColumnElement[bool]] = []
+    done: set[tuple[str, str, str]] = set()
+    for held in lines:
+        line = held.line
+        if line.scope == "all":
+            return None
+        key = (line.scope, "" if line.scope == "own" else held.unit, line.role if line.scope == "filter" else "")
+        if key in done:
+            continue
+        done.add(key)
+        if line.scope == "own":
+            parts.append(table.c.created_by == actor.id)
+        elif line.scope == "unit":
+            parts.append(table.c.org_unit == held.unit)
+        elif line.scope == "unit_and_below":
+            parts.append(table.c.org_unit.in_(store.tree.and_below(held.unit)))
+        elif line.scope == "filter":
+            for grant in store.model.permissions.grants:
+                if grant.role == line.role and grant.entity == entity.name and line.action in grant.actions and grant.filter is not None:
+                    parts.append(compile_filter(grant.filter, entity, acting_in(actor, held.unit)))
+    return or_(false(), *parts)
+
+
 @dataclass
 class Explanation:
     user: str
     unit: str | None
     action: str
     entity: str
+    #: The roles the user has in any unit, each followed by the roles it inherits.
     roles: list[str]
     allowed: bool
     granting: list[PolicyLine] = field(default_factory=list)
@@ -66,14 +116,22 @@ class Explanation:
     scope_sql: str | None = None
     record_id: int | None = None
     record_in_scope: bool | None = None
+    #: The (role, unit) pairs the user was given.
+    assignments: list[tuple[str, str]] = field(default_factory=list)
+    #: Each granting line with the role assignment it reaches the user through.
+    held: list[HeldLine] = field(default_factory=list)
+    #: Each deny line with the unit where it overrides the grants.
+    held_denying: list[HeldLine] = field(default_factory=list)
+    #: False for the "system" resource, which has no records and so no data scope.
+    has_records: bool = True
 
     def reason(self, lang: str = "en") -> str:
         if not self.roles:
-            return (f"{self.user} holds no role in {self.unit}" if lang == "en"
-                    else f"{self.user} 在 {self.unit} 没有任何角色")
-        if self.denying:
+            return (f"{self.user} has no role in any org unit" if lang == "en"
+                    else f"{self.user} 在任何组织机构都没有角色")
+        if not self.allowed and self.denying:
             return ("a deny line overrides the grants" if lang == "en" else "存在拒绝策略，覆盖了授权")
-        if not self.granting:
+        if not self.allowed:
             return (f"no policy line grants {self.action} on {self.entity} to the roles {', '.join(self.roles)}" if lang == "en"
                     else f"没有策略把 {self.entity} 的 {self.action} 授予角色 {', '.join(self.roles)}")
         if self.record_id is not None and not self.record_in_scope:
@@ -85,24 +143,34 @@ class Explanation:
 def explain(
     store: PermissionStore, schema: Schema, engine: Engine, actor: Actor, action: str, entity: str, record_id: int | None = None
 ) -> Explanation:
-    """Say why an action on an entity (and one record) is allowed or denied for an actor."""
-    access = PolicyAccess(store, schema)
-    roles = store.roles_of(actor)
-    lines = [line for line in store.lines() if line.entity == entity and line.action == action and line.role in roles
-             and store.tree.within(actor.org_unit or "*", line.unit)]
+    """Say why an action on an entity (and one record) or on the "system" resource is allowed or denied for an actor.
+
+    Raises ValueError when a record id is given for a resource that has no records.
+    """
+    tables = schema.entities.get(entity)
+    if tables is None and record_id is not None:
+        raise ValueError(f"{entity} has no records: explain it without a record id")
+    allowed = store.allows(actor, action, entity)
+    allowing, denying = store.candidates(actor, action, entity)
     explanation = Explanation(
         user=actor.id,
         unit=actor.org_unit,
         action=action,
         entity=entity,
-        roles=roles,
-        allowed=store.allows(actor, action, entity),
-        granting=[line for line in lines if line.effect == "allow"],
-        denying=[line for line in lines if line.effect == "deny"],
+        roles=store.roles_of(actor),
+        allowed=allowed,
+        granting=list(dict.fromkeys(held.line for held in allowing)),
+        denying=list(dict.fromkeys(held.line for held in denying)),
         record_id=record_id,
+        assignments=store.assignments(actor),
+        held=allowing,
+        held_denying=denying,
+        has_records=tables is not None,
     )
-    table = schema.entities[entity].table
-    predicate = access.scope(actor, entity, table, action) if explanation.allowed else None
+    if tables is None:
+        return explanation
+    table = tables.table
+    predicate = PolicyAccess(store, schema).scope(actor, entity, table, action) if explanation.allowed else None
     if explanation.allowed:
         explanation.scope_sql = "(every row)" if predicate is None else _sql_text(predicate, engine)
     if record_id is not None:

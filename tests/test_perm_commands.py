@@ -123,10 +123,12 @@ def test_explain_record_in_and_out_of_scope(place: Place, app: Path) -> None:
         "Unit: platform_team (Platform team)",
         "Role assignments:",
         "  - staff (Staff) in platform_team (Platform team)",
-        "Roles in force in the user's unit, inherited ones included: staff",
+        "Roles held, inherited ones included (each in force where it is held and below): staff",
         f"Question: may wang read employee #{own_unit}?",
         "Granting policy lines:",
         "  - allow read employee to staff, scope unit, in every unit [origin: YAML]",
+        "Held through (each data scope is computed from the unit where the role is held):",
+        "  - staff, scope unit, held in platform_team (Platform team)",
         "Deny lines:",
         "  (none)",
         "Data scope (SQL): employee.org_unit = 'platform_team'",
@@ -144,7 +146,8 @@ def test_explain_inherited_roles_and_subtree(place: Place, app: Path) -> None:
     answer = place.run("perm", "explain", str(app), "li", "read", "employee", "--lang", "en")
 
     assert answer.returncode == 0, answer.stdout + answer.stderr
-    assert "Roles in force in the user's unit, inherited ones included: manager, staff" in answer.stdout
+    assert "Roles held, inherited ones included (each in force where it is held and below): manager, staff" in answer.stdout
+    assert "  - staff, scope unit, inherited by manager held in engineering (Engineering)" in answer.stdout
     assert "  - allow read employee to staff, scope unit, in every unit [origin: YAML]" in answer.stdout
     assert "  - allow read employee to manager, scope unit_and_below, in every unit [origin: YAML]" in answer.stdout
     scope = next(line for line in answer.stdout.splitlines() if line.startswith("Data scope (SQL): "))
@@ -210,10 +213,10 @@ def test_explain_lists_valid_names(place: Place, app: Path) -> None:
 
     assert [item.returncode for item in (user, entity, action, chinese)] == [1, 1, 1, 1]
     assert user.stdout.strip() == "unknown user 'wong'; use one of: li, wang"
-    assert entity.stdout.strip() == "unknown entity 'employe'; use one of: employee, equipment_item, requisition"
+    assert entity.stdout.strip() == "unknown entity 'employe'; use one of: employee, equipment_item, requisition, system"
     assert action.stdout.startswith("unknown action 'approve'; use one of: read, create, update, delete, export, import, print, submit,")
     assert "manager_approve" in action.stdout
-    assert chinese.stdout.strip() == "未知的实体 'employe'；请使用：employee, equipment_item, requisition"
+    assert chinese.stdout.strip() == "未知的实体 'employe'；请使用：employee, equipment_item, requisition, system"
     assert all("Traceback" not in item.stderr for item in (user, entity, action, chinese))
 
 

@@ -191,10 +191,16 @@ def test_admin_edit_survives_yaml_reload(secured: Secured) -> None:
 
 def test_role_held_in_unit_applies_below_only(secured: Secured) -> None:
     carol = secured.actor("carol")
-    elsewhere = Actor(id="carol", roles=("manager",), org_unit="sh")
+    ids = {row["name"]: row["id"] for row in secured.shop.records.list(ADMIN, "product").rows}
 
     assert secured.store.allows(carol, "delete", "product")
-    assert not secured.store.allows(elsewhere, "delete", "product")
+    with pytest.raises(NotFound):
+        secured.records.delete(carol, "product", ids["D-sh"], version=1)
+    secured.admin.grant(ADMIN, "manager", "product", "export", scope="all", unit="sh")
+    assert not secured.store.allows(carol, "export", "product")
+    secured.admin.grant(ADMIN, "manager", "product", "export", scope="unit", unit="bj")
+    assert secured.store.allows(carol, "export", "product")
+    secured.records.delete(carol, "product", ids["B-bob"], version=1)
 
 
 def test_admin_changes_checked(secured: Secured) -> None:

@@ -1,9 +1,12 @@
 """`metadesk perm`: explain a permission decision, list users, add users and assign roles.
 
 `perm explain DIR USER ACTION ENTITY [ID]` explains why a user may or may not do something.
-It prints the user's role assignments and the roles in force in their unit. It then prints
-every policy line that grants or denies the action, with its origin (the YAML or an admin's
-edit), the data scope as SQL, whether record ID lies inside it, and the verdict with its reason.
+It prints the user's role assignments and the roles they hold, inherited ones included. It then
+prints every policy line that grants or denies the action, with its origin (the YAML or an admin's
+edit) and the role assignment it reaches the user through, the data scope as SQL (computed from
+the units where the roles are held), whether record ID lies inside it, and the verdict with its
+reason. ENTITY may also be "system", the resource of the admin pages (actions administer, audit
+and jobs), which has no records and so no data scope.
 
 `perm users`, `perm add-user` and `perm assign` read and change the users and their
 role assignments. Changes are made as the system actor "cli" and go to the audit log.
@@ -17,11 +20,12 @@ from typing import Any, Callable
 
 from sqlalchemy import inspect, or_, select
 
+from metamodel import model as m
 from metamodel.diagnostics import language_from_environment
 from runtime.access import Actor
 from runtime.app import Runtime
 from runtime.permission_admin import PermissionAdmin, PermissionConfigError
-from runtime.permissions import ANY_UNIT, PermissionStore, PolicyLine
+from runtime.permissions import ANY_UNIT, HeldLine, PermissionStore, PolicyLine
 from runtime.policy_access import Explanation, explain
 from ui.cli.migrate import add_common_arguments, open_runtime, say
 
@@ -55,8 +59,10 @@ def register(subparsers: Any) -> None:
     )
     add_common_arguments(explain_parser)
     explain_parser.add_argument("user", metavar="USER", help="the user's id")
-    explain_parser.add_argument("action", metavar="ACTION", help="read, create, update, delete, export, import, print or a transition")
-    explain_parser.add_argument("entity", metavar="ENTITY", help="the entity's name")
+    explain_parser.add_argument(
+        "action", metavar="ACTION", help="read, create, update, delete, export, import, print or a transition; "
+        "administer, audit or jobs on system")
+    explain_parser.add_argument("entity", metavar="ENTITY", help="the entity's name, or system for the admin pages")
     explain_parser.add_argument("record_id", metavar="ID", nargs="?", type=int, help="a record id, to check the data scope too")
     explain_parser.set_defaults(handler=run_explain)
 
@@ -151,22 +157,35 @@ def explain_command(runtime: Runtime, store: PermissionStore, lang: str, argumen
     user = users.get(arguments.user)
     if user is None:
         return _unknown(lang, "user", "用户", arguments.user, sorted(users))
-    if arguments.entity not in model.entities:
-        return _unknown(lang, "entity", "实体", arguments.entity, sorted(model.entities))
+    resources = explainable(runtime)
+    if arguments.entity not in resources:
+        return _unknown(lang, "entity", "实体", arguments.entity, resources)
     actions = list(model.actions_for(arguments.entity))
     if arguments.action not in actions:
         return _unknown(lang, "action", "操作", arguments.action, actions)
+    if arguments.record_id is not None and arguments.entity not in model.entities:
+        print(say(lang, f"{arguments.entity} has no records; leave out the record id.",
+                  f"{arguments.entity} 没有记录；请不要给出记录 id。"))
+        return 1
 
+    # Built as a sign-in builds it: the roles and the units from the assignments.
     actor = Actor(
         id=user.id,
         name=user.display_name,
         roles=tuple(sorted({role for role, _ in user.assignments})),
         org_unit=user.org_unit,
+        org_units=tuple(sorted({unit for _, unit in user.assignments if unit != user.org_unit})),
     )
     answer = explain(store, runtime.schema, runtime.engine, actor, arguments.action, arguments.entity, arguments.record_id)
     for line in explanation_lines(runtime, user, answer, lang):
         print(line)
     return 0
+
+
+def explainable(runtime: Runtime) -> list[str]:
+    """Return what explain accepts as ENTITY: the entities, then the system resource."""
+    entities = sorted(runtime.model.entities)
+    return entities if m.SYSTEM_RESOURCE in entities else [*entities, m.SYSTEM_RESOURCE]
 
 
 def explanation_lines(runtime: Runtime, user: UserRow, answer: Explanation, lang: str) -> list[str]:
@@ -186,16 +205,23 @@ def explanation_lines(runtime: Runtime, user: UserRow, answer: Explanation, lang
     else:
         out.append(say(lang, "  (none)", "  （无）"))
     in_force = ", ".join(answer.roles) if answer.roles else say(lang, "(none)", "（无）")
-    out.append(say(lang, f"Roles in force in the user's unit, inherited ones included: {in_force}",
-                   f"在所属组织机构生效的角色（含继承）：{in_force}"))
+    out.append(say(lang, f"Roles held, inherited ones included (each in force where it is held and below): {in_force}",
+                   f"所持角色（含继承；各自在分配的机构及其下级生效）：{in_force}"))
     out.append(say(lang, f"Question: may {user.id} {subject}?", f"问题：{user.id} 能否执行 {subject}？"))
 
     out.append(say(lang, "Granting policy lines:", "授权策略："))
     out += [f"  - {describe_line(runtime, line, lang)}" for line in answer.granting] or [say(lang, "  (none)", "  （无）")]
+    if answer.held:
+        out.append(say(lang, "Held through (each data scope is computed from the unit where the role is held):",
+                       "授权所依据的角色分配（数据范围按角色所在机构计算）："))
+        out += [f"  - {describe_held(runtime, held, lang)}" for held in answer.held]
     out.append(say(lang, "Deny lines:", "拒绝策略："))
     out += [f"  - {describe_line(runtime, line, lang)}" for line in answer.denying] or [say(lang, "  (none)", "  （无）")]
 
-    if answer.scope_sql is None:
+    if not answer.has_records:
+        out.append(say(lang, f"Data scope: none applies ({answer.entity} has no records)",
+                       f"数据范围：不适用（{answer.entity} 没有记录）"))
+    elif answer.scope_sql is None:
         out.append(say(lang, "Data scope: none (the action is not allowed)", "数据范围：无（该操作不被允许）"))
     elif answer.scope_sql == "(every row)":
         out.append(say(lang, "Data scope: every row", "数据范围：全部记录"))
@@ -228,6 +254,17 @@ def describe_line(runtime: Runtime, line: PolicyLine, lang: str) -> str:
         f"{'允许' if line.effect == 'allow' else '拒绝'} {line.role} 对 {line.entity} 执行 {line.action}，"
         f"数据范围 {scope}，适用于 {unit} [来源：{origin}]",
     )
+
+
+def describe_held(runtime: Runtime, held: HeldLine, lang: str) -> str:
+    """Say through which role assignment a granting line reaches the user."""
+    line = held.line
+    unit = unit_label(runtime, held.unit, lang)
+    if held.role == line.role:
+        return say(lang, f"{line.role}, scope {line.scope}, held in {unit}",
+                   f"{line.role}，数据范围 {line.scope}，角色所在 {unit}")
+    return say(lang, f"{line.role}, scope {line.scope}, inherited by {held.role} held in {unit}",
+               f"{line.role}，数据范围 {line.scope}，由 {unit} 的 {held.role} 继承")
 
 
 # users, add-user, assign ----------------------------------------------------------
