@@ -141,12 +141,12 @@ def evaluate_rules(
     access = records.access.fields(actor, entity_name)
     codec = records.codecs[entity_name]
     names = expression_names(records, actor, entity, normalized_values(entity, values), record)
-    computed = _compute(entity, names)
+    computed = compute_fields(entity, names)
     names.update(computed)
     lock_names = names
     if record is not None:
         lock_names = expression_names(records, actor, entity, normalized_values(entity, record), record)
-        lock_names.update(_compute(entity, lock_names))
+        lock_names.update(compute_fields(entity, lock_names))
     frozen = _frozen_fields(model, entity, record)
 
     sections = []
@@ -211,13 +211,14 @@ def normalized_values(entity: m.Entity, values: Mapping[str, Any]) -> dict[str, 
 
 
 def expression_names(
-    records: RecordService, actor: Actor, entity: m.Entity, values: Mapping[str, Any], record: Mapping[str, Any] | None
+    records: RecordService, actor: Actor, entity: m.Entity, values: Mapping[str, Any], record: Mapping[str, Any] | None,
+    *, reader: Actor | None = None,
 ) -> dict[str, Any]:
-    """Return the names a form rule may use; referenced records are read as the actor may read them."""
+    """Return the names a form rule may use; referenced records are read as `reader`, by default the actor."""
 
     def load(target: str, record_id: int) -> Mapping[str, Any] | None:
         try:
-            return records.get(actor, target, record_id)
+            return records.get(reader or actor, target, record_id)
         except (NotFound, PermissionDenied):
             return None
 
@@ -295,7 +296,7 @@ def _is_masked(records: RecordService, entity: m.Entity, field: m.Field, access:
     return codec.is_masked(field, access)
 
 
-def _compute(entity: m.Entity, names: Mapping[str, Any]) -> dict[str, Any]:
+def compute_fields(entity: m.Entity, names: Mapping[str, Any]) -> dict[str, Any]:
     """Compute the entity's computed fields in declaration order, as a save would store them."""
     computed: dict[str, Any] = {}
     scope = dict(names)

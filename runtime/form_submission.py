@@ -10,7 +10,14 @@ rules and unique values. A form adds checks of its own layout and rules, which
 - a field that a `required` rule of the form makes required must not be empty;
 - every value passes its field's checks (metamodel.values.check_value, as the service runs them);
 - a reference may only name records the actor may read, unless the record already had it;
-- a stored child row keeps the values the actor reads masked when their cells are left empty.
+- a stored child row keeps the values the actor reads masked when their cells are left empty;
+- the entity's rules hold, as the record service checks them.
+
+The record service checks the entity's rules only once every value passes, so a form that left
+them to it would show them one save later. They are checked here on the same values, in the same
+pass as the values themselves. A rule that reads a field with an error of its own (or a computed
+field made from one) is skipped: its verdict would rest on a value the user must correct first.
+The record service still checks everything again when it saves.
 
 Paths of errors follow the record service: `contacts[0].phone` for a field of a child row.
 """
@@ -25,7 +32,8 @@ from metamodel import model as m
 from metamodel.values import check_value
 from runtime.access import SYSTEM_ACTOR, Actor
 from runtime.errors import FieldError, NotFound, PermissionDenied
-from runtime.form_rules import FormRules, evaluate_rules, without_untouched_masked
+from runtime.form_rules import FormRules, compute_fields, evaluate_rules, expression_names, without_untouched_masked
+from runtime.masked_input import ROW_ID, restore_masked
 
 if TYPE_CHECKING:
     from runtime.records import RecordService
@@ -62,8 +70,12 @@ def prepare_submission(
     """
     entity = records.model.entities[entity_name]
     stored: Mapping[str, Any] = record or {}
+    clear = _ClearRecord(records, entity_name, record)
     posted = without_untouched_masked(records, actor, entity_name, posted, record)
-    posted = _restore_masked_cells(records, actor, entity, posted, record)
+    posted = _rows_as_read(records, actor, entity, posted, record)
+    stored_clear = clear.get if record is not None else None
+    access = records.access.fields(actor, entity_name)
+    posted = restore_masked(entity, records.codecs[entity_name], access, posted, stored_clear)
     rules = evaluate_rules(records, actor, entity_name, {**stored, **posted}, record=record, form=form)
     submission = Submission({}, rules)
 
@@ -88,27 +100,48 @@ def prepare_submission(
             submission.add(name, "required", "This field is required; enter a value.", "此项为必填项，请填写。")
 
     _check_reference_scope(records, actor, entity, submission, stored)
+    _check_entity_rules(records, actor, entity, submission, clear)
     return submission
 
 
-def _restore_masked_cells(
+class _ClearRecord:
+    """The stored record with its values in clear, read once when first needed, or empty for a new record.
+
+    The values stay inside the runtime. They serve the checks and never reach the actor.
+    """
+
+    def __init__(self, records: RecordService, entity_name: str, record: Mapping[str, Any] | None) -> None:
+        self.records = records
+        self.entity_name = entity_name
+        self.record = record
+        self._clear: Mapping[str, Any] | None = None
+
+    def get(self) -> Mapping[str, Any]:
+        if self.record is None:
+            return {}
+        if self._clear is None:
+            self._clear = self.records.get(SYSTEM_ACTOR, self.entity_name, int(self.record["id"]))
+        return self._clear
+
+
+def _rows_as_read(
     records: RecordService, actor: Actor, entity: m.Entity, posted: Mapping[str, Any], record: Mapping[str, Any] | None
 ) -> dict[str, Any]:
-    """Fill the empty masked cells of stored child rows with their stored values, and drop the row ids.
+    """Return the child rows as the record service takes them: each names its stored row by ROW_ID.
 
-    A save replaces every row of a child table, and the actor never reads the masked values in clear, so
-    a row that names its stored row by ROW_KEY keeps a masked value its cell leaves empty. The
-    stored values are read here, inside the runtime, and never reach the actor.
+    A masked cell of a stored row starts empty on the form, and left empty it means "keep the
+    value". Such a cell is filled here with the masked value as the actor read it, which the
+    record service (runtime.masked_input) turns back into the stored value.
     """
-    restored = dict(posted)
+    converted = dict(posted)
     access = records.access.fields(actor, entity.name)
     codec = records.codecs[entity.name]
-    clear: Mapping[str, Any] | None = None
     for name, rows in posted.items():
         field = entity.fields.get(name)
         if field is None or field.type != "child" or not isinstance(rows, list):
             continue
         masked = [row_field.name for row_field in field.fields if codec.is_masked(row_field, access)]
+        read_rows = {str(item.get(ROW_ID)): item for item in (record or {}).get(name) or [] if isinstance(item, Mapping)}
         kept_rows: list[Any] = []
         for row in rows:
             if not isinstance(row, Mapping):
@@ -116,16 +149,15 @@ def _restore_masked_cells(
                 continue
             row = dict(row)
             row_id = row.pop(ROW_KEY, None)
-            if record is not None and row_id not in (None, "") and any(_is_empty(row.get(cell)) for cell in masked):
-                if clear is None:
-                    clear = records.get(SYSTEM_ACTOR, entity.name, int(record["id"]))
-                stored = next((item for item in clear.get(name) or [] if str(item.get("id")) == str(row_id)), None)
+            read = read_rows.get(str(row_id)) if row_id not in (None, "") else None
+            if read is not None:
+                row[ROW_ID] = read[ROW_ID]
                 for cell in masked:
-                    if stored is not None and _is_empty(row.get(cell)):
-                        row[cell] = stored.get(cell)
+                    if _is_empty(row.get(cell)):
+                        row[cell] = read.get(cell)
             kept_rows.append(row)
-        restored[name] = kept_rows
-    return restored
+        converted[name] = kept_rows
+    return converted
 
 
 def _check(submission: Submission, field: m.Field, value: Any) -> None:
@@ -161,6 +193,69 @@ def _check_reference_scope(
                     f"没有您可选择的编号为 {key} 的{target.label.zh_cn}；请从列表中选择。",
                 )
                 break
+
+
+def _check_entity_rules(
+    records: RecordService, actor: Actor, entity: m.Entity, submission: Submission, clear: _ClearRecord
+) -> None:
+    """Check the entity's rules on the record as the record service would save it, skipping unsure ones.
+
+    The values are those the record service checks: the stored ones in clear, the defaults of a
+    new record, and the input, with referenced records read in full as the service reads them.
+    """
+    if not entity.rules:
+        return
+    invalid = {_field_of(path) for path in submission.errors}
+    merged: dict[str, Any] = dict(clear.get())
+    if clear.record is None:
+        for name, field in entity.fields.items():
+            if name not in submission.values and field.default is not None and field.computed is None:
+                value, problems = check_value(field, field.default)
+                if not problems:
+                    merged[name] = value
+    for name, value in submission.values.items():
+        merged[name] = None if name in invalid else _rule_value(entity.fields[name], value)
+    names = expression_names(records, actor, entity, merged, clear.get() if clear.record is not None else None,
+                             reader=SYSTEM_ACTOR)
+    names.update(compute_fields(entity, names))
+    for name, field in entity.fields.items():
+        if field.computed is not None and any(use.name in invalid for use in field.computed.names):
+            invalid.add(name)
+
+    for rule in entity.rules:
+        path = rule.fields[0] if rule.fields else "_record"
+        if path in invalid or any(use.name in invalid for use in rule.check.names):
+            continue
+        try:
+            passed = rule.check.evaluate(names)
+        except Exception:  # noqa: BLE001 - a rule over empty inputs does not apply yet, as in the record service
+            continue
+        if not passed:
+            submission.add(path, f"rule.{rule.name}", rule.message.en, rule.message.zh_cn)
+
+
+def _rule_value(field: m.Field, value: Any) -> Any:
+    """Return input as the record service stores it before its rules: normalized, references as ids."""
+    checked, problems = check_value(dataclasses.replace(field, required=False), value)
+    if problems:
+        return None
+    if field.type == "reference" and checked is not None:
+        return _as_int(checked)
+    if field.type == "multi_reference" and isinstance(checked, list):
+        return [_as_int(item) for item in checked]
+    return checked
+
+
+def _as_int(value: Any) -> Any:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return value
+
+
+def _field_of(path: str) -> str:
+    """Return the field an error path belongs to: `contacts` for `contacts[0].phone`."""
+    return path.split("[", 1)[0].split(".", 1)[0]
 
 
 def _differs(field: m.Field, value: Any, stored: Any) -> bool:

@@ -105,7 +105,8 @@ class QueryCompiler:
             self.error(path, "unknown_field", f"{name} is not a field that can be filtered or sorted", f"{name} 不是可筛选或排序的字段")
             return None
         if name not in self.table.c:
-            self.error(path, "not_sortable", f"{name} is stored in its own table and cannot be filtered here", f"{name} 存在单独的表中，不能在此筛选")
+            self.error(path, "not_sortable", "This field is stored in its own table, so a list cannot filter or sort by it.",
+                       "此字段存放在单独的表中，列表不能按它筛选或排序。")
             return None
         return self.table.c[name]
 
@@ -123,36 +124,36 @@ class QueryCompiler:
         if field is None:
             return self._system_value(path, column, value)
         if field.type == "datetime":
-            return self._moment(path, field.name, value)
+            return self._moment(path, value)
         checked, problems = check_value(field, value)
         for problem in problems:
             # A bound outside the field's own min and max is a valid filter: it matches all or nothing.
             if problem.code not in _RANGE_CODES:
                 self.error(path, problem.code, problem.message_en, problem.message_zh)
         if field.type == "reference" and not problems:
-            return self._record_id(path, field.name, checked)
+            return self._record_id(path, checked)
         return checked
 
     def _system_value(self, path: str, column: Any, value: Any) -> Any:
         """Convert a bound on a system column (created_at, id ...) to the column's type."""
         if isinstance(column.type, DateTime):
-            return self._moment(path, column.name, value)
+            return self._moment(path, value)
         if isinstance(column.type, Integer):
-            return self._record_id(path, column.name, value)
+            return self._record_id(path, value)
         return value
 
-    def _record_id(self, path: str, name: str, value: Any) -> Any:
+    def _record_id(self, path: str, value: Any) -> Any:
         """Return a record number as an integer: PostgreSQL does not compare integer columns with text."""
         if value is None or (isinstance(value, int) and not isinstance(value, bool)):
             return value
         text = str(value).strip()
         if text.isdigit():
             return int(text)
-        self.error(path, "type.integer", f"{name} takes a record number, such as 12, not {text!r}",
-                   f"{name} 需要记录编号（如 12），而不是 {text!r}")
+        self.error(path, "type.integer", f"Enter a record number, such as 12, not {text!r}.",
+                   f"请输入记录编号（如 12），而不是 {text!r}。")
         return value
 
-    def _moment(self, path: str, name: str, value: Any) -> Any:
+    def _moment(self, path: str, value: Any) -> Any:
         """Return a moment in UTC, as moments are stored; a day alone means its midnight in `timezone`.
 
         Text that is neither is reported and returned unchanged, as check_value does.
@@ -166,8 +167,8 @@ class QueryCompiler:
             try:
                 moment = datetime.datetime.fromisoformat(text)
             except ValueError:
-                self.error(path, "type.datetime", f"{name} takes a date such as 2024-03-05 or a time such as 2024-03-05 14:30, not {text!r}",
-                           f"{name} 需要日期（如 2024-03-05）或时间（如 2024-03-05 14:30），而不是 {text!r}")
+                self.error(path, "type.datetime", f"Enter a date such as 2024-03-05 or a time such as 2024-03-05 14:30, not {text!r}.",
+                           f"请输入日期（如 2024-03-05）或时间（如 2024-03-05 14:30），而不是 {text!r}。")
                 return text
         if moment is not None and moment.tzinfo is None:
             moment = moment.replace(tzinfo=self.timezone)
@@ -185,7 +186,8 @@ class QueryCompiler:
             return true()
         if field is not None and field.encrypted:
             if node.op not in _HASHABLE_OPERATORS:
-                self.error(path, "encrypted", f"{node.field} is encrypted, so it can only be compared for equality", f"{node.field} 已加密，只能做等值比较")
+                self.error(path, "encrypted", "This field is encrypted, so it can only be matched by its whole value; enter the whole value without a range.",
+                           "此字段已加密，只能按完整的值匹配；请填写完整的值，不要用范围。")
                 return true()
             column = self.table.c[name]
 
@@ -261,7 +263,8 @@ class QueryCompiler:
             column = self.column_of(f"sort.{name}", name)
             field = self.entity.fields.get(name)
             if column is not None and field is not None and field.encrypted:
-                self.error(f"sort.{name}", "encrypted", f"{name} is encrypted and cannot be sorted", f"{name} 已加密，不能排序")
+                self.error(f"sort.{name}", "encrypted", "This field is encrypted, so a list cannot be sorted by it; sort by another column.",
+                           "此字段已加密，列表不能按它排序；请按其他列排序。")
                 continue
             if column is not None:
                 keys.append((column, item.startswith("-")))

@@ -25,6 +25,7 @@ from runtime.access import Actor, SystemAccess
 from runtime.errors import FieldError, NotFound, ReasonRequired, StaleVersion, ValidationFailed
 from runtime.approvals import ApprovalProgress, LevelProgress
 from runtime.flows import add_approver, after_write, approval_progress, available_transitions, fire
+from runtime.masked_input import restore_masked
 from runtime.record_guards import in_use_error, live_referrers, reference_scope_errors, state_lock_errors
 from runtime.record_codec import RecordCodec, changed_fields
 from runtime.record_reads import Clock, RecordReads, utc_now
@@ -50,6 +51,7 @@ class RecordService(RecordReads):
         tables = self.schema.entities[entity_name]
         now = self.clock()
 
+        values = restore_masked(entity, self.codecs[entity_name], access, values, None)
         with self._write() as connection:
             checked = self._validator(connection, entity).check(connection, actor, access, values, None, now.date())
             if not checked.errors:
@@ -260,7 +262,8 @@ class RecordService(RecordReads):
     ) -> dict[str, Any]:
         """Change fields of a live record; raise StaleVersion if `version` is not the stored one.
 
-        `trusted` is for the runtime's own services: fields whose values they produced.
+        Masked values sent back as read keep the stored ones (runtime.masked_input). `trusted` is
+        for the runtime's own services: fields whose values they produced.
         """
         entity = self._entity(entity_name)
         access = self._require(actor, "update", entity_name)
@@ -277,6 +280,7 @@ class RecordService(RecordReads):
                 raise NotFound(entity_name, record_id)
             if current["version"] != version:
                 raise StaleVersion(entity_name, record_id, version, current["version"], current["updated_by"], current["updated_at"])
+            values = restore_masked(entity, codec, access, values, current)
             checked = self._validator(connection, entity).check(
                 connection, actor, access, values, current, now.date(), trusted
             )

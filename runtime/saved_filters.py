@@ -2,7 +2,8 @@
 
 A saved filter is the query string of a list page (filters, search, sort, page size) under
 a name the user chose. Only its owner lists, saves over or deletes it: every statement
-here is limited to the acting user's own rows.
+here is limited to the acting user's own rows. Saving under a name the user already has
+is rejected unless the caller asks to replace that filter, so that none is lost by mistake.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ class SavedFilter:
     #: The list page's query string without the leading "?".
     query: str
     created_at: datetime.datetime
+    #: Whether saving replaced the user's earlier filter of the same name.
+    replaced: bool = False
 
 
 def _invalid(entity: str, path: str, code: str, en: str, zh: str) -> ValidationFailed:
@@ -58,8 +61,13 @@ class SavedFilters:
         with self.engine.connect() as connection:
             return [SavedFilter(row.id, row.name, row.query, row.created_at) for row in connection.execute(statement)]
 
-    def save(self, actor: Actor, entity: str, name: str, query: str, *, now: datetime.datetime | None = None) -> SavedFilter:
-        """Save a query string under a name, replacing the actor's filter of that name; raise ValidationFailed if invalid."""
+    def save(self, actor: Actor, entity: str, name: str, query: str, *, replace: bool = False,
+             now: datetime.datetime | None = None) -> SavedFilter:
+        """Save a query string under a name; raise ValidationFailed if invalid.
+
+        A name the actor already uses for this entity is rejected with the code "duplicate",
+        unless `replace` is set: then that filter takes the new query string.
+        """
         name = " ".join(name.split())
         query = query.lstrip("?")
         if not name:
@@ -77,6 +85,10 @@ class SavedFilters:
         try:
             with self.engine.connect().execution_options(**{WRITE_OPTION: True}) as connection, connection.begin():
                 existing = connection.scalar(select(table.c.id).where(*mine, table.c.name == name))
+                if existing is not None and not replace:
+                    raise _invalid(entity, "name", "duplicate",
+                                   f"You already have a saved filter named {name}; replace it with the current filters, or choose another name.",
+                                   f"您已有名为“{name}”的筛选条件；要用当前的筛选条件替换它，还是换一个名称？")
                 if existing is not None:
                     connection.execute(update(table).where(table.c.id == existing).values(query=query, created_at=moment))
                     saved_id = int(existing)
@@ -93,8 +105,8 @@ class SavedFilters:
             raise _invalid(entity, "name", "constraint", "The filter was saved at the same time elsewhere; try again.",
                            "该筛选条件同时在别处保存；请重试。") from exc
 
-        logger.info("saved filter %s %r of %s for %s", saved_id, name, entity, actor.id)
-        return SavedFilter(saved_id, name, query, moment)
+        logger.info("%s filter %s %r of %s for %s", "replaced" if existing is not None else "saved", saved_id, name, entity, actor.id)
+        return SavedFilter(saved_id, name, query, moment, replaced=existing is not None)
 
     def delete(self, actor: Actor, entity: str, filter_id: int) -> bool:
         """Delete one of the actor's saved filters; return False if the actor has none with that id."""

@@ -134,7 +134,7 @@ def test_list_filters_search_sort_and_pages(web_app: WebApp) -> None:
     assert unknown.json()["error"]["fields"][0]["path"] == "colour"
     bad_value = world.call("GET", "/api/customer?monthly_income.min=abc", "bj")
     assert bad_value.status_code == 400
-    assert bad_value.json()["error"]["fields"][0]["path"].endswith("monthly_income")
+    assert bad_value.json()["error"]["fields"][0]["path"] == "monthly_income.min"
     bad_cursor = world.call("GET", "/api/customer?after=nonsense", "bj")
     assert bad_cursor.status_code == 400
 

@@ -379,13 +379,17 @@ def test_saved_filter_htmx_and_errors(seeded: Seeded) -> None:
     headers = {**HTMX, "X-CSRF-Token": web_app.csrf(client)}
 
     first = client.post(f"{LOANS}/saved-filters", data={"name": "大额", "query": "loan_amount.min=120000"}, headers=headers)
+    # The same name again is not saved over until the user confirms with the form's replace button.
     again = client.post(f"{LOANS}/saved-filters", data={"name": "大额", "query": "loan_amount.min=125000"}, headers=headers)
+    replaced = client.post(f"{LOANS}/saved-filters", data={"name": "大额", "query": "loan_amount.min=125000", "replace": "1"},
+                           headers=headers)
     empty = client.post(f"{LOANS}/saved-filters", data={"name": "  ", "query": "state=draft"}, headers=headers)
 
     assert "<html" not in first.text
     assert f'<a href="{LOANS}?loan_amount.min=120000">大额</a>' in first.text
-    assert f'<a href="{LOANS}?loan_amount.min=125000">大额</a>' in again.text
-    assert again.text.count("大额</a>") == 1
+    assert f'<a href="{LOANS}?loan_amount.min=120000">大额</a>' in again.text
+    assert f'<a href="{LOANS}?loan_amount.min=125000">大额</a>' in replaced.text
+    assert replaced.text.count("大额</a>") == 1
     assert "请输入筛选条件的名称" in empty.text
     assert "saved-filters" in client.get("/records/customer").text
     assert "大额</a>" not in client.get("/records/customer").text
@@ -479,25 +483,25 @@ def test_export_csv_bom_header_and_rows(seeded: Seeded) -> None:
 
 
 def test_export_pages_through_every_row(seeded: Seeded, monkeypatch: pytest.MonkeyPatch) -> None:
+    from runtime.exports import Export
     from ui.web import lists_export
 
     monkeypatch.setattr(lists_export, "MAX_LIMIT", 2)
-    calls: list[Any] = []
-    records = seeded.web_app.state.records
-    original = records.list
+    pages: list[int] = []
+    original = Export.pages
 
-    def recording(actor: Any, entity: str, query: Any = None) -> Any:
-        if entity == "loan_application":
-            calls.append(query)
-        return original(actor, entity, query)
+    def recording(export: Export) -> Any:
+        for page in original(export):
+            pages.append(len(page))
+            yield page
 
-    monkeypatch.setattr(records, "list", recording)
-    rows = csv_of(seeded.client("admin").get(f"{LOANS}/export.csv"))
+    monkeypatch.setattr(Export, "pages", recording)
+    rows = csv_of(seeded.client("admin").get(f"{LOANS}/export.csv", params={"sort": "loan_amount"}))
 
     assert len(rows) == 6
-    assert [query.limit for query in calls] == [2, 2, 2]
-    assert calls[0].after is None
-    assert all(query.after for query in calls[1:])
+    assert pages == [2, 2, 1]
+    amounts = [row[rows[0].index("贷款金额（元）")] for row in rows[1:]]
+    assert amounts == ["90000.00", "100000.00", "110000.00", "120000.00", "130000.00"]
 
 
 def test_export_refused_without_permission(seeded: Seeded) -> None:

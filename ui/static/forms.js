@@ -29,7 +29,13 @@
       : "请求失败（状态 " + status + "）。请刷新页面后重试。");
   });
 
-  document.addEventListener("htmx:afterSwap", function () {
+  // A save that failed brings the error summary into view. Only the save moves the focus, because
+  // rule checks and lookups respond while the user types. Taking the focus from a reference's
+  // search box would put its shown title back, or leave it empty and drop the chosen record.
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var config = event.detail && event.detail.requestConfig;
+    var source = config && config.elt;
+    if (!source || !source.matches || !source.matches("form.record-form")) return;
     var summary = document.getElementById("error-summary");
     if (summary) summary.focus();
   });

@@ -13,7 +13,9 @@ works too, and then unsafe requests need the CSRF token. Every operation goes th
 record service as the acting user, so the API returns exactly the records and fields the
 screens show that user.
 The version a change needs comes in the body's "version" member or in an If-Match header
-holding the ETag that GET returned.
+holding the ETag that GET returned. A record read and sent back unchanged changes nothing: a
+masked value ("138****5678") sent back as read keeps the stored value, at the top level and in
+a child row that keeps the "id" it was read with.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import builtins
 import dataclasses
 import difflib
 import logging
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, NoReturn
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -37,12 +39,12 @@ from ui.web.api_json import (
     FieldProblem,
     encode_record,
     fail,
-    field_problems,
     read_json_object,
     record_error,
     request_lang,
 )
-from ui.web.list_params import parse_list_params
+from ui.web.list_checks import check_list_address
+from ui.web.list_messages import ListProblem, query_problems
 from ui.web.openapi import openapi_document
 from ui.web.state import actor_of, web
 
@@ -166,15 +168,6 @@ def _check_keys(entity: m.Entity, hidden: frozenset[str], body: dict[str, Any]) 
              f"请求中有不能写入的字段：{names}。", problems)
 
 
-def _drop_row_ids(entity: m.Entity, body: dict[str, Any]) -> None:
-    """Remove the ids of child-table rows: the API returns them, but saving replaces every row."""
-    for name, value in body.items():
-        if entity.fields[name].type == "child" and isinstance(value, list):
-            for row in value:
-                if isinstance(row, dict):
-                    row.pop("id", None)
-
-
 def _with_etag(record: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None) -> JSONResponse:
     extra = dict(headers or {})
     if record.get("version") is not None:
@@ -186,23 +179,33 @@ def _with_etag(record: dict[str, Any], status: int = 200, headers: dict[str, str
 
 
 async def list_records(request: Request) -> Response:
+    """List records; reject the request if any query parameter does not apply, naming each by its label and parameter."""
     entity = _entity(request)
-    params = parse_list_params(entity, request.query_params)
-    if params.problems:
-        problems = [FieldProblem(name, "invalid_parameter", en, zh) for name, (en, zh) in params.problems.items()]
-        fail(400, "invalid_query", "Some query parameters are not valid; correct them: "
-             + "; ".join(problem.message_en for problem in problems) + ".",
-             "部分查询参数无效，请更正：" + "；".join(problem.message_zh for problem in problems) + "。", problems)
+    records = web(request).records
+    actor = actor_of(request)
+    if not records.access.allows(actor, "read", entity.name):
+        raise PermissionDenied(entity.name, "read")
+    checked = check_list_address(records, actor, entity, request.query_params, cursor_dropped=False)
+    if checked.problems:
+        _reject_query(checked.problems)
+    query = dataclasses.replace(checked.query, with_total=True)
     try:
-        page = web(request).records.list(actor_of(request), entity.name, _bounded(params.query))
+        page = records.list(actor, entity.name, _bounded(query))
     except ValidationFailed as error:
-        raise ApiError(400, "invalid_query", error.message_en, error.message_zh, field_problems(error.errors)) from error
+        _reject_query(query_problems(checked.wording, error.errors, cursor_dropped=False))
     return JSONResponse({
         "data": [encode_record(row) for row in page.rows],
         "next": page.next_cursor,
         "total": page.total,
         "total_exact": _total_exact(page),
     })
+
+
+def _reject_query(problems: builtins.list[ListProblem]) -> NoReturn:
+    fields = [FieldProblem(problem.key, problem.code, problem.message_en, problem.message_zh) for problem in problems]
+    fail(400, "invalid_query", "Some query parameters are not valid; correct them: "
+         + " ".join(problem.message_en for problem in problems),
+         "部分查询参数无效，请更正：" + "".join(problem.message_zh for problem in problems), fields)
 
 
 def _bounded(query: ListQuery) -> ListQuery:
@@ -229,7 +232,6 @@ async def create_record(request: Request) -> Response:
     records = web(request).records
     actor = actor_of(request)
     _check_keys(entity, records.access.fields(actor, entity.name).hidden, body)
-    _drop_row_ids(entity, body)
     record = records.create(actor, entity.name, body, reason=_reason(request))
     return _with_etag(record, 201, {"Location": f"/api/{entity.name}/{record['id']}"})
 
@@ -242,21 +244,9 @@ async def update_record(request: Request) -> Response:
     version = _version(request, body)
     records = web(request).records
     actor = actor_of(request)
-    access = records.access.fields(actor, entity.name)
-    _check_keys(entity, access.hidden, body)
-    _drop_row_ids(entity, body)
-
-    # A client that sends back a masked value it read ("138****5678") means to leave it as it is.
-    # NOTE: masked values inside child-table rows are not recognised, so they fail the field's checks.
-    # A client must send such rows with their values in clear.
-    codec = records.codecs[entity.name]
-    masked = [name for name in body if codec.is_masked(entity.fields[name], access)]
-    if masked:
-        current = records.get(actor, entity.name, record_id)
-        for name in masked:
-            if body[name] is not None and body[name] == current.get(name):
-                del body[name]
-
+    _check_keys(entity, records.access.fields(actor, entity.name).hidden, body)
+    # Child rows keep their ids, and masked values sent back as read keep the stored ones:
+    # the record service matches them (runtime.masked_input).
     record = records.update(actor, entity.name, record_id, body, version=version, reason=_reason(request))
     return _with_etag(record)
 

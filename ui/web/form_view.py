@@ -224,12 +224,16 @@ class FormBuilder:
         for row_field in spec.fields:
             path = f"{spec.name}.{index}.{row_field.name}"
             default = input_of(row_field, row_field.default, self.zone)
-            cells.append(FieldView(
+            cell = FieldView(
                 name=path, dom_id=dom_id(path), field=row_field, kind=widget_kind(row_field),
                 label=i18n.label(row_field.label, self.lang), required=row_field.required, read_only=read_only,
                 value=row.get(row_field.name, default), errors=self._messages(row_field, errors.get(path, [])),
                 choices=[(choice.value, i18n.label(choice.label, self.lang)) for choice in row_field.choices],
-            ))
+            )
+            if row_field.type in m.REFERENCE_TYPES:
+                # The reference control shows the chosen record by its title, as a field's control does.
+                cell.references = self.titles.many(row_field.entity, cell.value)
+            cells.append(cell)
         return RowView(f"{spec.name}.{index}.{ROW_KEY}", str(row.get(ROW_KEY) or ""), cells)
 
     def _file(self, spec: m.Field, item: Mapping[str, Any]) -> FileView:

@@ -12,8 +12,10 @@ so a list can be bookmarked, shared and reproduced by an integration:
     created_at.from=2026-01-01&created_at.to=2026-01-31  date ranges, both days included
     remarks.empty=1             empty (1) or not empty (0)
 
-Any other parameter name that is not a field is reported, as are values that do not fit
-the field: `ListParams.problems` contains them by parameter name.
+Any other parameter name that is not a field is reported, as are a suffix the field does
+not take, an empty flag other than 1 or 0 and a page size that is no number:
+`ListParams.problems` contains them by parameter name, worded by ui/web/list_messages.py.
+Values are checked against their fields later, by the runtime.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from starlette.datastructures import MultiDict
 
 from metamodel import model as m
 from runtime.record_query import Condition, Group, ListQuery
+from ui.web import list_messages
+from ui.web.list_messages import ListProblem, Wording
 
 RESERVED = ("q", "sort", "after", "limit", "saved", "format", "lang")
 DEFAULT_LIMIT = 20
@@ -39,8 +43,8 @@ SYSTEM_FILTERS = {"state": "string", "created_at": "datetime", "updated_at": "da
 @dataclass
 class ListParams:
     query: ListQuery
-    #: Problems by parameter name, each an (English, Chinese) message.
-    problems: dict[str, tuple[str, str]] = field(default_factory=dict)
+    #: Problems by parameter name.
+    problems: dict[str, ListProblem] = field(default_factory=dict)
     #: The filter parameters that applied, for redrawing the filter panel and building links.
     filters: MultiDict = field(default_factory=MultiDict)
 
@@ -52,10 +56,15 @@ def field_type(entity: m.Entity, name: str) -> str | None:
     return SYSTEM_FILTERS.get(name)
 
 
-def parse_list_params(entity: m.Entity, params: Mapping[str, Any] | MultiDict) -> ListParams:
-    """Turn query parameters into a ListQuery; values are checked later by the runtime against each field."""
+def parse_list_params(entity: m.Entity, params: Mapping[str, Any] | MultiDict, wording: Wording | None = None) -> ListParams:
+    """Turn query parameters into a ListQuery; values are checked later by the runtime against each field.
+
+    `wording` names the user's hidden fields, which are reported like unknown ones, and the
+    filters that messages suggest.
+    """
+    wording = wording or Wording(entity)
     items = list(params.multi_items()) if hasattr(params, "multi_items") else [(key, value) for key, value in params.items()]
-    problems: dict[str, tuple[str, str]] = {}
+    problems: dict[str, ListProblem] = {}
     filters: list[tuple[str, str]] = []
     grouped: dict[str, list[str]] = {}
     for key, value in items:
@@ -67,8 +76,11 @@ def parse_list_params(entity: m.Entity, params: Mapping[str, Any] | MultiDict) -
     for key, values in grouped.items():
         name, _, suffix = key.partition(".")
         kind = field_type(entity, name)
-        if kind is None or (suffix and suffix not in _SUFFIXES):
-            problems[key] = (f"{key} is not a filter of this list", f"{key} 不是此列表的筛选条件")
+        if kind is None or name in wording.hidden:
+            problems[key] = list_messages.unknown_filter(wording, key)
+            continue
+        if suffix and suffix not in _SUFFIXES:
+            problems[key] = list_messages.unknown_suffix(wording, key, kind)
             continue
         values = [value.strip() for value in values if value.strip() != ""]
         if not values:
@@ -76,7 +88,7 @@ def parse_list_params(entity: m.Entity, params: Mapping[str, Any] | MultiDict) -
         filters.extend((key, value) for value in values)
         condition = _condition(name, suffix, kind, values)
         if condition is None:
-            problems[key] = (f"{key} takes 1 or 0", f"{key} 只能为 1 或 0")
+            problems[key] = list_messages.empty_flag(wording, key, values[-1])
             continue
         conditions.append(condition)
 
@@ -87,7 +99,7 @@ def parse_list_params(entity: m.Entity, params: Mapping[str, Any] | MultiDict) -
         try:
             limit = max(1, min(int(raw_limit), MAX_PAGE))
         except ValueError:
-            problems["limit"] = ("limit takes a whole number of rows", "limit 必须是整数行数")
+            problems["limit"] = list_messages.page_size(str(raw_limit), MAX_PAGE)
     where: Condition | Group | None = None
     if len(conditions) == 1:
         where = conditions[0]

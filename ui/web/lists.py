@@ -1,4 +1,7 @@
-"""The generated list page of every entity: search, filters, sort, pages, saved filters, bulk delete and CSV export.
+"""The generated list page of every entity: search, filters, sort, pages, bulk delete and CSV export.
+
+Saved filters are in lists_saved.py; the checks of a list address and their messages in
+list_checks.py and list_messages.py.
 
 GET /records/{entity} renders the whole page, or only its `results` block (table, pager,
 toolbar) for HTMX requests, which also get the list address to push into the address bar.
@@ -18,17 +21,19 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MultiDict
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response, StreamingResponse
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
 from metamodel import model as m
 from runtime.errors import NotFound, PermissionDenied, StaleVersion, ValidationFailed
 from runtime.record_query import ListQuery, Page
-from runtime.saved_filters import SavedFilters
 from ui.web import i18n
+from ui.web.list_messages import Wording, query_problems
 from ui.web.lists_columns import Column, Formats, References, cell_text, list_columns, shown_fields
-from ui.web.lists_export import csv_filename, csv_rows
+from ui.web.lists_export import csv_filename, csv_rows, start_export
 from ui.web.lists_filters import PAGE_SIZES, ListState, Problem, filter_controls, read_list
+from ui.web.lists_saved import SaveAttempt, delete_filter, pop_save_attempt, save_filter, saved_filters
+from ui.web.lists_support import Notice, back_to_list, forbidden, list_entity, list_query, pop_notice
 from ui.web.navigation import entity_url
 from ui.web.rendering import render
 from ui.web.state import WebState, actor_of, is_htmx, web
@@ -36,14 +41,6 @@ from ui.web.state import WebState, actor_of, is_htmx, web
 logger = logging.getLogger(__name__)
 
 RESULTS_BLOCK = "results"
-_NOTICE_KEY = "list_notice"
-
-
-@dataclass(frozen=True)
-class Notice:
-    #: "ok" or "warning".
-    kind: str
-    text: str
 
 
 @dataclass(frozen=True)
@@ -70,25 +67,6 @@ class Row:
     cells: list[Cell]
 
 
-def _entity(request: Request, action: str = "read") -> m.Entity:
-    """Return the entity named in the path, or raise 404 if there is none and 403 if the user may not `action` it."""
-    state = web(request)
-    actor = actor_of(request)
-    name = request.path_params["entity"]
-    entity: m.Entity | None = state.model.entities.get(name)
-    if entity is None:
-        raise HTTPException(404, i18n.pick(actor.lang, f"There is no list named {name}.", f"不存在名为 {name} 的列表。"))
-    if not state.permissions.allows(actor, "read", name) or not state.permissions.allows(actor, action, name):
-        label = i18n.label(entity.label, actor.lang)
-        words = {"read": ("view", "查看"), "export": ("export", "导出"), "delete": ("delete", "删除")}.get(action, (action, action))
-        raise HTTPException(403, i18n.pick(actor.lang, f"You may not {words[0]} {label} records.", f"您无权{words[1]}{label}。"))
-    return entity
-
-
-def _saved_filters(state: WebState) -> SavedFilters:
-    return SavedFilters(state.runtime.schema, state.runtime.engine)
-
-
 def _run(state: WebState, request: Request, entity: m.Entity, listed: ListState, columns: list[Column]) -> Page:
     """Run the list query; a combination the per-filter checks missed is reported and the list shown unfiltered.
 
@@ -100,7 +78,9 @@ def _run(state: WebState, request: Request, entity: m.Entity, listed: ListState,
         return state.records.list(actor, entity.name, replace(listed.query, fields=fields))
     except ValidationFailed as failed:
         logger.warning("list of %s for %s rejected after checks: %s", entity.name, actor.id, failed.message_en)
-        listed.problems.append(Problem("where", failed.message(actor.lang)))
+        wording = listed.wording or Wording(entity)
+        listed.problems.extend(Problem(problem.key, problem.message(actor.lang))
+                               for problem in query_problems(wording, failed.errors, cursor_dropped=True))
         listed.applied.clear()
         listed.query = ListQuery(limit=listed.limit, with_total=True, count_limit=listed.query.count_limit)
         return state.records.list(actor, entity.name, replace(listed.query, fields=fields))
@@ -126,7 +106,8 @@ def _headers(listed: ListState, base: str, columns: list[Column], lang: str) -> 
     return headers
 
 
-def list_context(request: Request, entity: m.Entity, listed: ListState, notice: Notice | None = None) -> dict[str, Any]:
+def list_context(request: Request, entity: m.Entity, listed: ListState, notice: Notice | None = None,
+                 attempt: SaveAttempt | None = None) -> dict[str, Any]:
     """Return what lists.html needs to draw the results block of a list."""
     state = web(request)
     actor = actor_of(request)
@@ -168,26 +149,19 @@ def list_context(request: Request, entity: m.Entity, listed: ListState, notice: 
         "export_url": f"{base}/export.csv{suffix}" if allows(actor, "export", entity.name) else None,
         "new_url": f"{base}/new" if allows(actor, "create", entity.name) else None,
         "can_delete": allows(actor, "delete", entity.name),
-        "saved": _saved_filters(state).list(actor, entity.name),
+        "saved": saved_filters(state).list(actor, entity.name),
+        "attempt": attempt or SaveAttempt(),
     }
 
 
-def _pop_notice(request: Request, entity: m.Entity) -> Notice | None:
-    stored = request.session.get(_NOTICE_KEY)
-    if not isinstance(stored, dict) or stored.get("entity") != entity.name:
-        return None
-    request.session.pop(_NOTICE_KEY, None)
-    return Notice(str(stored.get("kind", "ok")), str(stored.get("text", "")))
-
-
 def list_page(request: Request) -> Response:
-    entity = _entity(request)
+    entity = list_entity(request)
     state = web(request)
     actor = actor_of(request)
     listed = read_list(state.records, actor, entity, request.query_params, actor.lang)
     # The page, its referenced records and the filter panel's records are read on one connection.
     with state.records.reading():
-        context = list_context(request, entity, listed, _pop_notice(request, entity))
+        context = list_context(request, entity, listed, pop_notice(request, entity), pop_save_attempt(request, entity))
         if not is_htmx(request):
             context["filters"] = filter_controls(state.records, actor, entity, listed, actor.lang)
     headers = None
@@ -202,7 +176,7 @@ def list_page(request: Request) -> Response:
 
 def count_page(request: Request) -> Response:
     """Count the records of a list exactly, for a list whose total stopped at the count limit."""
-    entity = _entity(request)
+    entity = list_entity(request)
     state = web(request)
     actor = actor_of(request)
     listed = read_list(state.records, actor, entity, request.query_params, actor.lang)
@@ -213,71 +187,39 @@ def count_page(request: Request) -> Response:
 
 
 def export_csv(request: Request) -> Response:
-    entity = _entity(request, "export")
+    """Export a list's records as CSV, through the runtime, which checks the export and logs it in the audit log.
+
+    An address with filters that do not apply exports nothing: leaving them out would export
+    more records than the user asked for.
+    """
+    entity = list_entity(request, "export")
     state = web(request)
     actor = actor_of(request)
     listed = read_list(state.records, actor, entity, request.query_params, actor.lang)
+    if listed.problems:
+        logger.info("export of %s by %s rejected for invalid filters: %s", entity.name, actor.id,
+                    ", ".join(problem.key for problem in listed.problems))
+        raise _export_rejected(actor.lang, [problem.message for problem in listed.problems])
     columns = list_columns(state.records, actor, entity)
     formats = Formats.of(state.model, entity.name, actor.lang)
+    try:
+        export = start_export(state.records, actor, entity, columns, listed.query)
+    except PermissionDenied as denied:
+        raise forbidden(entity, "export", actor.lang) from denied
+    except ValidationFailed as failed:
+        problems = query_problems(listed.wording or Wording(entity), failed.errors, cursor_dropped=False)
+        raise _export_rejected(actor.lang, [problem.message(actor.lang) for problem in problems]) from failed
     ascii_name, local_name = csv_filename(entity, actor.lang, datetime.date.today().isoformat())
     disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(local_name)}"
-    logger.info("export of %s by %s started", entity.name, actor.id)
-    return StreamingResponse(csv_rows(state.records, actor, entity, columns, listed.query, formats),
+    return StreamingResponse(csv_rows(state.records, actor, export, columns, formats),
                              media_type="text/csv; charset=utf-8", headers={"Content-Disposition": disposition})
 
 
-# Saved filters ---------------------------------------------------------------
-
-
-def _saved_block(request: Request, entity: m.Entity, query: str, error: str | None = None) -> Response:
-    state = web(request)
-    context = {"entity": entity, "base_url": entity_url(entity.name), "current_query": query,
-               "saved": _saved_filters(state).list(actor_of(request), entity.name), "saved_error": error}
-    return render(request, "lists_saved.html", context)
-
-
-def _back_to_list(request: Request, entity: m.Entity, query: str, notice: Notice | None) -> Response:
-    if notice is not None:
-        request.session[_NOTICE_KEY] = {"entity": entity.name, "kind": notice.kind, "text": notice.text}
-    return RedirectResponse(entity_url(entity.name) + (f"?{query}" if query else ""), status_code=303)
-
-
-async def save_filter(request: Request) -> Response:
-    entity = await run_in_threadpool(_entity, request)
-    form = await request.form()
-    name = str(form.get("name") or "")
-    query = _list_query(str(form.get("query") or ""))
-    actor = actor_of(request)
-    saved = _saved_filters(web(request))
-    error = None
-    try:
-        await run_in_threadpool(saved.save, actor, entity.name, name, query)
-    except ValidationFailed as failed:
-        logger.info("saving a filter of %s for %s rejected: %s", entity.name, actor.id, failed.message_en)
-        error = next(iter(failed.errors.values()))[0].message(actor.lang)
-    if is_htmx(request):
-        return await run_in_threadpool(_saved_block, request, entity, query, error)
-    done = i18n.pick(actor.lang, f"Saved the filter {' '.join(name.split())}.", f"已保存筛选条件“{' '.join(name.split())}”。")
-    return _back_to_list(request, entity, query, Notice("warning", error) if error else Notice("ok", done))
-
-
-async def delete_filter(request: Request) -> Response:
-    entity = await run_in_threadpool(_entity, request)
-    form = await request.form()
-    query = _list_query(str(form.get("query") or ""))
-    actor = actor_of(request)
-    deleted = await run_in_threadpool(_saved_filters(web(request)).delete, actor, entity.name, int(request.path_params["filter_id"]))
-    if not deleted:
-        raise HTTPException(404, i18n.pick(actor.lang, "You have no saved filter with this number.", "您没有这个编号的已保存筛选条件。"))
-    if is_htmx(request):
-        return await run_in_threadpool(_saved_block, request, entity, query)
-    return _back_to_list(request, entity, query, Notice("ok", i18n.pick(actor.lang, "Deleted the saved filter.", "已删除该筛选条件。")))
-
-
-def _list_query(text: str) -> str:
-    """Return a list query string without its page cursor, as saved filters and redirects keep it."""
-    items = [(key, value) for key, value in parse_qsl(text.lstrip("?"), keep_blank_values=False) if key != "after"]
-    return urlencode(items)
+def _export_rejected(lang: str, messages: list[str]) -> HTTPException:
+    listed = i18n.pick(lang, " ", "").join(messages)
+    return HTTPException(400, i18n.pick(lang, f"Nothing was exported, because some filters are not valid. {listed} "
+                                              "Correct them on the list, then export again.",
+                                        f"未导出任何数据，因为部分筛选条件无效。{listed}请在列表中更正后再导出。"))
 
 
 # Bulk delete -------------------------------------------------------------------
@@ -342,11 +284,11 @@ def _delete_selected(state: WebState, request: Request, entity: m.Entity, select
 
 
 async def bulk_delete(request: Request) -> Response:
-    entity = await run_in_threadpool(_entity, request, "delete")
+    entity = await run_in_threadpool(list_entity, request, "delete")
     form = await request.form()
     selected = [str(value) for value in form.getlist("selected")]
     reason = str(form.get("reason") or "").strip() or None
-    query = _list_query(str(form.get("list_query") or ""))
+    query = list_query(str(form.get("list_query") or ""))
     state = web(request)
     lang = actor_of(request).lang
 
@@ -360,7 +302,7 @@ async def bulk_delete(request: Request) -> Response:
         notice = outcome.notice(lang)
 
     if not is_htmx(request):
-        return _back_to_list(request, entity, query, notice)
+        return back_to_list(request, entity, query, notice)
 
     def results() -> Response:
         listed = read_list(state.records, actor_of(request), entity, MultiDict(parse_qsl(query)), lang)

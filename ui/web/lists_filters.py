@@ -1,42 +1,32 @@
 """From a list address to the query the runtime runs, and the filter panel that redraws it.
 
-The address syntax is the one of ui/web/list_params.py. Each filter parameter is parsed
-and checked on its own, so that one bad filter (an unknown name, or "abc" as an amount) is
-reported by name and left out while the others still apply. A bad sort or page cursor is
-reported and dropped the same way.
+The address syntax is the one of ui/web/list_params.py, checked by ui/web/list_checks.py:
+one bad filter (an unknown name, or "abc" as an amount) is reported by its label and left
+out while the others still apply. A bad sort or page cursor is reported and dropped the
+same way.
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
-
-from starlette.datastructures import MultiDict
 
 from metamodel import model as m
 from runtime.access import Actor
-from runtime.record_query import Condition, Group, ListQuery
+from runtime.record_query import ListQuery
 from runtime.records import RecordService
 from ui.web import i18n
-from ui.web.list_params import DEFAULT_LIMIT, RESERVED, SYSTEM_FILTERS, list_url, parse_list_params
+from ui.web.list_checks import check_list_address, filter_names
+from ui.web.list_messages import Wording, filter_label
+from ui.web.list_params import DEFAULT_LIMIT, SYSTEM_FILTERS, list_url
 from ui.web.lists_columns import SYSTEM_COLUMNS, UNLISTED_TYPES, References, column_for
 
 #: Records counted at most for a list's total; beyond it the list shows "10,000+".
 COUNT_LIMIT = 10_000
 PAGE_SIZES = (10, 20, 50, 100, 200)
-#: Separators accepted between the ids typed into a reference filter.
-_ID_SEPARATORS = re.compile(r"[\s,，、;；]+")
 #: Values of a boolean filter the panel shows as "yes" or "no"; the runtime accepts the same words.
 _TRUE_WORDS = frozenset({"true", "1", "yes", "y", "on", "是"})
 _FALSE_WORDS = frozenset({"false", "0", "no", "n", "off", "否"})
-_SUFFIX_WORDS = {
-    "min": ("minimum", "最小值"),
-    "max": ("maximum", "最大值"),
-    "from": ("from", "起"),
-    "to": ("to", "止"),
-    "empty": ("empty", "为空"),
-}
 
 
 @dataclass(frozen=True)
@@ -62,6 +52,8 @@ class ListState:
     limit: int
     #: Every non-empty parameter of the address, for redrawing the panel with what was typed.
     address_params: list[tuple[str, str]] = field(default_factory=list)
+    #: Names that messages about this list may use for its user, for problems found after the checks.
+    wording: Wording | None = None
 
     @property
     def effective_sort(self) -> tuple[str, ...]:
@@ -87,80 +79,11 @@ class ListState:
 
 def read_list(records: RecordService, actor: Actor, entity: m.Entity, params: Any, lang: str) -> ListState:
     """Turn a list address into a ListState; the actor must be allowed to read the entity."""
-    address_params = [(key, str(value).strip()) for key, value in params.multi_items() if str(value).strip() != ""]
-    address_params = _split_reference_ids(entity, address_params)
-    whole = parse_list_params(entity, MultiDict(address_params))
-    problems = [Problem(key, i18n.pick(lang, *message)) for key, message in whole.problems.items()]
-
-    by_key: dict[str, list[str]] = {}
-    for key, value in address_params:
-        if key not in RESERVED and key not in whole.problems:
-            by_key.setdefault(key, []).append(value)
-    conditions: list[Condition | Group] = []
-    applied: list[tuple[str, str]] = []
-    for key, values in by_key.items():
-        single = parse_list_params(entity, MultiDict([(key, value) for value in values]))
-        if single.problems:
-            problems.extend(Problem(key, i18n.pick(lang, *message)) for message in single.problems.values())
-            continue
-        if single.query.where is None:
-            continue
-        errors = records.query_problems(actor, entity.name, ListQuery(where=single.query.where))
-        if errors:
-            first = next(iter(errors.values()))[0]
-            problems.append(Problem(key, f"{filter_label(entity, key, lang)}{i18n.pick(lang, ': ', '：')}{first.message(lang)}"))
-            continue
-        conditions.append(single.query.where)
-        applied.extend(single.filters.multi_items())
-
-    sort = whole.query.sort
-    sort_errors = records.query_problems(actor, entity.name, ListQuery(sort=sort)) if sort else {}
-    if sort_errors:
-        first = next(iter(sort_errors.values()))[0]
-        problems.append(Problem("sort", f"{i18n.pick(lang, 'Sort: ', '排序：')}{first.message(lang)}"))
-        sort = ()
-    after = whole.query.after
-    if after and records.query_problems(actor, entity.name, ListQuery(sort=sort, after=after)):
-        problems.append(Problem("after", i18n.pick(lang, "The page address is out of date; showing the first page.",
-                                                   "分页地址已失效，已显示第一页。")))
-        after = None
-
-    where: Condition | Group | None = None
-    if len(conditions) == 1:
-        where = conditions[0]
-    elif conditions:
-        where = Group("and", tuple(conditions))
-    query = ListQuery(where=where, search=whole.query.search, sort=sort, limit=whole.query.limit, after=after,
-                      with_total=True, count_limit=COUNT_LIMIT)
-    return ListState(entity, query, applied, problems, whole.query.search or "", sort, whole.query.limit, address_params)
-
-
-def _split_reference_ids(entity: m.Entity, address_params: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    """Let a reference filter take several ids in one value, such as "3, 5" typed into one box."""
-    result: list[tuple[str, str]] = []
-    for key, value in address_params:
-        spec = entity.fields.get(key)
-        if spec is not None and spec.type == "reference":
-            result.extend((key, part) for part in _ID_SEPARATORS.split(value) if part)
-        else:
-            result.append((key, value))
-    return result
-
-
-def filter_label(entity: m.Entity, key: str, lang: str) -> str:
-    """Return a filter parameter's name for people, such as "单价（元）最小值"."""
-    name, _, suffix = key.partition(".")
-    spec = entity.fields.get(name)
-    if spec is not None:
-        text = i18n.label(spec.label, lang)
-    elif name in SYSTEM_COLUMNS:
-        text = i18n.label(SYSTEM_COLUMNS[name][0], lang)
-    else:
-        return key
-    if suffix in _SUFFIX_WORDS:
-        en, zh = _SUFFIX_WORDS[suffix]
-        text += i18n.pick(lang, f", {en}", zh)
-    return text
+    checked = check_list_address(records, actor, entity, params)
+    query = replace(checked.query, with_total=True, count_limit=COUNT_LIMIT)
+    problems = [Problem(problem.key, problem.message(lang)) for problem in checked.problems]
+    return ListState(entity, query, checked.applied, problems, query.search or "", query.sort, query.limit,
+                     checked.address_params, checked.wording)
 
 
 @dataclass(frozen=True)
@@ -186,14 +109,6 @@ class FilterControl:
     invalid: bool = False
     #: How to write the values, where the field's label does not tell.
     hint: str = ""
-
-
-def filter_names(model: m.AppModel, entity: m.Entity) -> list[str]:
-    """Return the entity's list filters, plus the state where a flow is bound."""
-    names = [name for name in entity.list.filters if "." not in name]
-    if model.flows_for(entity.name) and "state" not in names:
-        names.append("state")
-    return names
 
 
 def filter_controls(records: RecordService, actor: Actor, entity: m.Entity, state: ListState, lang: str) -> list[FilterControl]:
