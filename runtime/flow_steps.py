@@ -43,12 +43,13 @@ def enter_step(
     transition: str | None,
     by: str | None,
     acting_for: str | None,
+    due: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Open the step of a record entering `state`."""
+    """Open the step of a record entering `state`, with its SLA timers (runtime/flow_timers.py)."""
     values = {
         "entity": entity, "record_id": int(record["id"]), "flow": str(record.get("flow")), "flow_version": record.get("flow_version"),
         "state": state, "entered_by_transition": transition, "entered_at": now, "entered_by": by, "entered_for": acting_for,
-        "left_at": None, "levels": None, "due": None,
+        "left_at": None, "levels": None, "due": due,
     }
     step_id = connection.execute(insert(tables.steps).values(**values)).inserted_primary_key[0]  # type: ignore[index]
     return {"id": step_id, **values}

@@ -1,4 +1,4 @@
-"""The runtime's tables for flows: steps, approval decisions, added approvers and delegations.
+"""The runtime's tables for flows: steps, approval decisions, added approvers, delegations and notifications.
 
 A step is one stay of a record in one state: it begins when a transition (or the record's
 creation) moves the record there and ends when the next transition fires. Approval
@@ -22,6 +22,7 @@ class FlowTables:
     decisions: Table
     approvers: Table
     delegations: Table
+    notifications: Table
 
 
 def flow_tables(metadata: MetaData, prefix: str, users: Table) -> FlowTables:
@@ -86,4 +87,19 @@ def flow_tables(metadata: MetaData, prefix: str, users: Table) -> FlowTables:
         Column("created_at", DateTime(timezone=True), nullable=False),
         Column("revoked_at", DateTime(timezone=True), nullable=True),
     )
-    return FlowTables(steps, decisions, approvers, delegations)
+    notifications = Table(
+        prefix + "notification",
+        metadata,
+        Column("id", _ID, primary_key=True, autoincrement=True),
+        Column("user_id", String(64), ForeignKey(users.c.id, ondelete="CASCADE"), nullable=False),
+        #: What it is about, such as sla_reminder or sla_escalation.
+        Column("kind", String(63), nullable=False),
+        Column("entity", String(63), nullable=True),
+        Column("record_id", BigInteger, nullable=True),
+        Column("message_en", Text, nullable=False),
+        Column("message_zh", Text, nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+        Column("read_at", DateTime(timezone=True), nullable=True),
+        Index(None, "user_id", "read_at"),
+    )
+    return FlowTables(steps, decisions, approvers, delegations, notifications)

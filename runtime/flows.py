@@ -38,6 +38,7 @@ from runtime.access import SYSTEM_ACTOR, Actor, SystemAccess
 from runtime.delegations import active_delegators, actor_of, covers
 from runtime.errors import FieldError, NotFound, PermissionDenied, StaleVersion, ValidationFailed
 from runtime.flow_steps import close_step, ensure_step, enter_step, visited_states
+from runtime.flow_timers import due_times
 from runtime.hooks import HookContext, HookNotRegistered, registry
 from runtime.permissions import SYSTEM_ROLE
 from runtime.record_codec import changed_fields
@@ -337,7 +338,7 @@ def _move(firing: _Firing, changes: Mapping[str, Any], version: int) -> None:
     close_step(connection, flows, int(step["id"]), firing.now)
     acting_for = firing.principal.id if firing.principal.id != firing.actor.id else None
     enter_step(connection, flows, entity.name, current, transition.target, firing.now, transition=transition.name,
-               by=firing.actor.id, acting_for=acting_for)
+               by=firing.actor.id, acting_for=acting_for, due=due_times(firing.flow, transition.target, firing.now, service.timezone))
 
     audited: dict[str, Any] = {name: [service._audit_values(entity, {name: old})[name], service._audit_values(entity, {name: new})[name]]
                                for name, (old, new) in written.items()}
@@ -379,6 +380,29 @@ def run_automatic(service: RecordService, connection: Connection, entity: m.Enti
         "该流程的自动流转循环不止；请联系管理员修正流程配置")]})
 
 
+def expire(service: RecordService, connection: Connection, entity: m.Entity, record_id: int, name: str, now: datetime.datetime) -> bool:
+    """Fire transition `name` as the system when a step's time runs out; return whether it fired.
+
+    The transition fires only from one of its source states, with its required fields and
+    guard satisfied; otherwise the record stays and the reason is logged.
+    """
+    current = service._read(connection, SYSTEM_ACTOR, entity, SystemAccess().fields(SYSTEM_ACTOR, entity.name), record_id)
+    flow = flow_of(service.model, entity.name, current) if current is not None else None
+    transition = flow.transitions.get(name) if flow is not None else None
+    if current is None or flow is None or transition is None or current.get("state") not in transition.sources:
+        logger.info("%s %s: expiry transition %s does not apply in its state", entity.name, record_id, name)
+        return False
+    firing = _Firing(service, connection, SYSTEM_ACTOR, SYSTEM_ACTOR, entity, current, flow, transition, None, now)
+    _check_values(firing, current)
+    if firing.errors:
+        logger.warning("%s %s: expiry transition %s not fired: %s", entity.name, record_id, name,
+                       "; ".join(item.message_en for items in firing.errors.values() for item in items))
+        return False
+    _move(firing, _run_hooks(firing), int(current["version"]))
+    run_automatic(service, connection, entity, record_id, now)
+    return True
+
+
 def after_write(service: RecordService, connection: Connection, actor: Actor, entity: m.Entity, record_id: int,
                 now: datetime.datetime, *, created: bool) -> None:
     """Open a new record's first step, then fire the automatic transitions its values allow."""
@@ -389,8 +413,10 @@ def after_write(service: RecordService, connection: Connection, actor: Actor, en
         row = connection.execute(select(table.c.id, table.c.flow, table.c.flow_version, table.c.state).where(table.c.id == record_id)).mappings().first()
         if row is None or row["flow"] is None:
             return
+        flow = service.model.flows.get(str(row["flow"]))
+        due = due_times(flow, str(row["state"]), now, service.timezone) if flow is not None else None
         enter_step(connection, service.schema.flows, entity.name, dict(row), str(row["state"]), now, transition=None, by=actor.id,
-                   acting_for=None)
+                   acting_for=None, due=due)
     run_automatic(service, connection, entity, record_id, now)
 
 
