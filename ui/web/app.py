@@ -25,6 +25,7 @@ from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
 from runtime.app import SCHEMA_REGISTRY, Runtime
+from runtime.jobs import EmbeddedWorker, Jobs
 from runtime.attachments import Attachments
 from runtime.permission_admin import PermissionAdmin
 from runtime.settings import Settings
@@ -77,18 +78,29 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return render(request, "error.html", {"title": pick(lang, en, zh), "detail": detail}, status=exc.status_code)
 
 
-def build_app(directory: str | Path, settings: Settings | None = None, *, state: WebState | None = None) -> Starlette:
-    """Return the web application of an application folder; the database must be migrated."""
+def build_app(
+    directory: str | Path, settings: Settings | None = None, *, state: WebState | None = None, embedded_jobs: bool = False
+) -> Starlette:
+    """Return the web application of an application folder; the database must be migrated.
+
+    With `embedded_jobs` the server process also consumes the job queue (runtime/jobs.py),
+    as the single-process set-up of `make run` does.
+    """
     settings = settings or Settings.from_environment()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         opened = state or open_state(directory, settings)
         app.state.web = opened
+        worker = EmbeddedWorker(Jobs(opened.runtime)) if embedded_jobs else None
+        if worker is not None:
+            worker.start()
         logger.info("serving %s", opened.model.app.name)
         try:
             yield
         finally:
+            if worker is not None:
+                worker.stop()
             if state is None:
                 opened.runtime.close()
 
