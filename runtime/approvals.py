@@ -8,8 +8,8 @@ sequence; its routing table, when it has one, picks the levels that apply to the
 at the first signature, and that choice holds for the rest of the step.
 
 An eligible approver of a level is an active user holding one of the level's roles (or a
-role that inherits one), or a user added to the level, whose permissions allow the
-transition on this record. Signatures belong to the record's current step: after a
+role that inherits one), a user added to the level, or, once the step's SLA has run out, a
+holder of the role it escalates to, whose permissions allow the transition on this record. Signatures belong to the record's current step: after a
 return, the approvals start again.
 """
 
@@ -148,6 +148,10 @@ def eligible_approvers(
     access = service.schema.access
     flows = service.schema.flows
     roles = roles_including(service.model, level.roles)
+    # Once the step's time limit has run out, the role it was escalated to may sign too.
+    timer = (step.get("due") or {}).get(transition.name) or {}
+    if timer.get("escalated") and transition.sla is not None and transition.sla.escalate_to:
+        roles |= roles_including(service.model, (transition.sla.escalate_to,))
     holders = {user for (user,) in connection.execute(
         select(access.user_roles.c.user_id).where(access.user_roles.c.role.in_(roles)).distinct()
     )}

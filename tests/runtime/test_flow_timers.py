@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import Engine, select
 
 from runtime.access import SYSTEM_ACTOR
+from runtime.errors import PermissionDenied
 from runtime.flow_sweep import sweep
 from runtime.flow_timers import add_working_days, is_working_day
 from runtime.records import RecordService
@@ -109,3 +110,15 @@ def test_leaving_the_state_ends_timers(office: Office) -> None:
     report = sweep(office.records)
     assert (report.reminders, report.escalations, report.expiries) == (0, 0, 0)
     assert notifications(office) == []
+
+
+def test_escalated_role_may_sign(office: Office) -> None:
+    record = office.submitted("quorum")
+    with pytest.raises(PermissionDenied):
+        office.sign("chen", record)
+    office.clock.now = datetime.datetime(2026, 12, 4, 3, 0, tzinfo=datetime.timezone.utc)
+    assert sweep(office.records).escalations == 1
+    record = office.records.get(SYSTEM_ACTOR, "expense", record["id"])
+    record = office.sign("chen", record)
+    assert record["state"] == "review"
+    assert office.sign("m1", record)["state"] == "approved"
