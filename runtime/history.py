@@ -21,8 +21,9 @@ from runtime.record_codec import RecordCodec, mask_value
 if TYPE_CHECKING:
     from runtime.records import RecordService
 
-#: Keys of an entry's changes that are not entity fields but are shown.
-SYSTEM_CHANGES = ("state",)
+#: Keys of an entry's changes that are not entity fields but are shown: the state, and what the flow
+#: engine logs with signatures, delegations, added approvers and SLA timers.
+SYSTEM_CHANGES = ("state", "on_behalf_of", "level", "signatures", "approver", "escalated_to", "notified")
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Callable
 
+from runtime.delegations import Delegations
 from tests.conftest import REPOSITORY
 from tests.web.conftest import WebApp, csrf_of
 
@@ -73,3 +74,22 @@ def test_clerk_sees_no_add_approver_form(make_web_app: Callable[..., WebApp]) ->
     assert page.status_code == 200
     assert "已签 0 / 3" in page.text
     assert 'name="approver"' not in page.text
+
+
+def test_history_names_signer_and_delegator(make_web_app: Callable[..., WebApp]) -> None:
+    web_app, record_id = countersign_app(make_web_app)
+    web_app.add_user("deputy", (), "company", name="代理人")
+    records = web_app.state.records
+    member = web_app.state.accounts.actor(web_app.state.accounts.user("m1") or {})
+    today = records.clock().date()
+    Delegations(records).create(member, "m1", "deputy", today, today)
+    deputy = web_app.state.accounts.actor(web_app.state.accounts.user("deputy") or {})
+    record = records.get(member, "expense", record_id)
+    records.transition(deputy, "expense", record_id, "approve", version=record["version"], comment="代为签署")
+
+    page = web_app.client("m1").get(f"/records/expense/{record_id}?tab=history")
+    assert page.status_code == 200
+    assert "签署“同意”" in page.text
+    assert "<td>代办对象</td><td></td><td>委员一</td>" in page.text
+    assert "<td>签署进度</td><td></td><td>1/3</td>" in page.text
+    assert "代理人" in page.text

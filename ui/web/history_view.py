@@ -21,6 +21,22 @@ _ACTIONS = {
     "restore": ("Restored", "恢复"),
     "purge": ("Purged", "彻底删除"),
 }
+#: Flow engine entries, logged as "<kind>:<transition>"; {} is the transition's label.
+_FLOW_ACTIONS = {
+    "sign": ("Signed “{}”", "签署“{}”"),
+    "add_approver": ("Added an approver to “{}”", "为“{}”加签"),
+    "sla_reminder": ("Time limit reminder for “{}”", "“{}”时限提醒"),
+    "sla_escalation": ("“{}” overdue, escalated", "“{}”超时升级"),
+}
+#: What the flow engine logs besides the state, by the name it logs it under.
+_FLOW_CHANGES = {
+    "on_behalf_of": ("Acting for", "代办对象"),
+    "level": ("Approval level", "审批级别"),
+    "signatures": ("Signatures", "签署进度"),
+    "approver": ("Added approver", "加签人"),
+    "escalated_to": ("Escalated to", "升级至"),
+    "notified": ("Notified", "已通知"),
+}
 #: Field types whose logged values are text (JSON keeps Decimals and dates as text) to read back first.
 _PARSED_TYPES = frozenset({"money", "decimal", "percent", "date", "datetime"})
 
@@ -75,19 +91,50 @@ class HistoryFormatter:
     def _action(self, entry: HistoryEntry) -> str:
         name = entry.transition
         if name is not None:
-            for flow in self.state.model.flows_for(self.entity.name):
-                if name in flow.transitions:
-                    return i18n.label(flow.transitions[name].label, self.lang)
-            return name
+            return self._transition(name)
+        kind, _, transition = entry.action.partition(":")
+        if transition and kind in _FLOW_ACTIONS:
+            en, zh = _FLOW_ACTIONS[kind]
+            return i18n.pick(self.lang, en, zh).format(self._transition(transition))
         en, zh = _ACTIONS.get(entry.action, (entry.action, entry.action))
         return i18n.pick(self.lang, en, zh)
 
+    def _transition(self, name: str) -> str:
+        for flow in self.state.model.flows_for(self.entity.name):
+            if name in flow.transitions:
+                return i18n.label(flow.transitions[name].label, self.lang)
+        return name
+
     def _change(self, change: FieldChange) -> ChangeView:
+        if change.field is None and change.name in _FLOW_CHANGES:
+            en, zh = _FLOW_CHANGES[change.name]
+            return ChangeView(i18n.pick(self.lang, en, zh), self._flow_value(change.name, change.old),
+                              self._flow_value(change.name, change.new))
         if change.field is None:
             label = i18n.pick(self.lang, "State", "状态") if change.name == "state" else change.name
             return ChangeView(label, self._state(change.old), self._state(change.new))
         spec = change.field
         return ChangeView(i18n.label(spec.label, self.lang), self.text(spec, change.old), self.text(spec, change.new))
+
+    def _flow_value(self, name: str, value: Any) -> str:
+        """Return a value the flow engine logged: users by name, levels and roles by label."""
+        if value is None:
+            return ""
+        if name in ("on_behalf_of", "approver"):
+            return self._who(str(value))
+        if name == "notified" and isinstance(value, list):
+            separator = ", " if self.lang == "en" else "、"
+            return separator.join(self._who(str(user)) for user in value)
+        if name == "escalated_to":
+            role = self.state.model.permissions.roles.get(str(value))
+            return i18n.label(role.label, self.lang) if role is not None else str(value)
+        if name == "level":
+            for flow in self.state.model.flows_for(self.entity.name):
+                for transition in flow.transitions.values():
+                    for level in transition.approval.steps() if transition.approval is not None else ():
+                        if level.name == value:
+                            return i18n.label(level.label, self.lang)
+        return str(value)
 
     def _state(self, value: Any) -> str:
         if value is None:
