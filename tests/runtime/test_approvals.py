@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import threading
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -374,3 +375,26 @@ def test_system_completes_approval_outright(office: Office) -> None:
     record = office.submitted("all")
     approved = office.records.transition(SYSTEM_ACTOR, "expense", record["id"], "approve", version=record["version"])
     assert approved["state"] == "approved"
+
+
+def test_concurrent_last_signatures(office: Office) -> None:
+    record = office.sign("m1", office.submitted("quorum"))
+    barrier = threading.Barrier(2)
+    outcomes: dict[str, str] = {}
+
+    def sign(user: str) -> None:
+        barrier.wait()
+        try:
+            outcomes[user] = office.sign(user, record)["state"]
+        except StaleVersion:
+            outcomes[user] = "stale"
+
+    threads = [threading.Thread(target=sign, args=(user,)) for user in ("m2", "m3")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(outcomes.values()) == ["approved", "stale"]
+    transitions = [action for action, _, _ in office.audit(record["id"]) if action == "transition:approve"]
+    assert transitions == ["transition:approve"]
+    assert len(progress_signatures(office, record["id"])) == 2
