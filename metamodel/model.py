@@ -319,7 +319,7 @@ class Approval:
             return self.levels
         quorum = 1 if self.mode in ("single", "any_of") else self.quorum
         ratio = self.ratio if self.mode == "countersign" else None
-        return (ApprovalLevel("approval", Label("Approval", "审批"), self.roles, quorum, ratio),)
+        return (ApprovalLevel("approval", Label(zh_cn="审批", en="Approval"), self.roles, quorum, ratio),)
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from runtime.accounts import Accounts
 from runtime.crypto import ENCRYPTION_KEYS_VARIABLE, HASH_KEY_VARIABLE, KEY_FILE_NAME, KeyRing, KeyRingError
 from runtime.database import make_engine
 from runtime.files import FileStore
+from runtime.flow_versions import register_versions
 from runtime.permissions import PermissionStore
 from runtime.policy_access import PolicyAccess
 from runtime.records import RecordService
@@ -58,7 +59,10 @@ class Runtime:
 
     @classmethod
     def open(cls, directory: str | Path, settings: Settings | None = None, *, access: Access | None = None) -> Runtime:
-        """Load the application (raising ConfigError on any problem) and connect to its database."""
+        """Load the application (raising ConfigError on any problem) and connect to its database.
+
+        On a migrated database this registers the current version of every flow (runtime/flow_versions.py).
+        """
         settings = settings or Settings.from_environment()
         model = load_app(directory)
         schema = build_schema(model)
@@ -67,6 +71,7 @@ class Runtime:
         keys = KeyRing.from_environment(os.environ, settings.data_dir)
         files = FileStore(settings.data_dir / "files")
         records = RecordService(model, schema, engine, access=access or SystemAccess(), keys=keys)
+        register_versions(engine, schema, model)
         logger.info("runtime opened for %s on %s", model.app.name, engine.url.render_as_string(hide_password=True))
         return cls(model, schema, settings, engine, keys, files, records)
 

@@ -21,6 +21,7 @@ from runtime.access import SYSTEM_ACTOR, SystemAccess
 from runtime.approvals import may_fire, progress, roles_including
 from runtime.delegations import actor_of
 from runtime.errors import RecordError
+from runtime.flow_versions import flow_at
 from runtime.flows import expire
 from runtime.notifications import notify_role, notify_users
 
@@ -71,7 +72,8 @@ def _sweep_step(service: RecordService, step_id: int, now: datetime.datetime, re
             return
         step = dict(locked)
         entity = service.model.entities.get(step["entity"])
-        flow = service.model.flows.get(step["flow"])
+        # The step keeps the flow version its record follows, whose timers apply.
+        flow = flow_at(service, str(step["flow"]), step.get("flow_version"), connection)
         if entity is None or flow is None:
             return
         timers = {name: dict(timer) for name, timer in step["due"].items()}

@@ -1,4 +1,4 @@
-"""The runtime's tables for flows: steps, approval decisions, added approvers, delegations and notifications.
+"""The runtime's tables for flows: steps, approval decisions, added approvers, delegations, notifications and flow versions.
 
 A step is one stay of a record in one state: it begins when a transition (or the record's
 creation) moves the record there and ends when the next transition fires. Approval
@@ -23,6 +23,8 @@ class FlowTables:
     approvers: Table
     delegations: Table
     notifications: Table
+    #: Each definition a flow has had, which records started under it keep following (runtime/flow_versions.py).
+    versions: Table
 
 
 def flow_tables(metadata: MetaData, prefix: str, users: Table) -> FlowTables:
@@ -102,4 +104,17 @@ def flow_tables(metadata: MetaData, prefix: str, users: Table) -> FlowTables:
         Column("read_at", DateTime(timezone=True), nullable=True),
         Index(None, "user_id", "read_at"),
     )
-    return FlowTables(steps, decisions, approvers, delegations, notifications)
+    versions = Table(
+        prefix + "flow_version",
+        metadata,
+        Column("flow", String(63), primary_key=True),
+        #: SHA-256 of the flow's definition without its labels (runtime.flow_versions.version_id).
+        Column("version_id", String(64), primary_key=True),
+        #: 1, 2, 3... in the order the versions were first seen; shown as v1, v2, v3.
+        Column("number", Integer, nullable=False),
+        #: The flow's YAML document as canonical JSON, from which the version is built again.
+        Column("definition", Text, nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+        Index(None, "flow", "number", unique=True),
+    )
+    return FlowTables(steps, decisions, approvers, delegations, notifications, versions)

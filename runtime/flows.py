@@ -38,6 +38,7 @@ from runtime.access import SYSTEM_ACTOR, Actor, SystemAccess
 from runtime.delegations import active_delegators, actor_of, covers
 from runtime.errors import FieldError, NotFound, PermissionDenied, StaleVersion, ValidationFailed
 from runtime.flow_steps import close_step, ensure_step, enter_step, visited_states
+from runtime.flow_versions import automatic_possible, record_flow
 from runtime.flow_timers import due_times
 from runtime.hooks import HookContext, HookNotRegistered, registry
 from runtime.permissions import SYSTEM_ROLE
@@ -45,6 +46,7 @@ from runtime.record_codec import changed_fields
 from runtime.schema import SEARCH_COLUMN
 
 if TYPE_CHECKING:
+    from runtime.record_reads import RecordReads
     from runtime.records import RecordService
 
 logger = logging.getLogger(__name__)
@@ -55,10 +57,9 @@ AUTOMATIC_CHAIN_LIMIT = 20
 Add = Callable[[str, str, str, str], None]
 
 
-def flow_of(model: m.AppModel, entity: str, record: Mapping[str, Any]) -> m.Flow | None:
-    name = record.get("flow")
-    flow = model.flows.get(name) if isinstance(name, str) else None
-    return flow if flow is not None and flow.entity == entity else None
+def flow_of(service: RecordReads, entity: str, record: Mapping[str, Any], connection: Connection | None = None) -> m.Flow | None:
+    """Return the flow the record follows in the version it started under (runtime/flow_versions.py), or None."""
+    return record_flow(service, entity, record, connection)
 
 
 def needed_roles(transition: m.Transition) -> tuple[str, ...]:
@@ -72,7 +73,7 @@ def needed_roles(transition: m.Transition) -> tuple[str, ...]:
 
 def available_transitions(service: RecordService, actor: Actor, entity: str, record: Mapping[str, Any]) -> list[m.Transition]:
     """Return the transitions the actor may fire by hand on the record in its state, itself or for a delegator."""
-    flow = flow_of(service.model, entity, record)
+    flow = flow_of(service, entity, record)
     if flow is None:
         return []
     state = record.get("state")
@@ -153,7 +154,7 @@ def _start(
     current = service._read(connection, SYSTEM_ACTOR, entity, SystemAccess().fields(actor, entity.name), record_id)
     if current is None:
         raise NotFound(entity.name, record_id)
-    flow = flow_of(service.model, entity.name, current)
+    flow = flow_of(service, entity.name, current, connection)
     transition = flow.transitions.get(name) if flow is not None else None
     if flow is None or transition is None:
         raise ValidationFailed(entity.name, {"state": [FieldError(
@@ -355,12 +356,12 @@ def _move(firing: _Firing, changes: Mapping[str, Any], version: int) -> None:
 
 def run_automatic(service: RecordService, connection: Connection, entity: m.Entity, record_id: int, now: datetime.datetime) -> None:
     """Fire, as the system, the automatic transitions whose guard holds, one after another from the record's state."""
-    if not any(transition.automatic for flow in service.model.flows_for(entity.name) for transition in flow.transitions.values()):
+    if not automatic_possible(service, entity.name, connection):
         return
     system_fields = SystemAccess().fields(SYSTEM_ACTOR, entity.name)
     for _ in range(AUTOMATIC_CHAIN_LIMIT):
         current = service._read(connection, SYSTEM_ACTOR, entity, system_fields, record_id)
-        flow = flow_of(service.model, entity.name, current) if current is not None else None
+        flow = flow_of(service, entity.name, current, connection) if current is not None else None
         if current is None or flow is None:
             return
         ready = next((
@@ -387,7 +388,7 @@ def expire(service: RecordService, connection: Connection, entity: m.Entity, rec
     guard satisfied; otherwise the record stays and the reason is logged.
     """
     current = service._read(connection, SYSTEM_ACTOR, entity, SystemAccess().fields(SYSTEM_ACTOR, entity.name), record_id)
-    flow = flow_of(service.model, entity.name, current) if current is not None else None
+    flow = flow_of(service, entity.name, current, connection) if current is not None else None
     transition = flow.transitions.get(name) if flow is not None else None
     if current is None or flow is None or transition is None or current.get("state") not in transition.sources:
         logger.info("%s %s: expiry transition %s does not apply in its state", entity.name, record_id, name)
@@ -449,7 +450,7 @@ def add_approver(
 def approval_progress(service: RecordService, actor: Actor, entity_name: str, record: Mapping[str, Any]) -> list[approvals.ApprovalProgress]:
     """Return the progress of every approval transition open in the record's state, for screens."""
     entity = service._entity(entity_name)
-    flow = flow_of(service.model, entity_name, record)
+    flow = flow_of(service, entity_name, record)
     if flow is None:
         return []
     open_transitions = [t for t in flow.transitions.values() if t.approval is not None and record.get("state") in t.sources]

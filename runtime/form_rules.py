@@ -36,6 +36,7 @@ from metamodel.expressions import Expression
 from metamodel.values import check_value
 from runtime.access import Actor, FieldAccess
 from runtime.errors import NotFound, PermissionDenied
+from runtime.flows import flow_of
 from runtime.record_validation import ReferenceView
 
 if TYPE_CHECKING:
@@ -147,7 +148,7 @@ def evaluate_rules(
     if record is not None:
         lock_names = expression_names(records, actor, entity, normalized_values(entity, record), record)
         lock_names.update(compute_fields(entity, lock_names))
-    frozen = _frozen_fields(model, entity, record)
+    frozen = _frozen_fields(records, entity, record)
 
     sections = []
     for section in form.sections:
@@ -271,12 +272,12 @@ def _assigned_on_create(field: m.Field, record: Mapping[str, Any] | None) -> boo
     return record is None and field.required and field.default is None
 
 
-def _frozen_fields(model: m.AppModel, entity: m.Entity, record: Mapping[str, Any] | None) -> frozenset[str] | None:
+def _frozen_fields(records: RecordService, entity: m.Entity, record: Mapping[str, Any] | None) -> frozenset[str] | None:
     """Return the fields the record's flow state leaves editable, or None when the state does not limit them."""
     if not record or not record.get("state"):
         return None
-    flow = model.flows.get(str(record.get("flow") or ""))
-    if flow is None or flow.entity != entity.name:
+    flow = flow_of(records, entity.name, record)
+    if flow is None:
         return None
     state = flow.states.get(str(record["state"]))
     if state is None:

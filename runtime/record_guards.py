@@ -63,12 +63,13 @@ def reference_scope_errors(
 
 
 def state_lock_errors(
-    model: m.AppModel, entity: m.Entity, current: Mapping[str, Any], changed: Mapping[str, Any], access: FieldAccess
+    service: RecordReads, connection: Connection, entity: m.Entity, current: Mapping[str, Any], changed: Mapping[str, Any],
+    access: FieldAccess,
 ) -> dict[str, list[FieldError]]:
     """Return an error for each changed field that the record's flow state does not let change."""
     if access.writes_read_only or not changed:
         return {}
-    flow = flow_of(model, entity.name, current)
+    flow = flow_of(service, entity.name, current, connection)
     state = flow.states.get(str(current.get("state"))) if flow is not None else None
     if state is None or not (state.final or state.editable):
         return {}

@@ -24,6 +24,7 @@ from metamodel import model as m
 from runtime.access import Actor, SystemAccess
 from runtime.errors import FieldError, NotFound, ReasonRequired, StaleVersion, ValidationFailed
 from runtime.approvals import ApprovalProgress, LevelProgress
+from runtime.flow_versions import version_id
 from runtime.flows import add_approver, after_write, approval_progress, available_transitions, fire
 from runtime.masked_input import restore_masked
 from runtime.record_guards import in_use_error, live_referrers, reference_scope_errors, state_lock_errors
@@ -176,19 +177,19 @@ class RecordService(RecordReads):
     def _initial_state(
         self, connection: Connection, entity: m.Entity, checked: Checked, actor: Actor, now: datetime.datetime
     ) -> dict[str, Any]:
-        """Choose the record's flow by applies_when and start it in the flow's initial state."""
+        """Choose the record's flow by applies_when and start it in the flow's initial state, on its current version."""
         names = self._validator(connection, entity).expression_names(checked.values, actor, now.date())
         for flow in self.model.flows_for(entity.name):
             if flow.applies_when is None:
-                return {"flow": flow.name, "state": flow.initial_state}
+                return {"flow": flow.name, "state": flow.initial_state, "flow_version": version_id(flow)}
             try:
                 selected = flow.applies_when.evaluate(names)
             except Exception as exc:  # noqa: BLE001 - a selector over a missing value selects nothing
                 logger.debug("flow %s not selected for a new %s: %s", flow.name, entity.name, exc)
                 continue
             if selected:
-                return {"flow": flow.name, "state": flow.initial_state}
-        return {"flow": None, "state": None}
+                return {"flow": flow.name, "state": flow.initial_state, "flow_version": version_id(flow)}
+        return {"flow": None, "state": None, "flow_version": None}
 
     def _save_children(
         self, connection: Connection, entity: m.Entity, record_id: int, values: Mapping[str, Any], *, replace: bool = True
@@ -286,7 +287,7 @@ class RecordService(RecordReads):
             )
             changes = changed_fields(current, checked.values, checked.values.keys())
             if not checked.errors:
-                checked.errors.update(state_lock_errors(self.model, entity, current, changes, access))
+                checked.errors.update(state_lock_errors(self, connection, entity, current, changes, access))
                 checked.errors.update(reference_scope_errors(self, connection, actor, entity, checked.values, current))
             if checked.errors:
                 raise ValidationFailed(entity_name, checked.errors)

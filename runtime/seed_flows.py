@@ -24,6 +24,7 @@ from runtime.access import Actor
 from runtime.app import Runtime
 from runtime.attachments import Attachments
 from runtime.errors import RecordError
+from runtime.flows import flow_of
 from runtime.seed_files import demo_file
 from runtime.seed_records import SEED_REASON, EntityReport, RecordSeeder
 from runtime.seed_users import SEED_ACTOR, DemoUser
@@ -73,7 +74,7 @@ class FlowWalker:
 
     def walk(self, entity: str, record: dict[str, Any], number: int, report: EntityReport) -> dict[str, Any]:
         """Move the record toward its target state; return it as it ends up."""
-        flow = self.model.flows.get(record.get("flow") or "")
+        flow = flow_of(self.records, entity, record)
         if flow is None:
             return record
         states = self.reachable(flow)

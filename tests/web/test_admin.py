@@ -85,7 +85,7 @@ def admin_routes() -> list[tuple[str, str]]:
     found = []
     for route in admin.routes():
         assert isinstance(route, Route)
-        address = route.path.replace("{user_id}", "root").replace("{token_id:int}", "1")
+        address = route.path.replace("{user_id}", "root").replace("{token_id:int}", "1").replace("{name}", "loan_standard")
         if route.path == "/admin/matrix/cell":
             address += "?role=admin&entity=customer&action=read"
         for method in sorted(route.methods or ()):
@@ -102,7 +102,7 @@ def test_every_admin_route_refuses_non_admin(web_app: WebApp, root: AdminClient)
     clerk = web_app.client("clerk")
     token = web_app.csrf(clerk)
     routes = admin_routes()
-    assert [method for method, _ in routes].count("GET") == 11
+    assert [method for method, _ in routes].count("GET") == 13
     assert [method for method, _ in routes].count("POST") == 12
 
     for method, address in routes:

@@ -49,9 +49,13 @@ SECTIONS: tuple[Section, ...] = (
             "按角色隐藏、脱敏、显示明文或锁定字段。"),
     Section("/admin/explain", "Explain a decision", "权限解释", "Why a user may or may not do something.",
             "说明某个用户为何可以或不可以执行某项操作。"),
+    Section("/admin/flows", "Flows", "流程", "Each flow as a diagram, with the table of its transitions.",
+            "以流程图展示各流程，并列出其流转。"),
     Section("/admin/config", "Configuration", "配置", "The loaded application and a fresh check of its YAML.",
             "已加载的应用，以及对其 YAML 的即时检查。"),
     Section("/admin/tokens", "API tokens", "API 令牌", "Create and revoke tokens for integrations.", "为外部系统创建和吊销令牌。"),
+    Section("/admin/jobs", "Jobs", "任务调度", "Background tasks and schedules, their latest runs, and Run now.",
+            "后台任务与定时任务、最近运行记录，以及立即运行。"),
 )
 
 

@@ -1,7 +1,14 @@
 """The detail page of a record: its form read-only, its state and transitions, its history; delete and downloads.
 
 Transitions and delete post from the page. Under HTMX a transition redraws only the
-workflow part (state, buttons, errors) and, out of band, the history.
+workflow part (state, buttons, errors) and, out of band, the history. A transition that
+needs a comment, a confirmation or empty required fields opens a dialog
+(ui/web/transition_view.py); the fields it fills are saved before the transition fires
+(ui/web/transition_fields.py). A transition posted with `_next` (from the inbox) goes back
+there once done.
+
+A user who may not read a record, but acts today for a delegator who may act on it, is shown
+the record as the delegator reads it (runtime.inbox.open_record), under a banner naming the delegator.
 """
 
 from __future__ import annotations
@@ -19,16 +26,21 @@ from starlette.routing import BaseRoute, Route
 from metamodel import model as m
 from runtime.errors import FieldError, NotFound, PermissionDenied, ReasonRequired, StaleVersion, ValidationFailed
 from runtime.files import CHUNK_SIZE, InvalidFileId
+from runtime.flows import flow_of
 from runtime.form_rules import FormRules, evaluate_rules
 from runtime.history import record_history
+from runtime.inbox import OpenedRecord, open_record
+from runtime.records import RecordService
 from ui.web import i18n
 from ui.web.display import ReferenceTitles, record_title, record_url
 from ui.web.form_view import FormBuilder
-from ui.web.forms import entity_of, http_error, read_record, redirect, stale_message
+from ui.web.forms import entity_of, http_error, redirect, stale_message
 from ui.web.history_view import HistoryFormatter
 from ui.web.navigation import entity_url
 from ui.web.rendering import render
 from ui.web.state import actor_of, is_htmx, lang_of, web
+from ui.web.transition_fields import read_dialog_fields, save_dialog_fields
+from ui.web.transition_view import Attempt, error_lines, transition_views
 from ui.web.widgets import timezone_of
 
 logger = logging.getLogger(__name__)
@@ -46,33 +58,54 @@ def _read_only(rules: FormRules) -> FormRules:
     return dataclasses.replace(rules, sections=sections)
 
 
-def _state_label(model: m.AppModel, entity: m.Entity, record: Mapping[str, Any], lang: str) -> str | None:
+def _state_label(records: RecordService, entity: m.Entity, record: Mapping[str, Any], lang: str) -> str | None:
     state = record.get("state")
     if not state:
         return None
-    flow = model.flows.get(str(record.get("flow") or ""))
-    if flow is None or flow.entity != entity.name or state not in flow.states:
+    flow = flow_of(records, entity.name, record)
+    if flow is None or state not in flow.states:
         return str(state)
     return i18n.label(flow.states[state].label, lang)
+
+
+def open_detail(request: Request, entity: m.Entity, record_id: int) -> OpenedRecord:
+    """Read a record for the page as the user, or as a delegator the user acts for. Raise the error page when neither may."""
+    try:
+        return open_record(web(request).records, actor_of(request), entity.name, record_id)
+    except (NotFound, PermissionDenied) as error:
+        raise http_error(request, error) from error
+
+
+def safe_next(value: Any) -> str | None:
+    """Return a page of this site to go back to after a transition, or None for an address elsewhere."""
+    text = str(value or "")
+    if not text.startswith("/") or text.startswith("//") or "\\" in text or any(ord(character) < 32 for character in text):
+        return None
+    return text
 
 
 def detail_context(
     request: Request,
     entity: m.Entity,
-    record: Mapping[str, Any],
+    opened: OpenedRecord,
     *,
     errors: Mapping[str, list[FieldError]] | None = None,
     stale: str | None = None,
-    comments: Mapping[str, str] | None = None,
+    attempt: Attempt | None = None,
+    next_url: str | None = None,
 ) -> dict[str, Any]:
     state = web(request)
     actor = actor_of(request)
     lang = lang_of(request)
-    titles = ReferenceTitles(state.records, actor, lang)
-    rules = evaluate_rules(state.records, actor, entity.name, record, record=record)
+    record, reader = opened.record, opened.reader
+    # A delegate is shown the record as the delegator reads it, and may only fire its transitions.
+    titles = ReferenceTitles(state.records, reader, lang)
+    rules = evaluate_rules(state.records, reader, entity.name, record, record=record)
     view = FormBuilder(entity, lang, timezone_of(state.model), titles, record, entity_url(entity.name)).build(_read_only(rules), {})
     allows = state.records.access.allows
-    history = HistoryFormatter(state, entity, lang, titles).entries(record_history(state.records, actor, entity.name, int(record["id"])))
+    history = HistoryFormatter(state, entity, lang, titles).entries(record_history(state.records, reader, entity.name, int(record["id"])))
+    transitions = state.records.transitions_for(actor, entity.name, record)
+    own = not opened.delegated
     return {
         "title": f"{i18n.label(entity.label, lang)} · {record_title(entity, record, lang)}",
         "entity": entity,
@@ -80,77 +113,86 @@ def detail_context(
         "view": view,
         "record_url": record_url(entity.name, record["id"]),
         "list_url": entity_url(entity.name),
-        "state_label": _state_label(state.model, entity, record, lang),
-        "transitions": state.records.transitions_for(actor, entity.name, record),
+        "state_label": _state_label(state.records, entity, record, lang),
+        "transitions": transition_views(request, entity, record, transitions, editor=actor if own else None, attempt=attempt),
         "approvals": state.records.approval_progress(actor, entity.name, record),
-        "actor_id": actor.id,
+        "approver_ids": {actor.id, reader.id},
+        "acting_for": reader if opened.delegated else None,
+        "next_url": next_url,
         # A final state or the user's field rules may leave nothing to edit.
-        "can_edit": allows(actor, "update", entity.name) and any(item.editable for item in rules.fields()),
-        "can_delete": allows(actor, "delete", entity.name),
+        "can_edit": own and allows(actor, "update", entity.name) and any(item.editable for item in rules.fields()),
+        "can_delete": own and allows(actor, "delete", entity.name),
         "history": history,
-        "workflow_errors": _error_lines(entity, errors or {}, lang),
+        "workflow_errors": error_lines(entity, {**(errors or {}), **(attempt.errors if attempt else {})}, lang),
         "stale": stale,
-        "comments": dict(comments or {}),
+        "fields_saved": attempt is not None and attempt.saved,
         "tab": request.query_params.get("tab", "details"),
     }
 
 
-def _error_lines(entity: m.Entity, errors: Mapping[str, list[FieldError]], lang: str) -> list[str]:
-    """Prefix each error with its field's label, so that a rejected transition names what to fill in."""
-    special = {"comment": ("Comment", "审批意见"), "state": ("State", "状态"), "_reason": ("Reason", "原因"),
-               "approval": ("Approval", "审批"), "approver": ("Approver", "加签人"), "_record": ("Record", "记录")}
-    lines: list[str] = []
-    for path, items in errors.items():
-        name = path.split(".", 1)[0].split("[", 1)[0]
-        field = entity.fields.get(name)
-        label = i18n.label(field.label, lang) if field is not None else i18n.pick(lang, *special.get(path, (path, path)))
-        lines.extend(f"{label}: {item.message(lang)}" for item in items)
-    return lines
-
-
 async def detail(request: Request) -> Response:
     entity = entity_of(request)
-    record = read_record(request, entity, int(request.path_params["id"]))
-    return render(request, "detail_page.html", detail_context(request, entity, record))
+    opened = open_detail(request, entity, int(request.path_params["id"]))
+    return render(request, "detail_page.html", detail_context(request, entity, opened))
 
 
 def _workflow(request: Request, entity: m.Entity, record_id: int, status: int, **extra: Any) -> Response:
     """Return the workflow part after a transition or delete, or the whole page without HTMX."""
-    record = read_record(request, entity, record_id)
-    context = detail_context(request, entity, record, **extra)
+    context = detail_context(request, entity, open_detail(request, entity, record_id), **extra)
     context["history_oob"] = is_htmx(request)
     return render(request, "detail_page.html", context, block="workflow", status=status)
 
 
 async def fire_transition(request: Request) -> Response:
+    """Fire a transition, or sign its approval, after saving the required fields its dialog filled in."""
     entity = entity_of(request)
     record_id = int(request.path_params["id"])
     name = str(request.path_params["name"])
+    actor = actor_of(request)
+    lang = lang_of(request)
     async with request.form() as form:
         version_text = str(form.get("_version") or "")
         comment = str(form.get("comment") or "")
+        on_behalf_of = str(form.get("_for") or "") or None
+        next_url = safe_next(form.get("_next"))
+        if not version_text.isdigit():
+            raise HTTPException(400, i18n.pick(lang, "The form is incomplete; reload the page.", "表单不完整，请刷新页面。"))
+        opened = open_detail(request, entity, record_id)
+        filled = read_dialog_fields(request, entity, form, opened, name)
     state = web(request)
-    lang = lang_of(request)
-    comments = {name: comment}
-    if not version_text.isdigit():
-        raise HTTPException(400, i18n.pick(lang, "The form is incomplete; reload the page.", "表单不完整，请刷新页面。"))
+    version = int(version_text)
+
+    def failed(status: int, errors: Mapping[str, list[FieldError]], *, saved: bool = False, stale: str | None = None) -> Response:
+        attempt = Attempt(name, comment, filled.inputs, errors, saved)
+        return _workflow(request, entity, record_id, status, attempt=attempt, stale=stale, next_url=next_url)
+
+    if filled.values:
+        saving = save_dialog_fields(request, entity, opened, name, filled, comment, version)
+        if saving.errors or saving.stale is not None:
+            return failed(409 if saving.stale else 422, saving.errors, stale=saving.stale)
+        version = saving.version
     try:
-        state.records.transition(actor_of(request), entity.name, record_id, name, version=int(version_text), comment=comment or None)
-    except ValidationFailed as failed:
-        logger.info("%s %s: transition %s by %s rejected: %s", entity.name, record_id, name, actor_of(request).id,
-                    ", ".join(failed.errors))
-        return _workflow(request, entity, record_id, 422, errors=failed.errors, comments=comments)
+        state.records.transition(actor, entity.name, record_id, name, version=version, comment=comment or None, on_behalf_of=on_behalf_of)
+    except ValidationFailed as rejected:
+        logger.info("%s %s: transition %s by %s rejected: %s", entity.name, record_id, name, actor.id, ", ".join(rejected.errors))
+        return failed(422, rejected.errors, saved=bool(filled.values))
     except StaleVersion as stale:
-        logger.info("%s %s: transition %s by %s rejected: version %s is stale", entity.name, record_id, name,
-                    actor_of(request).id, stale.expected)
-        return _workflow(request, entity, record_id, 409, stale=stale_message(request, stale), comments=comments)
+        logger.info("%s %s: transition %s by %s rejected: version %s is stale", entity.name, record_id, name, actor.id, stale.expected)
+        return failed(409, {}, saved=bool(filled.values), stale=stale_message(request, stale))
     except PermissionDenied:
-        logger.info("%s %s: transition %s by %s denied", entity.name, record_id, name, actor_of(request).id)
+        logger.info("%s %s: transition %s by %s denied", entity.name, record_id, name, actor.id)
         denied = FieldError("permission", "You may not do this step on this record.", "您不能对此记录执行这一步。")
-        return _workflow(request, entity, record_id, 403, errors={"state": [denied]}, comments=comments)
+        return failed(403, {"state": [denied]}, saved=bool(filled.values))
     except NotFound as error:
         raise http_error(request, error) from error
-    logger.info("%s %s: transition %s by %s from the detail page", entity.name, record_id, name, actor_of(request).id)
+    logger.info("%s %s: transition %s by %s from %s", entity.name, record_id, name, actor.id, next_url or "the detail page")
+    if next_url is not None:
+        return redirect(request, next_url)
+    try:
+        open_record(state.records, actor, entity.name, record_id)
+    except (NotFound, PermissionDenied):
+        # A delegate who has done their part may no longer reach the record.
+        return redirect(request, "/inbox")
     if is_htmx(request):
         return _workflow(request, entity, record_id, 200)
     return redirect(request, record_url(entity.name, record_id))

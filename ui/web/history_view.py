@@ -20,6 +20,7 @@ _ACTIONS = {
     "delete": ("Deleted", "删除"),
     "restore": ("Restored", "恢复"),
     "purge": ("Purged", "彻底删除"),
+    "flow_migrate": ("Moved to the current flow version", "迁移到流程的当前版本"),
 }
 #: Flow engine entries, logged as "<kind>:<transition>"; {} is the transition's label.
 _FLOW_ACTIONS = {

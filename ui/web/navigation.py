@@ -18,6 +18,7 @@ PAGES: dict[str, tuple[str, str | None, m.Label]] = {
     "home": ("/", None, m.Label("首页", "Home")),
     "inbox": ("/inbox", None, m.Label("待办事项", "Inbox")),
     "admin": ("/admin", "administer", m.Label("系统管理", "Administration")),
+    "jobs": ("/admin/jobs", "jobs", m.Label("任务调度", "Jobs")),
 }
 
 
@@ -34,6 +35,15 @@ class MenuGroup:
     label: str
     icon: str | None
     links: tuple[MenuLink, ...]
+
+
+#: Every user's page of the delegations they give and receive, listed after the inbox wherever a menu names it.
+DELEGATIONS_URL = "/delegations"
+DELEGATIONS_LABEL = m.Label("我的委托", "My delegations")
+
+
+def _active(current_path: str, url: str) -> bool:
+    return current_path == url or (url != "/" and current_path.startswith(url + "/"))
 
 
 def entity_url(entity: str) -> str:
@@ -53,8 +63,10 @@ def menus_for(state: WebState, actor: Actor, current_path: str) -> list[MenuGrou
                 continue
             url, default_label = target
             text = i18n.label(item.label or default_label, lang)
-            active = current_path == url or (url != "/" and current_path.startswith(url + "/"))
-            links.append(MenuLink(text, url, active))
+            links.append(MenuLink(text, url, _active(current_path, url)))
+            if item.page == "inbox":
+                # Delegations hand over inbox work, so their page sits beside the inbox.
+                links.append(MenuLink(i18n.label(DELEGATIONS_LABEL, lang), DELEGATIONS_URL, _active(current_path, DELEGATIONS_URL)))
         if links:
             groups.append(MenuGroup(menu.name, i18n.label(menu.label, lang), menu.icon, tuple(links)))
     return groups
@@ -72,5 +84,5 @@ def _target(state: WebState, actor: Actor, item: m.MenuItem) -> tuple[str, m.Lab
         if action is not None and not allows(actor, action, m.SYSTEM_RESOURCE):
             return None
         return url, page_label
-    # NOTE: report pages and the jobs page do not exist yet, so their menu items are not shown.
+    # NOTE: report pages do not exist yet, so their menu items are not shown.
     return None

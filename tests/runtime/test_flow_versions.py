@@ -1,0 +1,352 @@
+"""Flow versions: records keep the flow they started under across YAML changes, until migrated explicitly."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import threading
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+from sqlalchemy import select, update
+
+from runtime import flow_versions
+from runtime.access import SYSTEM_ACTOR
+from runtime.crypto import ENCRYPTION_KEYS_VARIABLE, HASH_KEY_VARIABLE
+from runtime.database import make_engine
+from runtime.errors import ValidationFailed
+from runtime.flow_migration import FlowMigrationError, migrate_records, plan_migration, version_report
+from runtime.flow_versions import register_versions, version_id
+from runtime.flows import flow_of
+from runtime.permission_admin import PermissionAdmin
+from tests.runtime.flow_version_app import CLERK, Deployment, create, fire, rename_review, version_rows
+
+FLOWS = ("expense_all", "expense_levels", "expense_quorum", "expense_ratio", "expense_single")
+
+
+@pytest.fixture
+def deployment(tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployment]:
+    monkeypatch.delenv(ENCRYPTION_KEYS_VARIABLE, raising=False)
+    monkeypatch.delenv(HASH_KEY_VARIABLE, raising=False)
+    yield Deployment(tmp_path, database_url)
+
+
+def test_open_registers_each_flow_once(deployment: Deployment) -> None:
+    runtime = deployment.open()
+    try:
+        rows = version_rows(runtime)
+        assert [(flow, number) for flow, number, _ in rows] == [(name, 1) for name in FLOWS]
+        assert all(version == version_id(runtime.model.flows[flow]) for flow, _, version in rows)
+    finally:
+        runtime.close()
+    again = deployment.open()
+    try:
+        assert version_rows(again) == rows
+    finally:
+        again.close()
+
+
+def test_records_keep_version_after_yaml_change(deployment: Deployment) -> None:
+    runtime = deployment.open()
+    try:
+        in_review = fire(runtime, create(runtime), "submit")
+        draft = create(runtime)
+        first = version_id(runtime.model.flows["expense_single"])
+        assert in_review["flow_version"] == draft["flow_version"] == first
+    finally:
+        runtime.close()
+
+    deployment.edit("expense_single", rename_review)
+    runtime = deployment.open()
+    try:
+        second = version_id(runtime.model.flows["expense_single"])
+        assert second != first
+        assert version_rows(runtime, "expense_single") == [("expense_single", 1, first), ("expense_single", 2, second)]
+        # Only the flow that changed has a new version.
+        assert len(version_rows(runtime)) == len(FLOWS) + 1
+
+        # The record in review follows v1: its state exists there, and approval ends in approved.
+        old_flow = flow_of(runtime.records, "expense", runtime.records.get(SYSTEM_ACTOR, "expense", in_review["id"]))
+        assert old_flow is not None
+        assert "review" in old_flow.states
+        assert "checked" not in old_flow.states
+        names = [t.name for t in runtime.records.transitions_for(SYSTEM_ACTOR, "expense", in_review)]
+        assert "approve" in names
+        assert "close" not in names
+        assert fire(runtime, in_review, "approve")["state"] == "approved"
+
+        # The draft started under v1 too: submitting it goes to review, not pending.
+        assert fire(runtime, draft, "submit")["state"] == "review"
+
+        # A new record takes v2.
+        new = create(runtime)
+        assert new["flow_version"] == second
+        new = fire(runtime, fire(runtime, new, "submit"), "approve")
+        assert (new["state"], fire(runtime, new, "close")["state"]) == ("checked", "approved")
+    finally:
+        runtime.close()
+
+
+def test_state_lock_follows_old_version(deployment: Deployment) -> None:
+    runtime = deployment.open()
+    try:
+        in_review = fire(runtime, create(runtime), "submit")
+    finally:
+        runtime.close()
+
+    def unlock_review(data: dict[str, Any]) -> None:
+        for state in data["states"]:
+            if state["name"] == "review":
+                state["editable"] = ["flagged", "title"]
+
+    deployment.edit("expense_single", unlock_review)
+    runtime = deployment.open()
+    try:
+        admin = PermissionAdmin(runtime.permissions())
+        admin.add_user(SYSTEM_ACTOR, "qian", "qian", "qian", "east")
+        admin.assign(SYSTEM_ACTOR, "qian", "clerk", "east")
+        users = runtime.records_for_users()
+        with pytest.raises(ValidationFailed) as failed:
+            users.update(CLERK, "expense", in_review["id"], {"title": "改"}, version=in_review["version"])
+        assert "title" in failed.value.errors
+    finally:
+        runtime.close()
+
+
+def test_old_automatic_transitions_still_fire(deployment: Deployment) -> None:
+    runtime = deployment.open()
+    try:
+        in_review = fire(runtime, create(runtime), "submit")
+    finally:
+        runtime.close()
+
+    def drop_automatic(data: dict[str, Any]) -> None:
+        data["transitions"] = [transition for transition in data["transitions"] if not transition.get("automatic")]
+
+    for name in FLOWS:
+        deployment.edit(name, drop_automatic)
+    runtime = deployment.open()
+    try:
+        assert not any(t.automatic for flow in runtime.model.flows.values() for t in flow.transitions.values())
+        flagged = runtime.records.update(SYSTEM_ACTOR, "expense", in_review["id"], {"flagged": True}, version=in_review["version"])
+        assert flagged["state"] == "rejected"
+        # A record of the new version has no automatic rejection any more.
+        new = fire(runtime, create(runtime), "submit")
+        assert runtime.records.update(SYSTEM_ACTOR, "expense", new["id"], {"flagged": True}, version=new["version"])["state"] == "review"
+    finally:
+        runtime.close()
+
+
+def test_label_change_keeps_version(deployment: Deployment) -> None:
+    runtime = deployment.open()
+    try:
+        before = version_rows(runtime, "expense_single")
+    finally:
+        runtime.close()
+
+    def relabel(data: dict[str, Any]) -> None:
+        data["label"] = {"zh-CN": "报销审批", "en": "Claim approval"}
+        data["states"][1]["label"] = {"zh-CN": "待审批", "en": "Awaiting approval"}
+        data["transitions"][0]["label"] = {"zh-CN": "送审", "en": "Send for approval"}
+        data["transitions"][0]["confirm"] = {"zh-CN": "确定送审？", "en": "Send it?"}
+
+    deployment.edit("expense_single", relabel)
+    runtime = deployment.open()
+    try:
+        assert version_rows(runtime, "expense_single") == before
+        table = runtime.schema.flows.versions
+        with runtime.engine.connect() as connection:
+            stored = json.loads(str(connection.scalar(select(table.c.definition).where(table.c.flow == "expense_single"))))
+        assert stored["states"][1]["label"]["en"] == "Awaiting approval"
+    finally:
+        runtime.close()
+
+
+def test_guard_change_makes_new_version(deployment: Deployment) -> None:
+    deployment.open().close()
+
+    def loosen(data: dict[str, Any]) -> None:
+        for transition in data["transitions"]:
+            if transition["name"] == "approve":
+                transition["guard"] = "not flagged or amount < 100"
+
+    deployment.edit("expense_single", loosen)
+    runtime = deployment.open()
+    try:
+        assert [number for _, number, _ in version_rows(runtime, "expense_single")] == [1, 2]
+    finally:
+        runtime.close()
+
+
+def test_unversioned_records_follow_first_version(deployment: Deployment) -> None:
+    runtime = deployment.open()
+    try:
+        old = fire(runtime, create(runtime), "submit")
+        table = runtime.schema.entities["expense"].table
+        with runtime.engine.begin() as connection:
+            connection.execute(update(table).where(table.c.id == old["id"]).values(flow_version=None))
+    finally:
+        runtime.close()
+
+    deployment.edit("expense_single", rename_review)
+    runtime = deployment.open()
+    try:
+        record = runtime.records.get(SYSTEM_ACTOR, "expense", old["id"])
+        assert record["flow_version"] is None
+        flow = flow_of(runtime.records, "expense", record)
+        assert flow is not None and "review" in flow.states
+        assert fire(runtime, record, "approve")["state"] == "approved"
+        report = {item.flow: item for item in version_report(runtime.records)}["expense_single"]
+        assert [(count.version.number, count.records, count.current) for count in report.versions] == [(1, 1, False), (2, 0, True)]
+        other = fire(runtime, create(runtime), "submit")
+        assert other["flow_version"] == version_id(runtime.model.flows["expense_single"])
+
+        # Migrating v1 takes the records without a version along, and only them.
+        plan = plan_migration(runtime.records, "expense_single", "v1", {"review": "pending"})
+        assert (plan.total, plan.unversioned) == (1, 1)
+        migrate_records(runtime.records, plan, SYSTEM_ACTOR)
+        assert runtime.records.get(SYSTEM_ACTOR, "expense", old["id"])["flow_version"] == other["flow_version"]
+        assert runtime.records.get(SYSTEM_ACTOR, "expense", other["id"])["version"] == other["version"]
+    finally:
+        runtime.close()
+
+
+def test_rebuilt_definition_has_same_version(deployment: Deployment) -> None:
+    runtime = deployment.open()
+    try:
+        table = runtime.schema.flows.versions
+        with runtime.engine.connect() as connection:
+            for row in connection.execute(select(table.c.flow, table.c.version_id, table.c.definition)):
+                rebuilt = flow_versions.rebuild(json.loads(row.definition), row.flow)
+                assert rebuilt is not None and version_id(rebuilt) == row.version_id
+                loaded = runtime.model.flows[row.flow]
+                assert dataclasses.replace(rebuilt, source=loaded.source) == loaded
+    finally:
+        runtime.close()
+
+
+def test_register_race_loser_reads_again(
+    deployment: Deployment, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    runtime = deployment.open()
+    try:
+        before = version_rows(runtime)
+        real = flow_versions._stored_number
+        missed: list[str] = []
+
+        def stale_look(connection: Any, table: Any, name: str, version: str) -> int | None:
+            # The first look finds nothing, as for a worker that looked just before another one inserted.
+            if not missed:
+                missed.append(name)
+                return None
+            return real(connection, table, name, version)
+
+        monkeypatch.setattr(flow_versions, "_stored_number", stale_look)
+        current = version_id(runtime.model.flows["expense_single"])
+        assert flow_versions._insert(runtime.engine, runtime.schema.flows.versions, "expense_single", current, "{}") is None
+        assert missed == ["expense_single"]
+        assert version_rows(runtime) == before
+    finally:
+        runtime.close()
+
+
+def test_concurrent_workers_register_once(deployment: Deployment) -> None:
+    runtime = deployment.open()
+    table = runtime.schema.flows.versions
+    with runtime.engine.begin() as connection:
+        connection.execute(table.delete())
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(4)
+
+    def worker() -> None:
+        engine = make_engine(deployment.settings.database_url)
+        try:
+            barrier.wait()
+            register_versions(engine, runtime.schema, runtime.model)
+        except BaseException as error:  # noqa: BLE001 - reported by the test below
+            errors.append(error)
+        finally:
+            engine.dispose()
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    try:
+        assert errors == []
+        assert [(flow, number) for flow, number, _ in version_rows(runtime)] == [(name, 1) for name in FLOWS]
+    finally:
+        runtime.close()
+
+
+def test_migrate_complete_map_moves_records(deployment: Deployment) -> None:
+    runtime = deployment.open()
+    try:
+        in_review = fire(runtime, create(runtime), "submit")
+        draft = create(runtime)
+        approved = fire(runtime, fire(runtime, create(runtime), "submit"), "approve")
+    finally:
+        runtime.close()
+    deployment.edit("expense_single", rename_review)
+    runtime = deployment.open()
+    try:
+        current = version_id(runtime.model.flows["expense_single"])
+        untouched = create(runtime)
+        plan = plan_migration(runtime.records, "expense_single", "v1", {"review": "pending"})
+        assert not plan.refused
+        assert [(move.old, move.new, move.count, move.same_name) for move in plan.moves] == [
+            ("approved", "approved", 1, True), ("draft", "draft", 1, True), ("review", "pending", 1, False)]
+
+        assert migrate_records(runtime.records, plan, SYSTEM_ACTOR) == 3
+        moved = runtime.records.get(SYSTEM_ACTOR, "expense", in_review["id"])
+        assert (moved["state"], moved["flow_version"], moved["version"]) == ("pending", current, in_review["version"] + 1)
+        assert runtime.records.get(SYSTEM_ACTOR, "expense", draft["id"])["flow_version"] == current
+        assert runtime.records.get(SYSTEM_ACTOR, "expense", approved["id"])["state"] == "approved"
+        assert runtime.records.get(SYSTEM_ACTOR, "expense", untouched["id"])["version"] == untouched["version"]
+
+        audit = runtime.schema.audit
+        with runtime.engine.connect() as connection:
+            entries = connection.execute(select(audit.c.record_id, audit.c.changes).where(audit.c.action == "flow_migrate")
+                                         .order_by(audit.c.record_id)).all()
+            steps = runtime.schema.flows.steps
+            open_steps = connection.execute(select(steps.c.state, steps.c.flow_version).where(
+                steps.c.record_id == in_review["id"], steps.c.left_at.is_(None))).all()
+        assert [record_id for record_id, _ in entries] == sorted([in_review["id"], draft["id"], approved["id"]])
+        changes = dict(entries)[in_review["id"]]
+        assert changes == {"state": ["review", "pending"], "flow_version": [in_review["flow_version"], current]}
+        assert [tuple(row) for row in open_steps] == [("pending", current)]
+
+        # The moved record now follows v2.
+        assert fire(runtime, moved, "approve")["state"] == "checked"
+    finally:
+        runtime.close()
+
+
+def test_migrate_incomplete_map_is_refused(deployment: Deployment) -> None:
+    runtime = deployment.open()
+    try:
+        in_review = fire(runtime, create(runtime), "submit")
+        fire(runtime, create(runtime), "submit")
+    finally:
+        runtime.close()
+    deployment.edit("expense_single", rename_review)
+    runtime = deployment.open()
+    try:
+        plan = plan_migration(runtime.records, "expense_single", "1", {"draft": "nowhere"})
+        assert plan.refused
+        assert plan.unmapped == (("review", 2),)
+        assert plan.unknown_targets == (("draft", "nowhere"),)
+        with pytest.raises(FlowMigrationError):
+            migrate_records(runtime.records, plan, SYSTEM_ACTOR)
+        record = runtime.records.get(SYSTEM_ACTOR, "expense", in_review["id"])
+        assert (record["state"], record["version"]) == ("review", in_review["version"])
+        with pytest.raises(FlowMigrationError) as current:
+            plan_migration(runtime.records, "expense_single", "v2", {})
+        assert "current version" in current.value.message("en")
+        with pytest.raises(FlowMigrationError) as unknown:
+            plan_migration(runtime.records, "expense_single", "v7", {})
+        assert unknown.value.message("zh-CN") == "该流程没有版本 'v7'；现有版本：v1, v2"
+    finally:
+        runtime.close()
