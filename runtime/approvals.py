@@ -177,9 +177,12 @@ def may_fire(service: RecordService, connection: Connection, actor: Actor, entit
 
 def sign(
     service: RecordService, connection: Connection, entity: m.Entity, record: Mapping[str, Any], transition: m.Transition,
-    step: dict[str, Any], approver: Actor, signed_by: Actor, comment: str | None,
+    step: dict[str, Any], approver: Actor, signed_by: Actor, comment: str | None, *, delegated_role: str | None = None,
 ) -> tuple[LevelProgress, ApprovalProgress]:
-    """Record `approver`'s signature on the current level; return the level signed and the progress after it."""
+    """Record `approver`'s signature on the current level; return the level signed and the progress after it.
+
+    A delegate holding one `delegated_role` of the approver signs only levels open to that role.
+    """
     before = progress(service, connection, approver, entity, record, transition, step)
     level = before.current
     if level is None:
@@ -188,6 +191,8 @@ def sign(
         raise _failed(entity, "approval.signed", f"{approver.name} has already signed “{level.level.label.en}”; wait for the others",
                       f"{approver.name} 已签署“{level.level.label.zh_cn}”，请等待其他审批人")
     if approver.id not in level.eligible:
+        raise PermissionDenied(entity.name, transition.name)
+    if delegated_role is not None and delegated_role not in roles_including(service.model, level.level.roles):
         raise PermissionDenied(entity.name, transition.name)
     connection.execute(insert(service.schema.flows.decisions).values(
         step_id=step["id"], transition=transition.name, level=level.level.name, approver=approver.id, signed_by=signed_by.id,

@@ -111,6 +111,8 @@ class _Firing:
 
     def __post_init__(self) -> None:
         self.errors: dict[str, list[FieldError]] = {}
+        #: The one role a delegation hands over, which limits the approval levels the delegate may sign.
+        self.delegated_role: str | None = None
 
     def add(self, path: str, code: str, en: str, zh: str) -> None:
         self.errors.setdefault(path, []).append(FieldError(code, en, zh))
@@ -122,19 +124,28 @@ class _Firing:
 
 def fire(
     service: RecordService, actor: Actor, entity_name: str, record_id: int, name: str, *, version: int, comment: str | None,
-    on_behalf_of: str | None = None,
+    on_behalf_of: str | None = None, values: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Fire (or sign) transition `name` on a record; see the module docs for the checks, in order."""
+    """Fire (or sign) transition `name` on a record; see the module docs for the checks, in order.
+
+    `values` are saved first, as an update by the user whose permissions apply, in the same
+    transaction: when the transition fails, they are not saved either.
+    """
     entity = service._entity(entity_name)
     now = service.clock()
     with service._write() as connection:
         firing = _start(service, connection, actor, entity, record_id, name, version, comment, on_behalf_of, now)
+        if values:
+            service._update_in(connection, firing.principal, entity, record_id, values, version=version, reason=firing.comment,
+                               trusted=frozenset(), now=now)
+            version += 1
+            firing.current = _current(service, connection, entity, record_id)
         _check(firing)
         # The system's own work (jobs, imports, demo data) completes an approval step outright.
         if firing.transition.approval is not None and SYSTEM_ROLE not in firing.principal.roles:
             step = ensure_step(connection, service.schema.flows, entity_name, firing.current, now)
             level, progress = approvals.sign(service, connection, entity, firing.current, firing.transition, step, firing.principal,
-                                             actor, firing.comment)
+                                             actor, firing.comment, delegated_role=firing.delegated_role)
             if not progress.complete:
                 _record_signature(firing, level, version)
                 return service._read_back(connection, firing.principal, entity, record_id)
@@ -159,31 +170,43 @@ def _start(
     if flow is None or transition is None:
         raise ValidationFailed(entity.name, {"state": [FieldError(
             "transition.unknown", f"{entity.label.en} {record_id} has no step {name!r}", f"{entity.label.zh_cn} {record_id} 没有名为 {name!r} 的流转")]})
-    principal = _principal(service, connection, actor, entity.name, record_id, transition, on_behalf_of)
+    principal, delegated_role = _principal(service, connection, actor, entity.name, record_id, transition, on_behalf_of)
     if current["version"] != version:
         raise StaleVersion(entity.name, record_id, version, current["version"], current["updated_by"], current["updated_at"])
-    return _Firing(service, connection, actor, principal, entity, current, flow, transition, (comment or "").strip() or None, now)
+    firing = _Firing(service, connection, actor, principal, entity, current, flow, transition, (comment or "").strip() or None, now)
+    firing.delegated_role = delegated_role
+    return firing
+
+
+def _current(service: RecordService, connection: Connection, entity: m.Entity, record_id: int) -> dict[str, Any]:
+    current = service._read(connection, SYSTEM_ACTOR, entity, SystemAccess().fields(SYSTEM_ACTOR, entity.name), record_id)
+    if current is None:
+        raise NotFound(entity.name, record_id)
+    return current
 
 
 def _principal(
     service: RecordService, connection: Connection, actor: Actor, entity: str, record_id: int, transition: m.Transition,
     on_behalf_of: str | None,
-) -> Actor:
-    """Return the actor whose permissions the firing uses: the actor, or a delegator whose delegation runs today."""
-    candidates: list[Actor] = []
+) -> tuple[Actor, str | None]:
+    """Return the actor whose permissions the firing uses, and the one role delegated when a delegation names one.
+
+    The actor is the user, or a delegator whose delegation to the user runs today.
+    """
+    candidates: list[tuple[Actor, str | None]] = []
     if on_behalf_of is None or on_behalf_of == actor.id:
-        candidates.append(actor)
+        candidates.append((actor, None))
     if on_behalf_of != actor.id:
         for delegator, role in active_delegators(service, connection, actor.id):
             if (on_behalf_of is None or delegator == on_behalf_of) and covers(role, needed_roles(transition)):
                 principal = actor_of(service, connection, delegator)
                 if principal is not None:
-                    candidates.append(principal)
-    for candidate in candidates:
+                    candidates.append((principal, role))
+    for candidate, role in candidates:
         if approvals.may_fire(service, connection, candidate, entity, record_id, transition.name):
-            return candidate
+            return candidate, role
     # A record outside every scope is reported as not found, like one that does not exist.
-    if not any(approvals.may_fire(service, connection, candidate, entity, record_id, "read") for candidate in candidates):
+    if not any(approvals.may_fire(service, connection, candidate, entity, record_id, "read") for candidate, _ in candidates):
         raise NotFound(entity, record_id)
     raise PermissionDenied(entity, transition.name)
 

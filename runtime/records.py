@@ -267,58 +267,66 @@ class RecordService(RecordReads):
         for the runtime's own services: fields whose values they produced.
         """
         entity = self._entity(entity_name)
+        now = self.clock()
+        with self._write() as connection:
+            self._update_in(connection, actor, entity, record_id, values, version=version, reason=reason, trusted=trusted, now=now)
+            after_write(self, connection, actor, entity, record_id, now, created=False)
+            record = self._read_back(connection, actor, entity, record_id)
+        logger.info("updated %s %s to version %s by %s", entity_name, record_id, version + 1, actor.id)
+        return record
+
+    def _update_in(
+        self, connection: Connection, actor: Actor, entity: m.Entity, record_id: int, values: Mapping[str, Any], *, version: int,
+        reason: str | None, trusted: frozenset[str], now: datetime.datetime,
+    ) -> None:
+        """Check and write an update inside the caller's transaction, without firing automatic transitions."""
+        entity_name = entity.name
         access = self._require(actor, "update", entity_name)
         if entity.reason_required and not (reason and reason.strip()):
             raise ReasonRequired(entity_name)
         tables = self.schema.entities[entity_name]
         codec = self.codecs[entity_name]
         table = tables.table
-        now = self.clock()
 
-        with self._write() as connection:
-            current = self._read(connection, actor, entity, SystemAccess().fields(actor, entity_name), record_id)
-            if current is None:
-                raise NotFound(entity_name, record_id)
-            if current["version"] != version:
-                raise StaleVersion(entity_name, record_id, version, current["version"], current["updated_by"], current["updated_at"])
-            values = restore_masked(entity, codec, access, values, current)
-            checked = self._validator(connection, entity).check(
-                connection, actor, access, values, current, now.date(), trusted
-            )
-            changes = changed_fields(current, checked.values, checked.values.keys())
-            if not checked.errors:
-                checked.errors.update(state_lock_errors(self, connection, entity, current, changes, access))
-                checked.errors.update(reference_scope_errors(self, connection, actor, entity, checked.values, current))
-            if checked.errors:
-                raise ValidationFailed(entity_name, checked.errors)
+        current = self._read(connection, actor, entity, SystemAccess().fields(actor, entity_name), record_id)
+        if current is None:
+            raise NotFound(entity_name, record_id)
+        if current["version"] != version:
+            raise StaleVersion(entity_name, record_id, version, current["version"], current["updated_by"], current["updated_at"])
+        values = restore_masked(entity, codec, access, values, current)
+        checked = self._validator(connection, entity).check(
+            connection, actor, access, values, current, now.date(), trusted
+        )
+        changes = changed_fields(current, checked.values, checked.values.keys())
+        if not checked.errors:
+            checked.errors.update(state_lock_errors(self, connection, entity, current, changes, access))
+            checked.errors.update(reference_scope_errors(self, connection, actor, entity, checked.values, current))
+        if checked.errors:
+            raise ValidationFailed(entity_name, checked.errors)
 
-            row = codec.encode({name: checked.values[name] for name in changes})
-            if SEARCH_COLUMN in table.c:
-                row[SEARCH_COLUMN] = codec.search_text({**current, **checked.values})
-            row.update(updated_at=now, updated_by=actor.id, version=table.c.version + 1)
-            statement = (
-                update(table)
-                .where(table.c.id == record_id, table.c.version == version, table.c.deleted_at.is_(None),
-                       self._scoped(actor, entity_name, "update"))
-                .values(**row)
-            )
-            try:
-                updated = connection.execute(statement).rowcount
-            except IntegrityError as exc:
-                raise self._integrity_failure(entity_name, exc) from exc
-            if updated != 1:
-                raise self._lost_race(connection, entity_name, record_id, version)
-            self._save_children(connection, entity, record_id, {name: checked.values[name] for name in changes})
-            self.audit.append(
-                connection, at=now, actor=actor.id, address=actor.address, action="update", entity=entity_name,
-                record_id=record_id, reason=reason,
-                changes={name: [self._audit_values(entity, {name: old})[name], self._audit_values(entity, {name: new})[name]]
-                         for name, (old, new) in changes.items()},
-            )
-            after_write(self, connection, actor, entity, record_id, now, created=False)
-            record = self._read_back(connection, actor, entity, record_id)
-        logger.info("updated %s %s to version %s by %s", entity_name, record_id, version + 1, actor.id)
-        return record
+        row = codec.encode({name: checked.values[name] for name in changes})
+        if SEARCH_COLUMN in table.c:
+            row[SEARCH_COLUMN] = codec.search_text({**current, **checked.values})
+        row.update(updated_at=now, updated_by=actor.id, version=table.c.version + 1)
+        statement = (
+            update(table)
+            .where(table.c.id == record_id, table.c.version == version, table.c.deleted_at.is_(None),
+                   self._scoped(actor, entity_name, "update"))
+            .values(**row)
+        )
+        try:
+            updated = connection.execute(statement).rowcount
+        except IntegrityError as exc:
+            raise self._integrity_failure(entity_name, exc) from exc
+        if updated != 1:
+            raise self._lost_race(connection, entity_name, record_id, version)
+        self._save_children(connection, entity, record_id, {name: checked.values[name] for name in changes})
+        self.audit.append(
+            connection, at=now, actor=actor.id, address=actor.address, action="update", entity=entity_name,
+            record_id=record_id, reason=reason,
+            changes={name: [self._audit_values(entity, {name: old})[name], self._audit_values(entity, {name: new})[name]]
+                     for name, (old, new) in changes.items()},
+        )
 
     def transitions_for(self, actor: Actor, entity_name: str, record: Mapping[str, Any]) -> builtins.list[m.Transition]:
         """Return the flow transitions the actor may fire by hand on a record it has read."""
@@ -326,14 +334,16 @@ class RecordService(RecordReads):
 
     def transition(
         self, actor: Actor, entity_name: str, record_id: int, name: str, *, version: int, comment: str | None = None,
-        on_behalf_of: str | None = None,
+        on_behalf_of: str | None = None, values: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Fire (or sign) a flow transition; see runtime.flows for the checks, in the order they run.
 
         `on_behalf_of` names the delegator to act for; without it the actor's own permissions
-        apply first, then those of whoever delegated to the actor.
+        apply first, then those of whoever delegated to the actor. `values` are saved in the
+        same transaction first, so a failed transition saves nothing.
         """
-        return fire(self, actor, entity_name, record_id, name, version=version, comment=comment, on_behalf_of=on_behalf_of)
+        return fire(self, actor, entity_name, record_id, name, version=version, comment=comment, on_behalf_of=on_behalf_of,
+                    values=values)
 
     def add_approver(
         self, actor: Actor, entity_name: str, record_id: int, name: str, user_id: str, *, version: int

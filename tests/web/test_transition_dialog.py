@@ -1,4 +1,4 @@
-"""The dialog of a transition that needs more than a click: its comment, its required fields, saved before the transition fires."""
+"""The dialog of a transition that needs more than a click: its comment, and its required fields saved with the transition."""
 
 from __future__ import annotations
 
@@ -137,7 +137,7 @@ def test_next_address_kept_and_only_local(make_web_app: Callable[..., WebApp]) -
     assert elsewhere.headers["location"] == f"/records/requisition/{record_id}"
 
 
-def test_failed_guard_keeps_saved_values(make_web_app: Callable[..., WebApp]) -> None:
+def test_failed_guard_saves_nothing(make_web_app: Callable[..., WebApp]) -> None:
     web_app = make_web_app(REQUISITION)
     web_app.add_user("ivan", ("it_staff",), "it")
     record_id = requisition_in_it_review(web_app, stock=0)
@@ -149,7 +149,8 @@ def test_failed_guard_keeps_saved_values(make_web_app: Callable[..., WebApp]) ->
         "csrf_token": csrf_of(page), "_version": str(version), "_fields": ["asset_tags", "delivered_on"],
         "asset_tags": "TAG-0001", "delivered_on": "2026-03-05"})
     assert response.status_code == 422
-    assert "填写的内容已保存，但本步骤没有完成。" in response.text
     assert "不满足“发放设备”的条件" in response.text
+    # The values typed come back in the dialog, and the record is as it was.
+    assert '>TAG-0001</textarea>' in response.text
     after = stored(web_app, record_id)
-    assert (after["state"], after["asset_tags"], after["version"]) == ("it_review", "TAG-0001", version + 1)
+    assert (after["state"], after["asset_tags"], after["version"]) == ("it_review", None, version)

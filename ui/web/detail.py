@@ -39,7 +39,7 @@ from ui.web.history_view import HistoryFormatter
 from ui.web.navigation import entity_url
 from ui.web.rendering import render
 from ui.web.state import actor_of, is_htmx, lang_of, web
-from ui.web.transition_fields import read_dialog_fields, save_dialog_fields
+from ui.web.transition_fields import check_dialog_fields, read_dialog_fields
 from ui.web.transition_view import Attempt, error_lines, transition_views
 from ui.web.widgets import timezone_of
 
@@ -125,7 +125,6 @@ def detail_context(
         "history": history,
         "workflow_errors": error_lines(entity, {**(errors or {}), **(attempt.errors if attempt else {})}, lang),
         "stale": stale,
-        "fields_saved": attempt is not None and attempt.saved,
         "tab": request.query_params.get("tab", "details"),
     }
 
@@ -162,27 +161,34 @@ async def fire_transition(request: Request) -> Response:
     state = web(request)
     version = int(version_text)
 
-    def failed(status: int, errors: Mapping[str, list[FieldError]], *, saved: bool = False, stale: str | None = None) -> Response:
-        attempt = Attempt(name, comment, filled.inputs, errors, saved)
+    def failed(status: int, errors: Mapping[str, list[FieldError]], *, stale: str | None = None) -> Response:
+        attempt = Attempt(name, comment, filled.inputs, errors)
         return _workflow(request, entity, record_id, status, attempt=attempt, stale=stale, next_url=next_url)
 
+    values: dict[str, Any] = {}
     if filled.values:
-        saving = save_dialog_fields(request, entity, opened, name, filled, comment, version)
-        if saving.errors or saving.stale is not None:
-            return failed(409 if saving.stale else 422, saving.errors, stale=saving.stale)
-        version = saving.version
+        checked = check_dialog_fields(request, entity, opened, name, filled, comment)
+        if checked.errors:
+            return failed(422, checked.errors)
+        values = checked.values
     try:
-        state.records.transition(actor, entity.name, record_id, name, version=version, comment=comment or None, on_behalf_of=on_behalf_of)
+        # The dialog's values are saved in the transition's transaction, so a failed step saves nothing.
+        state.records.transition(actor, entity.name, record_id, name, version=version, comment=comment or None,
+                                 on_behalf_of=on_behalf_of, values=values or None)
     except ValidationFailed as rejected:
         logger.info("%s %s: transition %s by %s rejected: %s", entity.name, record_id, name, actor.id, ", ".join(rejected.errors))
-        return failed(422, rejected.errors, saved=bool(filled.values))
+        return failed(422, rejected.errors)
+    except ReasonRequired:
+        logger.info("%s %s: transition %s by %s rejected: no reason for the changed fields", entity.name, record_id, name, actor.id)
+        return failed(422, {"comment": [FieldError("required", "Write a comment: changes to this record need a reason.",
+                                                   "请填写审批意见：修改此类记录需要说明原因。")]})
     except StaleVersion as stale:
         logger.info("%s %s: transition %s by %s rejected: version %s is stale", entity.name, record_id, name, actor.id, stale.expected)
-        return failed(409, {}, saved=bool(filled.values), stale=stale_message(request, stale))
+        return failed(409, {}, stale=stale_message(request, stale))
     except PermissionDenied:
         logger.info("%s %s: transition %s by %s denied", entity.name, record_id, name, actor.id)
         denied = FieldError("permission", "You may not do this step on this record.", "您不能对此记录执行这一步。")
-        return failed(403, {"state": [denied]}, saved=bool(filled.values))
+        return failed(403, {"state": [denied]})
     except NotFound as error:
         raise http_error(request, error) from error
     logger.info("%s %s: transition %s by %s from %s", entity.name, record_id, name, actor.id, next_url or "the detail page")

@@ -39,12 +39,11 @@ class DialogFields:
 
 
 @dataclass
-class Saving:
-    """The outcome of saving a dialog's fields: the record's new version, or the errors that stopped the save."""
+class Checked:
+    """The dialog's values checked: what to save with the transition, or the errors that stop it."""
 
-    version: int
+    values: dict[str, Any] = field(default_factory=dict)
     errors: dict[str, list[FieldError]] = field(default_factory=dict)
-    stale: str | None = None
 
 
 def transition_of(request: Request, entity: m.Entity, record: dict[str, Any], name: str) -> m.Transition | None:
@@ -68,51 +67,29 @@ def read_dialog_fields(request: Request, entity: m.Entity, form: FormData, opene
     return filled
 
 
-def save_dialog_fields(
-    request: Request, entity: m.Entity, opened: OpenedRecord, name: str, filled: DialogFields, comment: str, version: int,
-) -> Saving:
-    """Check the dialog's values and the comment, then update the record. Return its new version, or the errors."""
+def check_dialog_fields(
+    request: Request, entity: m.Entity, opened: OpenedRecord, name: str, filled: DialogFields, comment: str,
+) -> Checked:
+    """Check the dialog's values and the comment; return the values to save with the transition, or the errors."""
     state = web(request)
     actor = actor_of(request)
     record = opened.record
     transition = transition_of(request, entity, record, name)
-    saving = Saving(version)
+    checked = Checked()
     if transition is None or name not in {item.name for item in state.records.transitions_for(actor, entity.name, record)}:
-        saving.errors["state"] = [FieldError("permission", "You may not do this step on this record.", "您不能对此记录执行这一步。")]
-        return saving
+        checked.errors["state"] = [FieldError("permission", "You may not do this step on this record.", "您不能对此记录执行这一步。")]
+        return checked
     if transition.comment == "required" and not comment.strip():
-        saving.errors["comment"] = [FieldError("required", "Write a comment for this step.", "请填写审批意见。")]
+        checked.errors["comment"] = [FieldError("required", "Write a comment for this step.", "请填写审批意见。")]
     for field_name, value in filled.values.items():
         if value is None:
-            saving.errors[field_name] = [FieldError(
+            checked.errors[field_name] = [FieldError(
                 "required", f"Fill this in before “{transition.label.en}”.", f"执行“{transition.label.zh_cn}”前需填写此项。")]
     submission = prepare_submission(state.records, actor, entity.name, filled.values, record=record)
     for path, items in submission.errors.items():
-        saving.errors.setdefault(path, items)
-    if saving.errors:
-        logger.info("%s %s: fields for %s by %s rejected before saving: %s", entity.name, record["id"], name, actor.id,
-                    ", ".join(saving.errors))
-    if saving.errors or not submission.values:
-        return saving
-
-    try:
-        saved = state.records.update(actor, entity.name, int(record["id"]), submission.values, version=version,
-                                     reason=comment.strip() or None)
-    except ValidationFailed as failed:
-        logger.info("%s %s: fields for %s by %s rejected: %s", entity.name, record["id"], name, actor.id, ", ".join(failed.errors))
-        saving.errors.update(failed.errors)
-    except ReasonRequired:
-        logger.info("%s %s: fields for %s by %s rejected: no reason given", entity.name, record["id"], name, actor.id)
-        saving.errors["comment"] = [FieldError("required", "Write a comment: changes to this record need a reason.",
-                                               "请填写审批意见：修改此类记录需要说明原因。")]
-    except StaleVersion as stale:
-        logger.info("%s %s: fields for %s by %s rejected: version %s is stale", entity.name, record["id"], name, actor.id, version)
-        saving.stale = stale_message(request, stale)
-    except (NotFound, PermissionDenied) as error:
-        logger.info("%s %s: fields for %s by %s denied: %s", entity.name, record["id"], name, actor.id, error)
-        saving.errors["state"] = [FieldError("permission", "You may not change these fields of this record.",
-                                             "您不能修改此记录的这些字段。")]
+        checked.errors.setdefault(path, items)
+    if checked.errors:
+        logger.info("%s %s: fields for %s by %s rejected: %s", entity.name, record["id"], name, actor.id, ", ".join(checked.errors))
     else:
-        saving.version = int(saved["version"])
-        logger.info("%s %s: fields %s saved by %s before %s", entity.name, record["id"], ", ".join(submission.values), actor.id, name)
-    return saving
+        checked.values = dict(submission.values)
+    return checked

@@ -53,8 +53,6 @@ class TransitionView:
     errors: list[str] = field(default_factory=list)
     #: Whether the page opens the dialog as it loads: the last attempt failed.
     open: bool = False
-    #: Whether the last attempt saved the dialog's fields but the transition did not fire.
-    saved: bool = False
 
 
 @dataclass(frozen=True)
@@ -65,7 +63,6 @@ class Attempt:
     comment: str = ""
     inputs: Mapping[str, Any] = field(default_factory=dict)
     errors: Mapping[str, list[FieldError]] = field(default_factory=dict)
-    saved: bool = False
 
 
 def error_lines(entity: m.Entity, errors: Mapping[str, list[FieldError]], lang: str) -> list[str]:
@@ -127,7 +124,6 @@ def transition_views(
             view.comment_errors = [item.message(lang) for item in errors.get("comment", [])]
             view.errors = error_lines(entity, {path: items for path, items in errors.items() if path.split(".")[0] not in in_dialog}, lang)
             view.open = view.dialog
-            view.saved = attempt.saved
         views.append(view)
     return views
 
