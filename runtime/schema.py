@@ -36,6 +36,7 @@ from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from metamodel import model as m
 from runtime.flow_tables import FlowTables, flow_tables
+from runtime.job_tables import job_run_table
 
 NAMING_CONVENTION: dict[str, str] = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -94,6 +95,8 @@ class Schema:
     access: AccessTables
     #: Flow steps, approval decisions, added approvers and delegations.
     flows: FlowTables
+    #: One row per attempt of a background job (runtime/job_log.py).
+    job_runs: Table
 
     @property
     def owned_tables(self) -> frozenset[str]:
@@ -349,7 +352,8 @@ def build_schema(model: m.AppModel) -> Schema:
     )
     access = _access_tables(metadata)
     flows = flow_tables(metadata, SYSTEM_PREFIX, access.users)
-    return Schema(metadata, MappingProxyType(entities), audit, head, registry, catalog_rows, access, flows)
+    job_runs = job_run_table(metadata, SYSTEM_PREFIX)
+    return Schema(metadata, MappingProxyType(entities), audit, head, registry, catalog_rows, access, flows, job_runs)
 
 
 def _access_tables(metadata: MetaData) -> AccessTables:
