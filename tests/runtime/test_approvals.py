@@ -398,3 +398,14 @@ def test_concurrent_last_signatures(office: Office) -> None:
     transitions = [action for action, _, _ in office.audit(record["id"]) if action == "transition:approve"]
     assert transitions == ["transition:approve"]
     assert len(progress_signatures(office, record["id"])) == 2
+
+
+def test_one_role_delegate_signs_only_its_levels(office: Office) -> None:
+    PermissionAdmin(office.records.access.store).assign(SYSTEM_ACTOR, "li", "director", "company")
+    Delegations(office.records).create(office.actor("li"), "li", "deputy", datetime.date(2026, 12, 1), datetime.date(2026, 12, 31),
+                                       role="manager")
+    record = office.sign("deputy", office.submitted("levels", "20000", grade="A"))
+    assert [row["approver"] for row in progress(office, record).levels[0].signed] == ["li"]
+    with pytest.raises(PermissionDenied):
+        office.sign("deputy", record)
+    assert office.sign("chen", record)["state"] == "approved"
