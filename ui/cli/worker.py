@@ -1,4 +1,4 @@
-"""`metadesk worker DIR`: consume the application's background jobs (flow timers and queued tasks)."""
+"""`metadesk worker DIR`: consume the application's background jobs: flow timers, YAML schedules and queued tasks."""
 
 from __future__ import annotations
 
