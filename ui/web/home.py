@@ -19,7 +19,8 @@ from starlette.routing import BaseRoute, Route
 from runtime import inbox as work
 from runtime.access import Actor
 from runtime.flows import flow_of
-from ui.web import delegation_pages, i18n
+from ui.web import delegation_pages, i18n, notification_pages
+from ui.web.notification_pages import notification_views
 from ui.web.display import record_title, record_url
 from ui.web.rendering import render
 from ui.web.state import WebState, actor_of, lang_of, web
@@ -104,7 +105,8 @@ async def home(request: Request) -> Response:
     actor = actor_of(request)
     lang = lang_of(request)
     links = summary(actor, work.Inbox(state.records, actor).counts(), lang)
-    return render(request, "home.html", {"summary": links, "title": i18n.pick(lang, "Home", "首页")})
+    return render(request, "home.html", {"summary": links, "title": i18n.pick(lang, "Home", "首页"),
+                                         "notifications": notification_views(request)})
 
 
 async def inbox(request: Request) -> Response:
@@ -148,4 +150,5 @@ def routes() -> list[BaseRoute]:
         Route("/inbox", inbox, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
         *delegation_pages.routes(),
+        *notification_pages.routes(),
     ]
