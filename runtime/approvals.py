@@ -4,8 +4,8 @@ A transition with an approval fires once its levels are complete, in order. A si
 any_of step is one level that one signature completes, so it fires at once. A
 countersign step is one level that needs every eligible approver, a quorum count, or a
 ratio of the eligible approvers (rounded up). A levels step has several such levels in
-sequence; its routing table, when it has one, picks the levels that apply to the record
-at the first signature, and that choice holds for the rest of the step.
+sequence. Its routing table, when it has one, picks the levels that apply to the record
+at the first signature, and that choice stays for the rest of the step.
 
 An eligible approver of a level is an active user holding one of the level's roles (or a
 role that inherits one), a user added to the level, or, once the step's SLA has run out, a

@@ -1,7 +1,7 @@
 """The sweep of SLA timers: reminders, escalations and expiry transitions whose time has come.
 
 A periodic job calls `sweep`. For each open step with timers (runtime/flow_timers.py) it
-sends the reminder to whoever may act on the transition once `remind_before_hours` are
+sends the reminder to the users who may act on the transition once `remind_before_hours` are
 left, and at the due time notifies the `escalate_to` role and fires the `on_expiry`
 transition as the system. Each happens once per step and is audited. A step's row is
 locked while it is handled, so two sweeps running at once act once.
