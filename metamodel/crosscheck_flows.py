@@ -123,6 +123,16 @@ def _check_references(
                     document, "ref.E007", path + ("sla", "on_expiry"), found=expiry, flow=flow.name, expected=expected,
                     suggestion=suggest(expiry, expected),
                 )
+            elif expiry is not None:
+                target = flow.transitions[expiry]
+                if target.approval is not None:
+                    checker.report(document, "flow.E007", path + ("sla", "on_expiry"), found=expiry, transition=transition.name,
+                                   problem="needs approvals, which a time limit must not skip",
+                                   problem_zh="需要审批，时限到期不能跳过审批")
+                elif not set(target.sources) & set(transition.sources):
+                    checker.report(document, "flow.E007", path + ("sla", "on_expiry"), found=expiry, transition=transition.name,
+                                   problem="does not start from any state this transition starts from",
+                                   problem_zh="的起点与该流转的起点都不相同")
         if entity is not None:
             for key in ("required_fields", "required_documents"):
                 for position, name in enumerate(getattr(transition, key)):

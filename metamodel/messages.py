@@ -434,6 +434,12 @@ MESSAGES: dict[str, Message] = {
         "Remove approval, or change kind if others must decide.",
         "请删除 approval；如果需要他人审批，请修改 kind。",
     ),
+    "flow.E007": _m(
+        "the SLA of \"{transition}\" fires {found} when it runs out, but {found} {problem}",
+        "流转 \"{transition}\" 的时限到期后会执行 {found}，但 {found}{problem_zh}",
+        "Name a transition without an approval that starts where {transition} starts.",
+        "请改为一个没有 approval、且与 {transition} 起点相同的流转。",
+    ),
     "flow.W001": _m(
         "no path of transitions leads from the initial state {initial} to the state {found}",
         "从初始状态 {initial} 出发，没有任何流转路径能到达状态 {found}",

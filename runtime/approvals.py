@@ -24,7 +24,7 @@ from sqlalchemy import Connection, insert, select
 from metamodel import model as m
 from metamodel.decision_tables import matching_rules
 from runtime.access import Actor
-from runtime.delegations import actor_of
+from runtime.delegations import actor_of, resolve_user
 from runtime.errors import FieldError, PermissionDenied, ValidationFailed
 from runtime.flow_steps import remember_levels
 
@@ -112,10 +112,12 @@ def routed_levels(
             values[input_name] = None
     matched = matching_rules(approval.routing, values)
     if not matched:
-        shown = ", ".join(f"{key} = {value}" for key, value in values.items())
+        shown_en = ", ".join(f"{key} = {'(empty)' if value is None else value}" for key, value in values.items())
+        shown_zh = "，".join(f"{key} = {'（空）' if value is None else value}" for key, value in values.items())
         raise ValidationFailed(entity.name, {"approval": [FieldError(
-            "approval.routing", f"No routing rule of “{transition.label.en}” matches this record ({shown}); ask the administrator to "
-            "complete the routing table", f"“{transition.label.zh_cn}”的审批路由表中没有适用于本记录的规则（{shown}）；请联系管理员补全路由表")]})
+            "approval.routing", f"No routing rule of “{transition.label.en}” matches this record ({shown_en}); fill in the values "
+            "or ask the administrator to complete the routing table",
+            f"“{transition.label.zh_cn}”的审批路由表中没有适用于本记录的规则（{shown_zh}）；请补全这些值，或联系管理员补全路由表")]})
     result = set(approval.routing.rules[matched[0]].result)
     selected = [level for level in levels if level.name in result]
     remember_levels(connection, service.schema.flows, step, transition.name, [level.name for level in selected])
@@ -190,6 +192,14 @@ def sign(
     if approver.id in level.signers:
         raise _failed(entity, "approval.signed", f"{approver.name} has already signed “{level.level.label.en}”; wait for the others",
                       f"{approver.name} 已签署“{level.level.label.zh_cn}”，请等待其他审批人")
+    if signed_by.id != approver.id and signed_by.id in {str(row["signed_by"]) for row in level.signed} | level.signers:
+        raise _failed(entity, "approval.signed", f"{signed_by.name} has already signed “{level.level.label.en}”; one person "
+                      "gives one signature per level, for themselves or for one delegator",
+                      f"{signed_by.name} 已签署“{level.level.label.zh_cn}”；每人在一个级别只能签署一次（本人或代一位委托人）")
+    submitters = {step.get("entered_by"), step.get("entered_for")} - {None}
+    if approver.id in submitters or signed_by.id in submitters:
+        raise _failed(entity, "approval.own", "Whoever submitted a record to this step cannot approve it; ask another approver",
+                      "提交人不能审批自己提交到本步骤的记录，请由其他审批人处理")
     if approver.id not in level.eligible:
         raise PermissionDenied(entity.name, transition.name)
     if delegated_role is not None and delegated_role not in roles_including(service.model, level.level.roles):
@@ -213,6 +223,7 @@ def add_approver(
         raise _failed(entity, "approval.complete", f"“{transition.label.en}” is already approved", f"“{transition.label.zh_cn}”已审批完成")
     if actor.id not in current.eligible:
         raise PermissionDenied(entity.name, transition.name)
+    user_id = resolve_user(service, connection, user_id)
     added = actor_of(service, connection, user_id)
     if added is None:
         raise _failed(entity, "approval.user", f"No active user {user_id!r}; choose another approver",

@@ -40,6 +40,15 @@ def actor_of(service: RecordService, connection: Connection, user_id: str) -> Ac
                  org_unit=user["org_unit"], org_units=units, lang=user["lang"] or "zh-CN")
 
 
+def resolve_user(service: RecordService, connection: Connection, text: str) -> str:
+    """Return the id of the user whose id or sign-in name is `text`, or `text` itself when there is none."""
+    users = service.schema.access.users
+    if connection.scalar(select(users.c.id).where(users.c.id == text)) is not None:
+        return text
+    found = connection.scalar(select(users.c.id).where(users.c.username == text))
+    return str(found) if found is not None else text
+
+
 def local_today(service: RecordService) -> datetime.date:
     return service.clock().astimezone(service.timezone).date()
 
@@ -90,6 +99,7 @@ class Delegations:
             add("delegate", "self", "Choose another user than the one who delegates.", "不能委托给本人，请选择其他用户。")
         now = self.service.clock()
         with self.service._write() as connection:
+            delegate = resolve_user(self.service, connection, delegate)
             principal = actor_of(self.service, connection, delegator)
             substitute = actor_of(self.service, connection, delegate)
             if principal is None:

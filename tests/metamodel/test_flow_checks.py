@@ -165,6 +165,16 @@ CASES: list[tuple[str, str, str, int, int, str]] = [
         "flow.E006", 12, 101, 'the transition "withdraw" is a withdrawal, which whoever submitted the record fires alone, so it cannot have an approval',
     ),
     (
+        "expiry fires an approval",
+        changed("to: review, roles: [clerk]}", "to: review, roles: [clerk], sla: {hours: 4, on_expiry: approve}}"),
+        "flow.E007", 11, 120, 'the SLA of "submit" fires "approve" when it runs out, but "approve" needs approvals, which a time limit must not skip',
+    ),
+    (
+        "expiry from another state",
+        changed("to: review, roles: [clerk]}", "to: review, roles: [clerk], sla: {hours: 4, on_expiry: reject}}"),
+        "flow.E007", 11, 120, 'the SLA of "submit" fires "reject" when it runs out, but "reject" does not start from any state this transition starts from',
+    ),
+    (
         "unknown role of a level",
         changed("roles: [buyer]}", "roles: [byer]}"),
         "ref.E003", 23, 70, 'transitions[4].approval.levels[1].roles[0] names the role "byer", which is not declared',

@@ -409,3 +409,27 @@ def test_one_role_delegate_signs_only_its_levels(office: Office) -> None:
     with pytest.raises(PermissionDenied):
         office.sign("deputy", record)
     assert office.sign("chen", record)["state"] == "approved"
+
+
+def test_submitter_cannot_approve_through_delegation(office: Office) -> None:
+    Delegations(office.records).create(office.actor("li"), "li", "qian", datetime.date(2026, 12, 1), datetime.date(2026, 12, 31))
+    record = office.submitted("single")
+    with pytest.raises(ValidationFailed) as failure:
+        office.sign("qian", record)
+    assert failure.value.errors["approval"][0].code == "approval.own"
+
+
+def test_one_person_gives_one_signature_per_level(office: Office) -> None:
+    Delegations(office.records).create(office.actor("m4"), "m4", "m1", datetime.date(2026, 12, 1), datetime.date(2026, 12, 31))
+    record = office.sign("m1", office.submitted("all"))
+    with pytest.raises(ValidationFailed) as failure:
+        office.sign("m1", record, on_behalf_of="m4")
+    assert failure.value.errors["approval"][0].code == "approval.signed"
+
+
+def test_added_approver_by_sign_in_name(office: Office) -> None:
+    PermissionAdmin(office.records.access.store).add_user(SYSTEM_ACTOR, "u9", "zhangsan", "张三", "company")
+    PermissionAdmin(office.records.access.store).assign(SYSTEM_ACTOR, "u9", "director", "company")
+    record = office.submitted("all")
+    level = office.records.add_approver(office.actor("m1"), "expense", record["id"], "approve", "zhangsan", version=record["version"])
+    assert "u9" in level.eligible

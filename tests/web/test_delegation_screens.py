@@ -98,14 +98,14 @@ def test_errors_beside_each_field_in_the_user_language(make_web_app: Callable[..
     _, missing = post(web_app, "m2", "/delegations", {"delegate": "", "starts_on": "", "ends_on": "12/09/2026"})
     assert missing.status_code == 422
     assert field_errors(missing.text) == {
-        "delegate": "请填写代办人的用户名。", "starts_on": "请选择开始日期。",
+        "delegate": "请填写代办人的用户编号或登录名。", "starts_on": "请选择开始日期。",
         "ends_on": "请按 2026-12-01 的格式填写结束日期，而不是 '12/09/2026'。",
     }
     assert 'value="12/09/2026"' in missing.text, "what was typed comes back"
 
     _, several = post(web_app, "m2", "/delegations", {"delegate": "", "starts_on": "2026-12-09", "ends_on": "2026-12-01"})
     assert several.status_code == 422
-    assert field_errors(several.text) == {"delegate": "请填写代办人的用户名。", "ends_on": "结束日期早于开始日期，请选择更晚的结束日期。"}
+    assert field_errors(several.text) == {"delegate": "请填写代办人的用户编号或登录名。", "ends_on": "结束日期早于开始日期，请选择更晚的结束日期。"}
 
     _, wrong = post(web_app, "m2", "/delegations", {"delegate": "m2", "role": "manager", "starts_on": "2026-12-09",
                                                     "ends_on": "2026-12-01", "reason": "年假"})

@@ -140,7 +140,7 @@ async def _create(request: Request, admin: bool) -> Response:
     errors: dict[str, list[FieldError]] = {}
     delegate = values.get("delegate", "")
     if not delegate:
-        errors["delegate"] = [FieldError("required", "Enter the user id of the user who acts for you.", "请填写代办人的用户名。")]
+        errors["delegate"] = [FieldError("required", "Enter the user id or sign-in name of the user who acts for you.", "请填写代办人的用户编号或登录名。")]
     role = values.get("role") or None
     starts_on = _parse_day(values, "starts_on", errors, "first day", "开始日期")
     ends_on = _parse_day(values, "ends_on", errors, "last day", "结束日期")

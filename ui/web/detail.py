@@ -216,7 +216,7 @@ async def add_approver(request: Request) -> Response:
     if not version_text.isdigit():
         raise HTTPException(400, i18n.pick(lang, "The form is incomplete; reload the page.", "表单不完整，请刷新页面。"))
     if not user_id:
-        missing = FieldError("required", "Enter the user id of the approver to add.", "请填写加签人的用户名。")
+        missing = FieldError("required", "Enter the user id or sign-in name of the approver to add.", "请填写加签人的用户编号或登录名。")
         return _workflow(request, entity, record_id, 422, errors={"approver": [missing]})
     try:
         web(request).records.add_approver(actor, entity.name, record_id, name, user_id, version=int(version_text))
