@@ -206,7 +206,8 @@ def test_unregistered_hook_fails_the_run_and_the_consumer_carries_on(scheduled: 
     finally:
         worker.stop()
     nightly = runs(jobs, "schedule:nightly")
-    assert {run.status for run in nightly} <= {"failed", "skipped"}
+    # A run the scheduler enqueued just before the consumer stopped stays queued; none may succeed.
+    assert {run.status for run in nightly} <= {"failed", "skipped", "queued"}
     failed = next(run for run in nightly if run.status == "failed")
     assert failed.error == (
         "the schedule nightly calls the hook testjobs.not_installed, which is not registered: install the package "
