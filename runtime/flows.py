@@ -2,13 +2,13 @@
 
 A transition `t` of flow `f` may be fired on a record when, in this order:
 
-1. the actor, or a user who delegated to the actor a role `t` needs, is granted the
-   action `t` on the entity (a transition is an action of its own), and the record lies
-   in that user's data scope for the action;
+1. the actor is granted the action `t` on the entity (a transition is an action of its
+   own), or a user who delegated to the actor a role `t` needs is. The record lies in
+   that user's data scope for the action;
 2. the version given is the record's (else StaleVersion: someone else acted first);
 3. the record follows `f`, its state is one of `t`'s sources, and `t` is not automatic;
 4. a comment is given where `t` requires one;
-5. by kind: a withdrawal comes from whoever moved the record into its state, before
+5. by kind: a withdrawal comes from the user who moved the record into its state, before
    anyone has signed in it; a return goes to a state the record has already left;
 6. every required field and required document has a value, and the guard holds;
 7. with an approval, the user is an eligible approver of the current level and signs it
@@ -19,7 +19,7 @@ A transition `t` of flow `f` may be fired on a record when, in this order:
 
 The state change closes the record's step and opens the next (runtime/flow_steps.py),
 then any automatic transition of the new state whose guard holds fires too, as the
-system. Everything happens in one transaction with its audit entries: a failure
+system. Everything happens in one transaction with its audit entries, so a failure
 anywhere writes nothing.
 """
 

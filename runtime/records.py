@@ -339,7 +339,7 @@ class RecordService(RecordReads):
         """Fire (or sign) a flow transition; see runtime.flows for the checks, in the order they run.
 
         `on_behalf_of` names the delegator to act for; without it the actor's own permissions
-        apply first, then those of whoever delegated to the actor. `values` are saved in the
+        apply first, then those of each user who delegated to the actor. `values` are saved in the
         same transaction first, so a failed transition saves nothing.
         """
         return fire(self, actor, entity_name, record_id, name, version=version, comment=comment, on_behalf_of=on_behalf_of,

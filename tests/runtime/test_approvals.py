@@ -116,7 +116,7 @@ def test_single_approver_outside_scope_refused(office: Office) -> None:
 
 def test_countersign_by_all_waits_for_everyone(office: Office) -> None:
     record = office.submitted("all")
-    # m4 holds chair, which inherits member, so four members are eligible.
+    # m4 has the role chair, which inherits member, so four members are eligible.
     assert set(progress(office, record).levels[0].eligible) == {"m1", "m2", "m3", "m4"}
     for user in ("m1", "m2", "m3"):
         record = office.sign(user, record)

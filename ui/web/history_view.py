@@ -29,7 +29,7 @@ _FLOW_ACTIONS = {
     "sla_reminder": ("Time limit reminder for “{}”", "“{}”时限提醒"),
     "sla_escalation": ("“{}” overdue, escalated", "“{}”超时升级"),
 }
-#: What the flow engine logs besides the state, by the name it logs it under.
+#: Labels of the values the flow engine logs besides the state, by the key it logs them under.
 _FLOW_CHANGES = {
     "on_behalf_of": ("Acting for", "代办对象"),
     "level": ("Approval level", "审批级别"),
