@@ -1,41 +1,29 @@
 """Cross-check flows against the other documents and against themselves.
 
 `check_flow` lists the checks of one flow. The states, fields and roles it names must
-exist, and the kind of each transition must fit its target. Some role should be granted
-each transition, and each approval routing table must match every record exactly once.
-When the flow has transitions and every state they name is declared, every state should
-be reachable from the initial state, and every state that is not final should have a
-transition out.
+exist, and the kind of each transition must fit its target. Each SLA must have a length
+that its reminder fits in, and must expire into a transition that may fire in its place.
+Some role should be granted each transition, and each approval routing table must match
+every record exactly once (metamodel/crosscheck_routing.py). When the flow has
+transitions and every state they name is declared, every state should be reachable from
+the initial state, and every state that is not final should have a transition out.
 """
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Mapping, TypeVar
 
 from metamodel import model as m
-from metamodel.decision_tables import (
-    MAX_CELLS,
-    Region,
-    TooManyCells,
-    coverage,
-    field_domain,
-    input_field,
-    plain_path,
-    range_is_empty,
-    show_range,
-)
-from metamodel.build_flows import text_key
-from metamodel.diagnostics import DocPath, Text, suggest
-from metamodel.expressions import VARIABLES, Expression
+from metamodel.crosscheck_routing import check_routing
+from metamodel.decision_tables import show_number
+from metamodel.diagnostics import DocPath, suggest
 from metamodel.yamlsource import Document
 
 if TYPE_CHECKING:
     from metamodel.crosscheck import CrossChecker
 
 _Item = TypeVar("_Item")
-
-#: Maximum number of gaps, and of overlaps, reported per routing table. The last one reported counts the rest.
-REPORTED_REGIONS = 10
 
 
 def check_flows(checker: CrossChecker) -> None:
@@ -56,6 +44,9 @@ def check_flow(checker: CrossChecker, document: Document, flow: m.Flow, entity: 
     transitions = _declared(document.data["transitions"], flow.transitions)
     known = _check_references(checker, document, flow, entity, states, transitions)
     _check_kinds(checker, document, flow, transitions, known)
+    for index, transition in transitions:
+        if transition.sla is not None:
+            _check_sla(checker, document, flow, ("transitions", index), transition, transition.sla)
     _check_grants(checker, document, flow, transitions)
     for index, transition in transitions:
         if transition.approval is not None and transition.approval.routing is not None:
@@ -113,31 +104,63 @@ def _check_references(
             )
         for role_path, role in _named_roles(path, transition):
             checker.role_ref(document, role_path, role)
-        if transition.sla is not None:
-            if transition.sla.escalate_to is not None:
-                checker.role_ref(document, path + ("sla", "escalate_to"), transition.sla.escalate_to)
-            expiry = transition.sla.on_expiry
-            if expiry is not None and expiry not in flow.transitions:
-                expected = sorted(flow.transitions)
-                checker.report(
-                    document, "ref.E007", path + ("sla", "on_expiry"), found=expiry, flow=flow.name, expected=expected,
-                    suggestion=suggest(expiry, expected),
-                )
-            elif expiry is not None:
-                target = flow.transitions[expiry]
-                if target.approval is not None:
-                    checker.report(document, "flow.E007", path + ("sla", "on_expiry"), found=expiry, transition=transition.name,
-                                   problem="needs approvals, which a time limit must not skip",
-                                   problem_zh="需要审批，时限到期不能跳过审批")
-                elif not set(target.sources) & set(transition.sources):
-                    checker.report(document, "flow.E007", path + ("sla", "on_expiry"), found=expiry, transition=transition.name,
-                                   problem="does not start from any state this transition starts from",
-                                   problem_zh="的起点与该流转的起点都不相同")
         if entity is not None:
             for key in ("required_fields", "required_documents"):
                 for position, name in enumerate(getattr(transition, key)):
                     checker.field_ref(document, path + (key, position), entity, name)
     return known
+
+
+def _check_sla(checker: CrossChecker, document: Document, flow: m.Flow, path: DocPath, transition: m.Transition, sla: m.Sla) -> None:
+    """Check an SLA's length and reminder, the role it escalates to and the transition it fires when it runs out.
+
+    The runtime (runtime/flow_sweep.py) acts on both `escalate_to` and `on_expiry` when the
+    time runs out: it notifies the role, then fires the transition if its guard and required
+    fields allow, so the two may be given together.
+    """
+    sla_path = path + ("sla",)
+    if sla.hours is None and sla.working_days is None:
+        checker.diagnostics.append(document.diagnostic("flow.E008", sla_path, at_key=True, found=transition.name))
+    elif sla.remind_before_hours is not None:
+        _check_reminder(checker, document, sla_path, transition.name, sla, sla.remind_before_hours)
+    if sla.escalate_to is not None:
+        checker.role_ref(document, sla_path + ("escalate_to",), sla.escalate_to)
+    expiry = sla.on_expiry
+    if expiry is not None and expiry not in flow.transitions:
+        expected = sorted(flow.transitions)
+        checker.report(
+            document, "ref.E007", sla_path + ("on_expiry",), found=expiry, flow=flow.name, expected=expected,
+            suggestion=suggest(expiry, expected),
+        )
+    elif expiry is not None:
+        target = flow.transitions[expiry]
+        if target.approval is not None:
+            checker.report(document, "flow.E007", sla_path + ("on_expiry",), found=expiry, transition=transition.name,
+                           problem="needs approvals, which a time limit must not skip",
+                           problem_zh="需要审批，时限到期不能跳过审批")
+        elif not set(target.sources) & set(transition.sources):
+            checker.report(document, "flow.E007", sla_path + ("on_expiry",), found=expiry, transition=transition.name,
+                           problem="does not start from any state this transition starts from",
+                           problem_zh="的起点与该流转的起点都不相同")
+
+
+def _check_reminder(checker: CrossChecker, document: Document, sla_path: DocPath, name: str, sla: m.Sla, before: Decimal) -> None:
+    """Report a reminder set as early as the SLA's start or earlier, which the sweep would send at once.
+
+    With `hours` the SLA's length is exact. With `working_days` the due time is the same
+    time of day that many working days later, so the SLA lasts at least working_days × 24
+    hours and longer across weekends and holidays: a reminder that early is a warning.
+    """
+    where = sla_path + ("remind_before_hours",)
+    if sla.hours is not None and before >= sla.hours:
+        checker.report(
+            document, "flow.E009", where, found=before, before=show_number(before), transition=name, hours=show_number(sla.hours)
+        )
+    elif sla.working_days is not None and before >= sla.working_days * 24:
+        checker.report(
+            document, "flow.W006", where, found=before, before=show_number(before), transition=name, days=sla.working_days,
+            hours=sla.working_days * 24,
+        )
 
 
 def _named_roles(path: DocPath, transition: m.Transition) -> list[tuple[DocPath, str]]:
@@ -243,146 +266,3 @@ def _with_inherited(role: str, permissions: m.Permissions) -> set[str]:
                 roles.add(parent)
                 pending.append(parent)
     return roles
-
-
-def check_routing(checker: CrossChecker, document: Document, path: DocPath, approval: m.Approval, entity: m.Entity | None) -> None:
-    """Check a routing table's rules against its inputs and levels, then that exactly one rule matches every record."""
-    table = approval.routing
-    if table is None:
-        return
-    routing: DocPath = path + ("routing",)
-    fields = {
-        name: input_field(checker.model, entity.name, source) if entity is not None else None for name, source in table.inputs.items()
-    }
-    levels = [level.name for level in approval.levels]
-    # The expression check reports an input that names a missing field, and its values are unknown here.
-    sound = entity is None or not any(_names_missing_field(checker.model, entity, source) for source in table.inputs.values())
-    first_use: dict[str, tuple[bool, DocPath]] = {}
-    for index, rule in enumerate(table.rules):
-        rule_path: DocPath = routing + ("rules", index)
-        for name, condition in rule.when.items():
-            sound = _check_condition(checker, document, rule_path + ("when", name), name, condition, table, fields, first_use) and sound
-        for position, level in enumerate(rule.result):
-            if level not in levels:
-                checker.report(
-                    document, "routing.E004", rule_path + ("levels", position), found=level, expected=levels,
-                    suggestion=suggest(level, levels),
-                )
-    if sound:
-        _check_coverage(checker, document, routing, table, {name: field_domain(field) for name, field in fields.items()})
-
-
-def _check_condition(
-    checker: CrossChecker,
-    document: Document,
-    path: DocPath,
-    name: str,
-    condition: m.Condition,
-    table: m.DecisionTable,
-    fields: Mapping[str, m.Field | None],
-    first_use: dict[str, tuple[bool, DocPath]],
-) -> bool:
-    """Check a rule's condition on one input, and return whether the table's coverage can still be analysed.
-
-    `first_use` keeps, per input, whether its first condition is a range and where it is.
-    """
-    if name not in table.inputs:
-        inputs = list(table.inputs)
-        checker.diagnostics.append(
-            document.diagnostic("routing.E003", path, at_key=True, found=name, expected=inputs, suggestion=suggest(name, inputs))
-        )
-        return False
-    is_range = isinstance(condition, m.RangeCondition)
-    first_is_range, first_path = first_use.setdefault(name, (is_range, path))
-    field, source = fields[name], table.inputs[name].source
-    if first_is_range != is_range:
-        checker.report(
-            document, "routing.E006", path, found=name, kind=_KINDS[is_range], other_kind=_KINDS[first_is_range],
-            other=_rule_position(document, first_path[:-2]),
-        )
-        return False
-    if isinstance(condition, m.RangeCondition):
-        if field is not None and field.type not in m.NUMERIC_TYPES:
-            # Reported once, at the input's first condition, because the field's type is the mistake.
-            if first_path == path:
-                checker.report(document, "routing.E008", path, found=name, field=source, type=field.type)
-            return False
-        if range_is_empty(condition):
-            checker.report(document, "routing.E005", path, found=name, range=show_range(condition))
-            return False
-        return True
-    choices = field_domain(field).choices
-    written = _data_at(document.data, path)
-    for position, value in enumerate(written if choices is not None and isinstance(written, list) else ()):
-        if text_key(value) not in (choices or ()):
-            checker.report(
-                document, "routing.E007", path + (position,), found=text_key(value), field=source, expected=list(choices or ()),
-                suggestion=suggest(text_key(value), choices or ()),
-            )
-    return True
-
-
-def _names_missing_field(model: m.AppModel, entity: m.Entity, expression: Expression) -> bool:
-    """Tell whether an input that is a plain field path names a field that does not exist."""
-    path = plain_path(expression)
-    if path is None or path[0] in VARIABLES or path[0] in m.SYSTEM_FIELDS:
-        return False
-    fields = entity.fields
-    for name in path:
-        field = fields.get(name)
-        if field is None:
-            return True
-        target = model.entities.get(field.entity or "") if field.type == "reference" else None
-        if target is None:
-            return False
-        fields = target.fields
-    return False
-
-
-_KINDS = {True: Text("a range", "范围"), False: Text("a list of values", "取值列表")}
-
-
-def _check_coverage(
-    checker: CrossChecker, document: Document, routing: DocPath, table: m.DecisionTable, domains: Mapping[str, Any]
-) -> None:
-    try:
-        gaps, overlaps = coverage(table, domains, MAX_CELLS)
-    except TooManyCells as exc:
-        checker.diagnostics.append(document.diagnostic("routing.W001", routing, at_key=True, found=exc.cells, expected=exc.limit))
-        return
-    for position, gap in enumerate(gaps[:REPORTED_REGIONS]):
-        more = _more(len(gaps)) if position == REPORTED_REGIONS - 1 else _NO_MORE
-        checker.diagnostics.append(document.diagnostic("routing.E001", routing + ("rules",), at_key=True, cell=gap.text, more=more))
-    for position, overlap in enumerate(overlaps[:REPORTED_REGIONS]):
-        more = _more(len(overlaps)) if position == REPORTED_REGIONS - 1 else _NO_MORE
-        checker.report(
-            document, "routing.E002", routing + ("rules", overlap.rules[-1]), cell=overlap.text, more=more,
-            rules=_rule_list(document, routing, overlap),
-        )
-
-
-_NO_MORE = Text("", "")
-
-
-def _more(count: int) -> Text:
-    rest = count - REPORTED_REGIONS
-    if rest <= 0:
-        return _NO_MORE
-    return Text(f" (and {rest} more not listed)", f"（另有 {rest} 处未列出）")
-
-
-def _rule_list(document: Document, routing: DocPath, region: Region) -> Text:
-    positions = [_rule_position(document, routing + ("rules", index)) for index in region.rules]
-    return Text(", ".join(item.en for item in positions), "、".join(item.zh_cn for item in positions))
-
-
-def _rule_position(document: Document, path: DocPath) -> Text:
-    """Name a rule as "rules[2] (line 14)"."""
-    line = document.position(path)[0]
-    return Text(f"rules[{path[-1]}] (line {line})", f"rules[{path[-1]}]（第 {line} 行）")
-
-
-def _data_at(data: Any, path: DocPath) -> Any:
-    for part in path:
-        data = data[part]
-    return data

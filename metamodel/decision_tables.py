@@ -9,7 +9,8 @@ name matches any value; an input whose value is None matches only there.
 `coverage` analyses a table without records: it splits the values of each input into
 cells at every bound the rules name, goes through every combination of cells, and
 returns the combinations that no rule matches (gaps) and those that several rules
-match (overlaps), merged into boxes and described in both languages.
+match (overlaps), merged into boxes and described in both languages. `empty_gaps`
+does the same for records whose one input is empty.
 """
 
 from __future__ import annotations
@@ -282,6 +283,20 @@ def coverage(
     return gaps, overlaps
 
 
+def empty_gaps(
+    table: m.DecisionTable, name: str, domains: Mapping[str, InputDomain] | None = None, limit: int = MAX_CELLS
+) -> list[Region]:
+    """Return the boxes of the other inputs where no rule matches a record whose input `name` is empty (None).
+
+    No condition holds for an empty value, so only the rules that do not name the input
+    can match such a record. Raise TooManyCells as `coverage` does.
+    """
+    rules = tuple(rule for rule in table.rules if name not in rule.when)
+    inputs = {key: expression for key, expression in table.inputs.items() if key != name}
+    gaps, _ = coverage(m.DecisionTable(inputs=m.frozen_mapping(inputs), rules=rules), domains, limit)
+    return gaps
+
+
 def _axis(table: m.DecisionTable, name: str, domain: InputDomain) -> _Axis:
     conditions = [(index, rule.when[name]) for index, rule in enumerate(table.rules) if name in rule.when]
     kinds = {"range" if isinstance(condition, m.RangeCondition) else "set" for _, condition in conditions}
@@ -400,8 +415,12 @@ def _describe(box: tuple[tuple[int, ...], ...], axes: Sequence[_Axis]) -> Text:
         parts_en.append(en)
         parts_zh.append(zh)
     if not parts_en:
-        return Text("any value of the inputs", "输入取任何值")
+        return ANY_VALUE
     return Text(", ".join(parts_en), "，".join(parts_zh))
+
+
+#: The description of a box that spans every value of every input.
+ANY_VALUE = Text("any value of the inputs", "输入取任何值")
 
 
 def _describe_spans(axis: _Axis, indexes: tuple[int, ...]) -> tuple[str, str]:

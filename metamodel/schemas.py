@@ -8,15 +8,17 @@ turned into a positioned diagnostic with its own code.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Mapping
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 from referencing import Registry, Resource
 
-from metamodel.diagnostics import Diagnostic, DocPath, Text, format_path, suggest
+from metamodel.diagnostics import Diagnostic, DocPath, Text, format_path, show_value, suggest
+from metamodel.schema_branches import SchemaTree
 from metamodel.yamlsource import Document
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"
@@ -102,26 +104,94 @@ def validator_for(kind: str) -> Draft202012Validator:
 
 def validate_document(kind: str, document: Document) -> list[Diagnostic]:
     """Validate a document against its kind's schema and return one diagnostic per problem."""
+    return diagnose(validator_for(kind), kind, document)
+
+
+def diagnose(validator: Draft202012Validator, kind: str, document: Document) -> list[Diagnostic]:
+    """Turn the validator's errors on a document into diagnostics.
+
+    An error from the `then` or `else` of an `if` whose tested key is itself missing or
+    invalid is left out: the branch was chosen by a value that is wrong, so its errors
+    would only mislead, and the key's own error names the fix.
+    """
+    errors = list(validator.iter_errors(document.data))
+    root: Any = validator.schema
+    scope = _Scope(SchemaTree(root, _registry()), document)
+    for error in errors:
+        if not scope.tree.conditions(error):
+            scope.invalid.update(_invalid_paths(error))
     diagnostics: list[Diagnostic] = []
-    for error in validator_for(kind).iter_errors(document.data):
-        diagnostics.extend(_diagnostics_for(error, kind, document))
+    for error in errors:
+        diagnostics.extend(_diagnostics_for(error, kind, document, scope))
     return diagnostics
 
 
-def _diagnostics_for(error: ValidationError, kind: str, document: Document) -> Iterator[Diagnostic]:
-    # Of an anyOf, report what is wrong inside the alternative that fits the value's type.
-    if error.validator in ("anyOf", "oneOf") and error.context:
-        branch = _fitting_branch(error)
-        if branch is not None:
-            for sub in branch:
-                yield from _diagnostics_for(sub, kind, document)
-            return
-        types = sorted({name for sub in error.context if sub.validator == "type" for name in _as_list(sub.validator_value)})
-        where: DocPath = tuple(error.absolute_path)
-        expected = Text(" or ".join(_TYPE_WORDS[name][0] for name in types), "或".join(_TYPE_WORDS[name][1] for name in types))
-        yield document.diagnostic(
-            "schema.E001", where, found=_found(document, where, error.instance), expected=expected, advice=_type_advice(error.instance, types)
+@dataclass
+class _Scope:
+    tree: SchemaTree
+    document: Document
+    #: Paths of the values that are missing or invalid, from the errors outside any `then` or `else`.
+    #: NOTE: errors inside anyOf/oneOf alternatives are not read, so an `if` within an alternative keeps its branch's errors.
+    invalid: set[DocPath] = field(default_factory=set)
+
+    def follows_invalid_key(self, error: ValidationError) -> bool:
+        """Tell whether an `if` that chose the error's branch tested a key that is missing or invalid."""
+        return any(
+            condition.path + (key,) in self.invalid for condition in self.tree.conditions(error) for key in condition.keys
         )
+
+    def condition_text(self, error: ValidationError) -> Text:
+        """Describe the values that chose the error's innermost `then` or `else`, such as 'mode is "single"'."""
+        conditions = self.tree.conditions(error)
+        if not conditions:
+            return Text("here", "此处")
+        condition = conditions[-1]
+        parts_en: list[str] = []
+        parts_zh: list[str] = []
+        for key in condition.keys:
+            value = _value_at(self.document.data, condition.path + (key,))
+            if value is _MISSING:
+                parts_en.append(f"{key} is not given")
+                parts_zh.append(f"未填写 {key}")
+            else:
+                parts_en.append(f"{key} is {show_value(value)}")
+                parts_zh.append(f"{key} 为 {show_value(value)}")
+        return Text("when " + " and ".join(parts_en), " 且 ".join(parts_zh) + " 时")
+
+
+#: Keywords that judge a mapping as a whole, not the value at the error's path.
+_WHOLE_MAPPING_KEYWORDS = frozenset(
+    {"required", "additionalProperties", "not", "minProperties", "maxProperties", "propertyNames", "dependentRequired"}
+)
+
+_MISSING = object()
+
+
+def _invalid_paths(error: ValidationError) -> list[DocPath]:
+    path: DocPath = tuple(error.absolute_path)
+    if error.validator == "required" and isinstance(error.instance, dict):
+        return [path + (key,) for key in _as_list(error.validator_value) if key not in error.instance]
+    if error.validator in _WHOLE_MAPPING_KEYWORDS:
+        return []
+    return [path]
+
+
+def _value_at(data: Any, path: DocPath) -> Any:
+    for part in path:
+        if isinstance(data, dict) and part in data:
+            data = data[part]
+        elif isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
+            data = data[part]
+        else:
+            return _MISSING
+    return data
+
+
+def _diagnostics_for(error: ValidationError, kind: str, document: Document, scope: _Scope) -> Iterator[Diagnostic]:
+    if scope.follows_invalid_key(error):
+        return
+    if error.validator in ("anyOf", "oneOf") and error.context:
+        yield from _alternative_diagnostics(error, kind, document, scope)
         return
 
     # jsonschema types these attributes as possibly unset; after iter_errors they are always set.
@@ -157,8 +227,7 @@ def _diagnostics_for(error: ValidationError, kind: str, document: Document) -> I
         yield document.diagnostic("schema.E001", path, found=found, expected=expected, advice=_type_advice(instance, types))
     elif validator in ("enum", "const"):
         allowed = schema_value if validator == "enum" else [schema_value]
-        suggestion = suggest(instance, [str(item) for item in allowed]) if isinstance(instance, str) else None
-        yield document.diagnostic("schema.E004", path, found=found, expected=allowed, suggestion=suggestion)
+        yield _not_allowed(document, path, instance, allowed)
     elif validator == "pattern":
         rule = _PATTERN_RULES.get(schema_value)
         if rule is not None:
@@ -177,9 +246,8 @@ def _diagnostics_for(error: ValidationError, kind: str, document: Document) -> I
         )
     elif validator == "uniqueItems":
         yield document.diagnostic("schema.E009", path)
-    elif validator == "not" and isinstance(instance, dict):
-        keys = sorted(set(instance) & set(schema_value.get("required", [])))
-        yield document.diagnostic("schema.E011", path, found=keys, expected=keys)
+    elif validator == "not" and isinstance(instance, dict) and _forbidden_keys(schema_value, instance):
+        yield from _forbidden_diagnostics(error, document, scope)
     elif validator == "propertyNames":
         yield document.diagnostic(
             "schema.E006", path + (instance,), at_key=True, found=instance, expected=NAME_PATTERN, rule=_PATTERN_RULES[NAME_PATTERN]
@@ -188,17 +256,96 @@ def _diagnostics_for(error: ValidationError, kind: str, document: Document) -> I
         yield document.diagnostic("schema.E010", path, found=error.message, kind=kind)
 
 
-def _fitting_branch(error: ValidationError) -> list[ValidationError] | None:
-    """Return the errors of the first anyOf alternative whose type fits the value, or None if none fits."""
+def _not_allowed(document: Document, path: DocPath, instance: Any, allowed: list[Any]) -> Diagnostic:
+    suggestion = suggest(instance, [str(item) for item in allowed]) if isinstance(instance, str) else None
+    return document.diagnostic("schema.E004", path, found=_found(document, path, instance), expected=allowed, suggestion=suggestion)
+
+
+def _forbidden_keys(schema_value: Any, instance: Mapping[str, Any]) -> list[list[str]]:
+    """Return the key sets of a `not` that the mapping gives in full.
+
+    The `not` contains `required`, or an `anyOf` of `required`s: {"required": ["scope", "filter"]}
+    forbids the two together, and {"anyOf": [{"required": ["levels"]}, ...]} forbids each key.
+    """
+    clauses = [schema_value] if "required" in schema_value else schema_value.get("anyOf", [])
+    return [
+        list(clause["required"]) for clause in clauses
+        if isinstance(clause, dict) and clause.get("required") and all(key in instance for key in clause["required"])
+    ]
+
+
+def _forbidden_diagnostics(error: ValidationError, document: Document, scope: _Scope) -> Iterator[Diagnostic]:
+    """Report keys given together that exclude each other (schema.E011), or keys given where they are not allowed (schema.E013)."""
+    path: DocPath = tuple(error.absolute_path)
+    schema_value: Any = error.validator_value
+    instance: Any = error.instance
+    given = _forbidden_keys(schema_value, instance)
+    if all(len(keys) > 1 for keys in given):
+        clauses = [schema_value] if "required" in schema_value else schema_value.get("anyOf", [])
+        exclusive = sorted({key for clause in clauses for key in clause.get("required", [])})
+        yield document.diagnostic("schema.E011", path, found=sorted({key for keys in given for key in keys}), expected=exclusive)
+        return
+    condition = scope.condition_text(error)
+    tested = [key for item in scope.tree.conditions(error)[-1:] for key in item.keys]
+    if tested:
+        names = ", ".join(tested)
+        advice = Text(
+            f"Remove it, or correct {names} if its value is wrong: {names} decides which keys apply.",
+            f"请删除它；如果 {names} 的值有误，请改正：{names} 决定可以填写哪些键。",
+        )
+    else:
+        advice = Text("Remove it.", "请删除它。")
+    for key in sorted({key for keys in given for key in keys}):
+        yield document.diagnostic("schema.E013", path + (key,), at_key=True, found=key, condition=condition, advice=advice)
+
+
+def _alternative_diagnostics(error: ValidationError, kind: str, document: Document, scope: _Scope) -> Iterator[Diagnostic]:
+    """Report what is wrong inside the anyOf/oneOf alternative that fits the value.
+
+    An alternative fits when the value has its type and the keys that tell the
+    alternatives apart (a property that two of them restrict with const or enum) hold
+    one of its values. When the type fits some alternatives but such a key fits none,
+    the key is reported once with every value the alternatives allow.
+    """
+    depth = len(error.absolute_path)
     branches: dict[Any, list[ValidationError]] = {}
     for sub in error.context or ():
         branches.setdefault(sub.relative_schema_path[0], []).append(sub)
-    depth = len(error.absolute_path)
-    for _, errors in sorted(branches.items(), key=lambda item: str(item[0])):
-        wrong_type = all(sub.validator == "type" and len(sub.absolute_path) == depth for sub in errors)
-        if not wrong_type:
-            return errors
-    return None
+    ordered = [errors for _, errors in sorted(branches.items(), key=lambda item: str(item[0]))]
+    fitting = [errors for errors in ordered if not all(sub.validator == "type" and len(sub.absolute_path) == depth for sub in errors)]
+
+    alternatives = scope.tree.alternatives(error)
+    counts: dict[str, int] = {}
+    for values in alternatives:
+        for key in values:
+            counts[key] = counts.get(key, 0) + 1
+    selectors = {key for key, count in counts.items() if count > 1}
+
+    def rejected_key(sub: ValidationError) -> str | None:
+        last = sub.absolute_path[-1] if len(sub.absolute_path) == depth + 1 else None
+        return str(last) if sub.validator in ("enum", "const") and last in selectors else None
+
+    for errors in fitting:
+        if not any(rejected_key(sub) for sub in errors):
+            for sub in errors:
+                yield from _diagnostics_for(sub, kind, document, scope)
+            return
+    if fitting:
+        key = next(name for sub in fitting[0] if (name := rejected_key(sub)) is not None)
+        allowed: list[Any] = []
+        for values in alternatives:
+            allowed.extend(value for value in values.get(key, ()) if value not in allowed)
+        path: DocPath = tuple(error.absolute_path) + (key,)
+        instance: Any = error.instance
+        yield _not_allowed(document, path, instance[key], allowed)
+        return
+
+    types = sorted({name for sub in error.context or () if sub.validator == "type" for name in _as_list(sub.validator_value)})
+    where: DocPath = tuple(error.absolute_path)
+    expected = Text(" or ".join(_TYPE_WORDS[name][0] for name in types), "或".join(_TYPE_WORDS[name][1] for name in types))
+    yield document.diagnostic(
+        "schema.E001", where, found=_found(document, where, error.instance), expected=expected, advice=_type_advice(error.instance, types)
+    )
 
 
 def _as_list(value: Any) -> list[Any]:

@@ -13,6 +13,7 @@ from metamodel.decision_tables import (
     MixedConditions,
     TooManyCells,
     coverage,
+    empty_gaps,
     field_domain,
     matching_rules,
     plain_path,
@@ -186,6 +187,33 @@ def test_table_no_rule_matches_at_all() -> None:
     gaps, _ = coverage(impossible, {"grade": InputDomain(choices=("C",))})
 
     assert [gap.text.en for gap in gaps] == ["any value of the inputs"]
+
+
+def test_empty_input_matches_rules_that_leave_it_out() -> None:
+    # Rules 0 and 3 do not name grade, so a record without a grade is routed only outside (150000, 300000].
+    gaps = empty_gaps(ROUTING, "grade", {"grade": GRADES})
+
+    assert [gap.text.en for gap in gaps] == ["amount in (150000, 300000]"]
+    assert gaps[0].text.zh_cn == "amount 在 (150000, 300000] 内"
+
+
+def test_empty_input_every_rule_names() -> None:
+    assert [gap.text.en for gap in empty_gaps(ROUTING, "amount", {"grade": GRADES})] == ["any value of the inputs"]
+
+
+def test_empty_input_covered_by_rule_without_it() -> None:
+    catch_all = table(rule("branch", grade=["A"]), rule("branch risk"))
+
+    assert empty_gaps(catch_all, "grade", {"grade": GRADES}) == []
+
+
+def test_empty_input_cap_on_cells() -> None:
+    # The 200 rules that do not name grade still match a record without one, and split amount into 403 cells.
+    many = table(*(rule("branch", amount={"min": bound, "below": bound + 1}) for bound in range(0, 200)), rule("risk", grade=["A"]))
+
+    with pytest.raises(TooManyCells) as raised:
+        empty_gaps(many, "grade", limit=100)
+    assert raised.value.cells == 403
 
 
 def test_cap_on_cells() -> None:

@@ -19,6 +19,7 @@ fields:
   - name: rating
     type: enum
     label: {zh-CN: 评级, en: Rating}
+    required: true
     choices:
       - {value: A, label: {zh-CN: 甲, en: A}}
       - {value: B, label: {zh-CN: 乙, en: B}}
@@ -31,8 +32,8 @@ name: item
 label: {zh-CN: 商品, en: Item}
 fields:
   - {name: title, type: string, label: {zh-CN: 名称, en: Title}}
-  - {name: price, type: money, label: {zh-CN: 价格, en: Price}, min: 0}
-  - {name: supplier, type: reference, entity: supplier, label: {zh-CN: 供应商, en: Supplier}}
+  - {name: price, type: money, label: {zh-CN: 价格, en: Price}, min: 0, required: true}
+  - {name: supplier, type: reference, entity: supplier, label: {zh-CN: 供应商, en: Supplier}, required: true}
   - {name: urgent, type: boolean, label: {zh-CN: 加急, en: Urgent}}
 """
 
@@ -112,6 +113,10 @@ def test_sound_flow_has_no_diagnostic(check: CheckFiles) -> None:
     assert approval.routing is not None
 
 
+SUBMIT = "to: review, roles: [clerk]}"
+#: The submit transition's line up to its closing brace, for adding keys to it.
+SUBMIT_WITH = "to: review, roles: [clerk], "
+
 # (case, flow YAML, code, line, column, English message)
 CASES: list[tuple[str, str, str, int, int, str]] = [
     (
@@ -175,6 +180,76 @@ CASES: list[tuple[str, str, str, int, int, str]] = [
         "flow.E007", 11, 120, 'the SLA of "submit" fires "reject" when it runs out, but "reject" does not start from any state this transition starts from',
     ),
     (
+        "sla with hours and working days",
+        changed(SUBMIT, SUBMIT_WITH + "sla: {hours: 4, working_days: 1}}"),
+        "schema.E011", 11, 98, 'transitions[0].sla names "hours", "working_days", but only one of "hours", "working_days" may be given',
+    ),
+    (
+        "sla without a length",
+        changed(SUBMIT, SUBMIT_WITH + "sla: {escalate_to: manager}}"),
+        "flow.E008", 11, 93,
+        'the SLA of "submit" has neither hours nor working_days, so it never runs out and its reminder, escalation and expiry never happen',
+    ),
+    (
+        "reminder as long as the sla",
+        changed(SUBMIT, SUBMIT_WITH + "sla: {hours: 4, remind_before_hours: 4}}"),
+        "flow.E009", 11, 130,
+        'the SLA of "submit" reminds 4 hours before it runs out, but it lasts only 4 hours, so the reminder would be sent as soon as the step starts',
+    ),
+    (
+        "reminder longer than the sla",
+        changed(SUBMIT, SUBMIT_WITH + "sla: {hours: 1.5, remind_before_hours: 2}}"),
+        "flow.E009", 11, 132,
+        'the SLA of "submit" reminds 2 hours before it runs out, but it lasts only 1.5 hours, so the reminder would be sent as soon as the step starts',
+    ),
+    (
+        "level with quorum and ratio",
+        changed("roles: [director], quorum: 2}", "roles: [director], quorum: 2, ratio: 0.5}"),
+        "schema.E011", 24, 11,
+        'transitions[4].approval.levels[2] names "quorum", "ratio", but only one of "all", "quorum", "ratio" may be given',
+    ),
+    (
+        "level with all and quorum",
+        changed("roles: [director], quorum: 2}", "roles: [director], quorum: 2, all: true}"),
+        "schema.E011", 24, 11,
+        'transitions[4].approval.levels[2] names "all", "quorum", but only one of "all", "quorum", "ratio" may be given',
+    ),
+    (
+        "countersign with quorum and ratio",
+        changed(SUBMIT, SUBMIT_WITH + "approval: {mode: countersign, roles: [clerk], quorum: 2, ratio: 0.5}}"),
+        "schema.E011", 11, 103, 'transitions[0].approval names "quorum", "ratio", but only one of "quorum", "ratio" may be given',
+    ),
+    (
+        "any_of with quorum",
+        changed(SUBMIT, SUBMIT_WITH + "approval: {mode: any_of, roles: [clerk], quorum: 2}}"),
+        "schema.E013", 11, 134, 'transitions[0].approval.quorum may not be given when mode is "any_of"',
+    ),
+    (
+        "single with ratio",
+        changed(SUBMIT, SUBMIT_WITH + "approval: {mode: single, roles: [clerk], ratio: 0.5}}"),
+        "schema.E013", 11, 134, 'transitions[0].approval.ratio may not be given when mode is "single"',
+    ),
+    (
+        "single with levels",
+        changed(SUBMIT, SUBMIT_WITH + "approval: {mode: single, roles: [clerk], levels: [{name: a, label: {zh-CN: 甲, en: A}, roles: [clerk]}]}}"),
+        "schema.E013", 11, 134, 'transitions[0].approval.levels may not be given when mode is "single"',
+    ),
+    (
+        "levels with roles",
+        changed("mode: levels\n", "mode: levels\n      roles: [manager]\n"),
+        "schema.E013", 21, 7, 'transitions[4].approval.roles may not be given when mode is "levels"',
+    ),
+    (
+        "misspelt mode",
+        changed("mode: levels\n", "mode: level\n"),
+        "schema.E004", 20, 13, 'transitions[4].approval.mode must be one of "single", "any_of", "countersign", "levels", found "level"',
+    ),
+    (
+        "approval without mode",
+        changed("      mode: levels\n", ""),
+        "schema.E003", 20, 7, 'transitions[4].approval is missing the required key "mode"',
+    ),
+    (
         "unknown role of a level",
         changed("roles: [buyer]}", "roles: [byer]}"),
         "ref.E003", 23, 70, 'transitions[4].approval.levels[1].roles[0] names the role "byer", which is not declared',
@@ -234,6 +309,13 @@ WARNING_CASES: list[tuple[str, str, str, str, int, int, str]] = [
         "level role without the grant",
         ITEM_FLOW, changed("{role: buyer, entity: item, actions: [read, approve]}", "{role: buyer, entity: item, actions: [read]}", ACCESS),
         "flow.W004", 23, 70, 'transitions[4].approval.levels[1].roles[0] names the role "buyer", which is not granted the action approve on item, directly or through inherits',
+    ),
+    (
+        "reminder as long as the working days",
+        changed(SUBMIT, SUBMIT_WITH + "sla: {working_days: 1, remind_before_hours: 24}}"), ACCESS,
+        "flow.W006", 11, 137,
+        'the SLA of "submit" reminds 24 hours before it runs out, but working_days: 1 can last as little as 24 hours, '
+        "so the reminder may be sent as soon as the step starts",
     ),
     (
         "return to a later state",
@@ -370,3 +452,111 @@ def test_positions_skip_a_repeated_transition(check: CheckFiles) -> None:
         ("name.E003", ("transitions", 1, "name")),
         ("ref.E003", ("transitions", 3, "roles", 0)),
     ]
+
+
+def test_schema_messages_in_chinese(check: CheckFiles) -> None:
+    forbidden = check(app(changed(SUBMIT, SUBMIT_WITH + "approval: {mode: any_of, roles: [clerk], quorum: 2}}"))).errors
+    exclusive = check(app(changed("roles: [director], quorum: 2}", "roles: [director], quorum: 2, all: true}"))).errors
+
+    assert [item.code for item in forbidden + exclusive] == ["schema.E013", "schema.E011"]
+    assert forbidden[0].message("zh-CN") == 'mode 为 "any_of" 时不能填写 transitions[0].approval.quorum'
+    assert forbidden[0].hint("zh-CN") == "请删除它；如果 mode 的值有误，请改正：mode 决定可以填写哪些键。"
+    assert forbidden[0].hint("en") == "Remove it, or correct mode if its value is wrong: mode decides which keys apply."
+    assert exclusive[0].message("zh-CN") == (
+        'transitions[4].approval.levels[2] 同时给出了 "all", "quorum"，但 "all", "quorum", "ratio" 只能选一个'
+    )
+
+
+def test_sla_messages_in_chinese(check: CheckFiles) -> None:
+    hours = check(app(changed(SUBMIT, SUBMIT_WITH + "sla: {hours: 4, remind_before_hours: 6}}"))).diagnostics
+    days = check(app(changed(SUBMIT, SUBMIT_WITH + "sla: {working_days: 2, remind_before_hours: 48}}"))).diagnostics
+
+    assert [item.code for item in hours + days] == ["flow.E009", "flow.W006"]
+    assert hours[0].message("zh-CN") == '流转 "submit" 的时限在到期前 6 小时提醒，但时限只有 4 小时，提醒会在进入该步骤时立即发出'
+    assert hours[0].hint("en") == "Make remind_before_hours smaller than hours (4), or remove it."
+    assert days[0].message("zh-CN") == '流转 "submit" 的时限在到期前 48 小时提醒，但 2 个工作日最短只有 48 小时，提醒可能在进入该步骤时立即发出'
+
+
+def test_reminder_within_the_sla_is_accepted(check: CheckFiles) -> None:
+    hours = changed(SUBMIT, SUBMIT_WITH + "sla: {hours: 4, remind_before_hours: 3.5}}")
+    days = changed(SUBMIT, SUBMIT_WITH + "sla: {working_days: 2, remind_before_hours: 47}}")
+
+    assert check(app(hours)).diagnostics == []
+    assert check(app(days)).diagnostics == []
+
+
+def test_escalation_and_expiry_together_are_accepted(check: CheckFiles) -> None:
+    # When the time runs out the sweep notifies the escalation role and then fires the expiry transition, so both act.
+    flow = changed("    to: approved\n", "    to: approved\n    sla: {hours: 4, escalate_to: manager, on_expiry: reject}\n")
+
+    result = check(app(flow))
+
+    assert result.diagnostics == []
+    assert result.model is not None
+    sla = result.model.flows["item_flow"].transitions["approve"].sla
+    assert sla is not None
+    assert (sla.escalate_to, sla.on_expiry) == ("manager", "reject")
+
+
+# (case, entity files changed, line, column, English message)
+EMPTY_INPUT_CASES: list[tuple[str, dict[str, str], int, int, str]] = [
+    (
+        "price not required",
+        {"entities/item.yaml": changed("min: 0, required: true}", "min: 0}", ITEM)},
+        26, 18, 'item.price is not required, so the routing input "amount" may be empty, and no rule matches a record whose "amount" is empty',
+    ),
+    (
+        "reference not required",
+        {"entities/item.yaml": changed("en: Supplier}, required: true}", "en: Supplier}}", ITEM)},
+        26, 33,
+        'item.supplier is not required, so the routing input "grade" may be empty, and no rule matches a record whose "grade" is empty '
+        "when amount in (150000, 300000]",
+    ),
+    (
+        "referenced field not required",
+        {"entities/supplier.yaml": changed("    required: true\n", "", SUPPLIER)},
+        26, 33,
+        'supplier.rating is not required, so the routing input "grade" may be empty, and no rule matches a record whose "grade" is empty '
+        "when amount in (150000, 300000]",
+    ),
+]
+
+
+@pytest.mark.parametrize(("case", "files", "line", "column", "message"), EMPTY_INPUT_CASES, ids=[case[0] for case in EMPTY_INPUT_CASES])
+def test_routing_input_may_be_empty(check: CheckFiles, case: str, files: dict[str, str], line: int, column: int, message: str) -> None:
+    result = check({**app(), **files})
+
+    assert result.model is not None
+    assert [item.code for item in result.diagnostics] == ["routing.W002"]
+    warning = result.diagnostics[0]
+    assert warning.file.endswith(FLOW)
+    assert (warning.line, warning.column) == (line, column)
+    assert warning.message("en") == message
+    assert warning.hint("en").startswith("Such a record cannot be approved.")
+
+
+def test_empty_input_warning_in_chinese(check: CheckFiles) -> None:
+    result = check({**app(), "entities/supplier.yaml": changed("    required: true\n", "", SUPPLIER)})
+
+    assert [item.code for item in result.diagnostics] == ["routing.W002"]
+    assert result.diagnostics[0].message("zh-CN") == (
+        'supplier.rating 不是必填字段，路由输入 "grade" 可能为空，而没有规则匹配 "grade" 为空且 amount 在 (150000, 300000] 内的记录'
+    )
+
+
+def test_empty_input_not_checked_with_gaps(check: CheckFiles) -> None:
+    # The table's own gap is the error to fix first, so an empty grade is not reported on top of it.
+    flow = changed("grade: [C, D]}", "grade: [D]}")
+
+    result = check({**app(flow), "entities/supplier.yaml": changed("    required: true\n", "", SUPPLIER)})
+
+    assert [item.code for item in result.diagnostics] == ["routing.E001"]
+
+
+def test_empty_input_of_an_expression_is_not_checked(check: CheckFiles) -> None:
+    # Whether an expression other than a field path can be empty is not known, so it gets no warning.
+    flow = changed("inputs: {amount: price,", "inputs: {amount: price * 1,")
+
+    result = check({**app(flow), "entities/item.yaml": changed("min: 0, required: true}", "min: 0}", ITEM)})
+
+    assert result.diagnostics == []
