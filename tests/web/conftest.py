@@ -12,6 +12,7 @@ import re
 import socket
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -159,11 +160,11 @@ class LiveServer:
     thread: threading.Thread
 
 
-@pytest.fixture
-def live_server(web_app: WebApp) -> Iterator[LiveServer]:
-    """The guarantee application under uvicorn on a free port of 127.0.0.1."""
+@contextmanager
+def serving(app: Starlette) -> Iterator[LiveServer]:
+    """Serve `app` under uvicorn on a free port of 127.0.0.1 for the block, then stop it."""
     port = free_port()
-    config = uvicorn.Config(web_app.app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -177,3 +178,10 @@ def live_server(web_app: WebApp) -> Iterator[LiveServer]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@pytest.fixture
+def live_server(web_app: WebApp) -> Iterator[LiveServer]:
+    """The guarantee application under uvicorn on a free port of 127.0.0.1."""
+    with serving(web_app.app) as server:
+        yield server

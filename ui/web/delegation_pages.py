@@ -3,8 +3,9 @@
 A user hands their roles, or one of them, to another user for a range of days with a reason.
 The page lists the delegations the user gave and received that have not ended, and revokes one they gave.
 Administrators (the `administer` action on the system) do the same for anyone from the
-user's admin page. runtime.delegations checks and audits every change; its errors, and
-those of dates that cannot be read, come back beside their fields with status 422.
+user's admin page. runtime.delegations checks and audits every change, so these pages
+hold no rule of their own beyond reading the form. The runtime's errors, and those of
+dates that cannot be read, come back beside their fields with status 422.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from starlette.routing import BaseRoute, Route
 
 from metamodel import model as m
 from runtime.access import Actor
-from runtime.delegations import Delegations, local_today
+from runtime.delegations import MAX_REASON_LENGTH, Delegations, local_today
 from runtime.errors import FieldError, NotFound, PermissionDenied, ValidationFailed
 from ui.web import i18n
 from ui.web.admin_support import admin_only, admin_page, read_form
@@ -78,15 +79,14 @@ def _context(request: Request, owner: Actor, admin: bool, values: Mapping[str, s
         user = state.accounts.user(user_id)
         return f"{user['display_name']} ({user_id})" if user is not None and user["display_name"] else user_id
 
+    delegations = Delegations(state.records)
+
     def role_label(role: str | None) -> str:
-        if role is None:
-            return i18n.pick(lang, "All roles", "全部角色")
-        spec = state.model.permissions.roles.get(role)
-        return i18n.label(spec.label, lang) if spec is not None else role
+        return i18n.label(delegations.role_label(role), lang)
 
     given: list[DelegationRow] = []
     received: list[DelegationRow] = []
-    for row in Delegations(state.records).of_user(owner.id):
+    for row in delegations.of_user(owner.id):
         mine = row["delegator"] == owner.id
         item = DelegationRow(
             int(row["id"]), name_of(row["delegate"] if mine else row["delegator"]), role_label(row["role"]), row["starts_on"],
@@ -104,6 +104,7 @@ def _context(request: Request, owner: Actor, admin: bool, values: Mapping[str, s
         "action": _page_url(owner.id, admin),
         "roles": [(role, role_label(role)) for role in owner.roles],
         "values": {"starts_on": today.isoformat(), "ends_on": today.isoformat(), **(values or {})},
+        "reason_max": MAX_REASON_LENGTH,
         "errors": shown_errors,
         "other_errors": [message for name, messages in shown_errors.items() if name not in FIELDS for message in messages],
         "given": given,
