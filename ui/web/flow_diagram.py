@@ -2,9 +2,14 @@
 
 ui/web/flow_layout.py places the boxes. Here the arrows are routed: forward transitions run
 down through their waypoints, and backward transitions and loops run up in lanes on the
-right of the boxes, their labels on the lane. The initial state has a start mark and a
-thick border, and a final state has a double border. Automatic transitions are dashed.
-Approval transitions are drawn in their own colour, with the approval mode in the label.
+right of the boxes. The arrows of one transition into one state (a bundle) end at the same
+point, share their trunk or lane, and carry one label. Backward bundles whose heights do
+not overlap share a lane. Labels are placed one by one, each at the first of its candidate
+spots that covers no box and no label placed before.
+
+The initial state has a start mark and a thick border, and a final state has a double
+border. Automatic transitions are dashed. Approval transitions are drawn in their own
+colour, with the approval mode in the label.
 
 Every label is escaped. The drawing uses SVG presentation attributes only, because the
 pages' content security policy rejects inline styles.
@@ -13,6 +18,7 @@ pages' content security policy rejects inline styles.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Hashable, Sequence
 
 from markupsafe import Markup, escape
 
@@ -21,6 +27,7 @@ from ui.web.flow_layout import (
     BOX_HEIGHT,
     FONT_SIZE,
     LABEL_FONT_SIZE,
+    LAYER_GAP,
     MARGIN,
     Edge,
     Layout,
@@ -40,19 +47,24 @@ _PRIMARY = "#1664ff"
 _APPROVAL = "#7a3fc2"
 
 
-@dataclass(frozen=True)
+@dataclass
 class Arrow:
     edge: Edge
     path: str
-    #: The center of the label.
-    label_x: float
-    label_y: float
     #: Half the label's width.
     half: float
+    #: Candidate centers of the label, best first, or none when another arrow of the bundle carries the label.
+    spots: list[tuple[float, float]]
+    #: The largest x the path reaches.
+    reach: float
+    #: The lowest and highest y of a backward arrow's run up its lane.
+    run: tuple[float, float] | None = None
+    #: The label's center, once placed.
+    label_x: float = 0.0
+    label_y: float = 0.0
 
-    @property
-    def extent(self) -> tuple[float, float]:
-        return self.label_x - self.half, self.label_x + self.half
+    def label_box(self, x: float, y: float) -> tuple[float, float, float, float]:
+        return x - self.half, y - LABEL_HEIGHT / 2, x + self.half, y + LABEL_HEIGHT / 2
 
 
 def render_svg(flow: m.Flow, lang: str) -> Markup:
@@ -63,9 +75,11 @@ def render_svg(flow: m.Flow, lang: str) -> Markup:
     drawn = layout(flow, lang)
     boxes = [node for node in drawn.nodes.values() if node.state is not None]
     arrows = _arrows(drawn, lang)
-    lanes = [node.x + node.width for node in drawn.nodes.values()]
-    left = min([MARGIN, *(arrow.extent[0] for arrow in arrows)]) - 4
-    right = max(lanes + [arrow.extent[1] for arrow in arrows]) + MARGIN
+    _place_labels(arrows, boxes)
+    labelled = [arrow for arrow in arrows if arrow.spots]
+    reaches = [node.x + node.width for node in drawn.nodes.values()] + [arrow.reach for arrow in arrows]
+    left = min([MARGIN, *(arrow.label_x - arrow.half for arrow in labelled)]) - 4
+    right = max(reaches + [arrow.label_x + arrow.half for arrow in labelled]) + MARGIN
     bottom = max(node.y + BOX_HEIGHT for node in boxes) + MARGIN
     width = right - left
     parts = [
@@ -79,7 +93,7 @@ def render_svg(flow: m.Flow, lang: str) -> Markup:
     ]
     parts.extend(_line(arrow) for arrow in arrows)
     parts.extend(_box(node, lang) for node in boxes)
-    parts.extend(_label(arrow, lang) for arrow in arrows)
+    parts.extend(_label(arrow, lang) for arrow in labelled)
     parts.append("</svg>")
     return Markup("".join(parts))
 
@@ -134,20 +148,83 @@ def _label(arrow: Arrow, lang: str) -> str:
 
 
 def _arrows(drawn: Layout, lang: str) -> list[Arrow]:
-    """Route every arrow and place its label.
+    """Route every arrow and list the spots for its label.
 
-    Arrows leaving or entering one side of a box are spread along it, in the order of what
-    lies at their other end, so that they do not cross next to the box. The labels of the
-    arrows that leave one box for the next layer sit at different heights, so that they do
-    not overlap.
+    The labels of the arrows that leave one box for the next layer get different first
+    spots along their curves, so that they do not overlap.
+    """
+    nodes = drawn.nodes
+    right_of_layer: dict[int, float] = {}
+    for node in nodes.values():
+        right_of_layer[node.layer] = max(right_of_layer.get(node.layer, 0.0), node.x + node.width)
+    outer = {name: node.x + node.width >= right_of_layer[node.layer] for name, node in nodes.items()}
+    starts, ends = _attachments(drawn, outer)
+    lanes = _lanes(drawn)
+    lane_start = max(right_of_layer.values())
+    trunked = {drawn.bundles[index] for index in drawn.waypoints}
+    short = [index for index, edge in enumerate(drawn.edges) if not edge.back and drawn.bundles[index] not in trunked]
+
+    arrows: list[Arrow] = []
+    lane_runs: dict[int, list[int]] = {}
+    labelled: set[int] = set()
+    for index, edge in enumerate(drawn.edges):
+        source, target = nodes[edge.source], nodes[edge.target]
+        bundle = drawn.bundles[index]
+        half = (text_width(edge_label(edge.transition, lang), LABEL_FONT_SIZE) + 8) / 2
+        if edge.back:
+            number = lanes[bundle]
+            lane = lane_start + LANE_GAP * number
+            points = _back_points(source, target, (starts[index], ends[index]), lane, number, (outer[edge.source], outer[edge.target]))
+            along = [y for x, y in points if x == lane]
+            arrows.append(Arrow(edge, _orthogonal_path(points), half, [], lane, run=(min(along), max(along))))
+            lane_runs.setdefault(bundle, []).append(len(arrows) - 1)
+            continue
+
+        waypoints = drawn.waypoints.get(index, [])
+        points = [(source.x + source.width * starts[index], source.y + BOX_HEIGHT)]
+        for name in waypoints:
+            point = nodes[name]
+            points += [(point.center, point.y), (point.center, point.y + BOX_HEIGHT)]
+        points.append((target.x + target.width * ends[index], target.y))
+        arrow = Arrow(edge, _forward_path(points), half, [], max(x for x, _ in points))
+        arrows.append(arrow)
+        if bundle in trunked:
+            # The first arrow through the trunk carries the bundle's label: in the place of the
+            # waypoint that `layout` made as wide as the label, else beside the trunk.
+            carrier = drawn.label_points.get(bundle)
+            if waypoints and bundle not in labelled:
+                labelled.add(bundle)
+                if carrier is not None:
+                    arrow.spots = [(nodes[carrier].center, nodes[carrier].y + BOX_HEIGHT / 2)]
+                else:
+                    arrow.spots = [_on_curve(points[-2], points[-1], place) for place in _PLACES]
+                    arrow.spots += [_on_curve(points[0], points[1], place) for place in _PLACES]
+                    arrow.spots += [(x, y + BOX_HEIGHT / 2) for x, y in points[1:-1:2]]
+            continue
+        siblings = [other for other in short if drawn.edges[other].source == edge.source]
+        siblings.sort(key=lambda other: starts[other])
+        first = 0.5 if len(siblings) == 1 else 0.25 + 0.5 * siblings.index(index) / (len(siblings) - 1)
+        on_curve = [_on_curve(points[0], points[1], place) for place in dict.fromkeys((first, *_PLACES))]
+        # Arrows that run close together leave no free spot on the curve: then beside it, on either side.
+        arrow.spots = on_curve + [(x + side * (half + 4), y) for x, y in on_curve for side in (1, -1)]
+
+    for bundle, members in lane_runs.items():
+        _lane_spots(arrows, members, lane_start + LANE_GAP * lanes[bundle], lanes[bundle])
+    return arrows
+
+
+def _attachments(drawn: Layout, outer: dict[str, bool]) -> tuple[dict[int, float], dict[int, float]]:
+    """Return where each arrow leaves its source and enters its target, as shares of the box side, by edge index.
+
+    Forward arrows leave by the bottom and enter by the top, spread in the order of what lies
+    at their other end, so that they do not cross next to the box. The arrows of a bundle
+    enter at one point. A backward arrow uses the right side of a box that is the rightmost
+    of its layer, else the bottom or the top, right of the forward arrows and so nearer to
+    its lane. On a right side, the arrows leaving come above those entering, which keeps
+    the two ends of a loop apart.
     """
     nodes = drawn.nodes
     hops = {index: (chain[0], chain[-1]) for index, chain in drawn.waypoints.items()}
-    leaving: dict[tuple[str, bool], list[int]] = {}
-    entering: dict[tuple[str, bool], list[int]] = {}
-    for index, edge in enumerate(drawn.edges):
-        leaving.setdefault((edge.source, edge.back), []).append(index)
-        entering.setdefault((edge.target, edge.back), []).append(index)
 
     def far_end(index: int, end: str) -> float:
         edge = drawn.edges[index]
@@ -156,49 +233,104 @@ def _arrows(drawn: Layout, lang: str) -> list[Arrow]:
         first, last = hops.get(index, (edge.target, edge.source))
         return nodes[first if end == "target" else last].center
 
-    for items in leaving.values():
-        items.sort(key=lambda index: far_end(index, "target"))
-    for items in entering.values():
-        items.sort(key=lambda index: far_end(index, "source"))
-
-    right_of_layer: dict[int, float] = {}
-    for node in nodes.values():
-        right_of_layer[node.layer] = max(right_of_layer.get(node.layer, 0.0), node.x + node.width)
-    lane_start = max(right_of_layer.values())
-    arrows = []
-    lane = 0
+    leaving: dict[tuple[str, str, bool], list[int]] = {}
+    entering: dict[tuple[str, str, bool], dict[int, list[float]]] = {}
     for index, edge in enumerate(drawn.edges):
-        source, target = nodes[edge.source], nodes[edge.target]
-        start = _share(leaving[(edge.source, edge.back)], index)
-        end = _share(entering[(edge.target, edge.back)], index)
-        half = (text_width(edge_label(edge.transition, lang), LABEL_FONT_SIZE) + 8) / 2
-        if edge.back:
-            lane += 1
-            outer = (source.x + source.width >= right_of_layer[source.layer], target.x + target.width >= right_of_layer[target.layer])
-            arrows.append(_back_arrow(edge, source, target, (start, end), lane_start + LANE_GAP * lane, lane, outer, half))
-            continue
-        waypoints = drawn.waypoints.get(index, [])
-        points = [(source.x + source.width * start, source.y + BOX_HEIGHT)]
-        for name in waypoints:
-            point = nodes[name]
-            points += [(point.center, point.y), (point.center, point.y + BOX_HEIGHT)]
-        points.append((target.x + target.width * end, target.y))
-        path = _forward_path(points)
-        if waypoints:
-            # The label takes the place of the middle waypoint, which `layout` made as wide as the label.
-            middle = nodes[waypoints[(len(waypoints) + 1) // 2 - 1]]
-            arrows.append(Arrow(edge, path, middle.center, middle.y + BOX_HEIGHT / 2, half))
-            continue
-        siblings = [other for other in leaving[(edge.source, False)] if other not in drawn.waypoints]
-        place = 0.5 if len(siblings) == 1 else 0.15 + 0.7 * siblings.index(index) / (len(siblings) - 1)
-        label_x, label_y = _on_curve(points[0], points[1], place)
-        arrows.append(Arrow(edge, path, label_x, label_y, half))
-    return arrows
+        side = "right" if edge.back and outer[edge.source] else "bottom"
+        leaving.setdefault((edge.source, side, edge.back), []).append(index)
+        side = "right" if edge.back and outer[edge.target] else "top"
+        entering.setdefault((edge.target, side, edge.back), {}).setdefault(drawn.bundles[index], []).append(far_end(index, "source"))
+
+    sides: dict[tuple[str, str], list[tuple[str, int]]] = {}
+    for back in (False, True):
+        for (name, side, is_back), indexes in leaving.items():
+            if is_back == back:
+                indexes.sort(key=lambda index: far_end(index, "target"))
+                sides.setdefault((name, side), []).extend(("leave", index) for index in indexes)
+    for back in (False, True):
+        for (name, side, is_back), bundles in entering.items():
+            if is_back == back:
+                order = sorted(bundles, key=lambda bundle: sum(bundles[bundle]) / len(bundles[bundle]))
+                sides.setdefault((name, side), []).extend(("enter", bundle) for bundle in order)
+
+    starts: dict[int, float] = {}
+    entries: dict[int, float] = {}
+    for items in sides.values():
+        for kind, number in items:
+            (starts if kind == "leave" else entries)[number] = _share(items, (kind, number))
+    return starts, {index: entries[bundle] for index, bundle in drawn.bundles.items()}
 
 
-def _share(items: list[int], index: int) -> float:
-    """Return where along a box side an edge attaches, as a share of the side: spread evenly among its neighbours."""
-    return (items.index(index) + 1) / (len(items) + 1)
+#: Candidate positions of a label along a curve between two layers, as the curve's parameter, best first.
+#: Near its ends a label would cover the box it leaves or enters.
+_PLACES = (0.5, 0.4, 0.6, 0.3, 0.7, 0.25, 0.75)
+
+
+def _lanes(drawn: Layout) -> dict[int, int]:
+    """Give each backward bundle a lane, numbered from 1 outward. Bundles whose heights do not overlap may share one.
+
+    Shorter bundles take the inner lanes, so that a lane that spans more layers lies outside
+    the shorter ones it passes and their runs to it do not cross it.
+    """
+    spans: dict[int, tuple[float, float]] = {}
+    for index, edge in enumerate(drawn.edges):
+        if not edge.back:
+            continue
+        bundle = drawn.bundles[index]
+        ys = [drawn.nodes[edge.source].y, drawn.nodes[edge.target].y]
+        low, high = spans.get(bundle, (min(ys), max(ys)))
+        spans[bundle] = (min(low, *ys), max(high, *ys) + BOX_HEIGHT)
+    taken: list[list[tuple[float, float]]] = []
+    lanes: dict[int, int] = {}
+    for bundle in sorted(spans, key=lambda bundle: (spans[bundle][1] - spans[bundle][0], bundle)):
+        low, high = spans[bundle]
+        # The gaps between layers hold the runs to a lane, so spans that only touch there still overlap.
+        free = next((number for number, used in enumerate(taken) if all(high + LAYER_GAP <= other_low or other_high + LAYER_GAP <= low
+                                                                          for other_low, other_high in used)), None)
+        if free is None:
+            taken.append([])
+            free = len(taken) - 1
+        taken[free].append((low, high))
+        lanes[bundle] = free + 1
+    return lanes
+
+
+def _lane_spots(arrows: list[Arrow], members: list[int], lane: float, number: int) -> None:
+    """List the label spots of a backward bundle on the first of its arrows: on its lane, or beside it on a short run."""
+    runs = [run for run in (arrows[index].run for index in members) if run is not None]
+    low, high = min(low for low, _ in runs), max(high for _, high in runs)
+    first = arrows[members[0]]
+    places = dict.fromkeys(((0.5, 0.3, 0.7)[(number - 1) % 3], 0.5, 0.3, 0.7, 0.2, 0.8, 0.4, 0.6))
+    beside = [(lane + first.half + 4, low + (high - low) * place) for place in places]
+    if high - low < LABEL_HEIGHT * 2:
+        first.spots = beside
+    else:
+        first.spots = [(lane, low + (high - low) * place) for place in places] + beside
+
+
+def _place_labels(arrows: list[Arrow], boxes: list[Node]) -> None:
+    """Put each label at its first spot that overlaps no state box and no label placed before.
+
+    Where every spot overlaps something, the label goes where it overlaps least. Labels with
+    fewer spots go first: a trunk's label has one, the place the layout kept for it.
+    """
+    occupied = [(node.x, node.y, node.x + node.width, node.y + BOX_HEIGHT) for node in boxes]
+    for arrow in sorted((arrow for arrow in arrows if arrow.spots), key=lambda arrow: len(arrow.spots)):
+        covered = [sum(_overlap(arrow.label_box(*spot), other) for other in occupied) for spot in arrow.spots]
+        arrow.label_x, arrow.label_y = arrow.spots[covered.index(min(covered))]
+        occupied.append(arrow.label_box(arrow.label_x, arrow.label_y))
+
+
+def _overlap(one: tuple[float, float, float, float], other: tuple[float, float, float, float]) -> float:
+    """Return the area that two rectangles (left, top, right, bottom) share, each grown by a clearance of one pixel."""
+    width = min(one[2], other[2]) - max(one[0], other[0]) + 2
+    height = min(one[3], other[3]) - max(one[1], other[1]) + 2
+    return width * height if width > 0 and height > 0 else 0.0
+
+
+def _share(items: Sequence[Hashable], item: Hashable) -> float:
+    """Return where along a box side an arrow attaches, as a share of the side: spread evenly among its neighbours."""
+    return (items.index(item) + 1) / (len(items) + 1)
 
 
 def _forward_path(points: list[tuple[float, float]]) -> str:
@@ -223,11 +355,10 @@ def _on_curve(start: tuple[float, float], end: tuple[float, float], t: float) ->
     return sum(w * x for w, x in zip(weights, xs)), sum(w * y for w, y in zip(weights, ys))
 
 
-def _back_arrow(
-    edge: Edge, source: Node, target: Node, shares: tuple[float, float], lane: float, number: int, outer: tuple[bool, bool],
-    half: float,
-) -> Arrow:
-    """Route a backward arrow or a loop up the lane at x = `lane`.
+def _back_points(
+    source: Node, target: Node, shares: tuple[float, float], lane: float, number: int, outer: tuple[bool, bool],
+) -> list[tuple[float, float]]:
+    """Return the corners of a backward arrow or a loop that runs up the lane at x = `lane`.
 
     It leaves the source by its right side when nothing lies right of the source in its
     layer, else by its bottom into the gap below. Likewise it enters the target by its
@@ -237,25 +368,18 @@ def _back_arrow(
     offset = 8 + 5 * ((number - 1) % 4)
     points: list[tuple[float, float]]
     if outer[0]:
-        y = source.y + BOX_HEIGHT * (0.3 if edge.source == edge.target else shares[0])
+        y = source.y + BOX_HEIGHT * shares[0]
         points = [(source.x + source.width, y), (lane, y)]
     else:
         x = source.x + source.width * shares[0]
         points = [(x, source.y + BOX_HEIGHT), (x, source.y + BOX_HEIGHT + offset), (lane, source.y + BOX_HEIGHT + offset)]
     if outer[1]:
-        y = target.y + BOX_HEIGHT * (0.7 if edge.source == edge.target else shares[1])
+        y = target.y + BOX_HEIGHT * shares[1]
         points += [(lane, y), (target.x + target.width, y)]
     else:
         x = target.x + target.width * shares[1]
         points += [(lane, target.y - offset), (x, target.y - offset), (x, target.y)]
-
-    along = [y for x, y in points if x == lane]
-    low, high = min(along), max(along)
-    if high - low < LABEL_HEIGHT * 2:
-        # Too short a run for a label on the lane: put it beside the lane.
-        return Arrow(edge, _orthogonal_path(points), lane + half + 4, (low + high) / 2, half)
-    place = (0.5, 0.3, 0.7)[(number - 1) % 3]
-    return Arrow(edge, _orthogonal_path(points), lane, low + (high - low) * place, half)
+    return points
 
 
 def _orthogonal_path(points: list[tuple[float, float]], radius: float = 8.0) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime
 import functools
 from decimal import Decimal
-from typing import Any
+from typing import Any, Iterable
 
 from babel import Locale
 from babel import dates as babel_dates
@@ -36,6 +36,11 @@ def normalize(lang: str | None) -> str:
 
 def pick(lang: str, en: str, zh: str) -> str:
     return en if lang == "en" else zh
+
+
+def join_list(items: Iterable[str], lang: str) -> str:
+    """Join the items of an enumeration: "a, b, c" in English, "a、b、c" (the enumeration comma) in Chinese."""
+    return pick(lang, ", ", "、").join(items)
 
 
 def label(value: Label | None, lang: str) -> str:
