@@ -1,12 +1,13 @@
-"""The JSON API under /api: records of every entity, their flow transitions, and the OpenAPI document.
+"""The JSON API under /api: records of every entity, the flow engine's routes, and the OpenAPI document.
 
     GET    /api/{entity}                          list, with the list screens' query parameters
     POST   /api/{entity}                          create
     GET    /api/{entity}/{id}                     one record
     PATCH  /api/{entity}/{id}                     change fields; needs the version read
     DELETE /api/{entity}/{id}?version=N           soft delete
-    POST   /api/{entity}/{id}/transitions/{name}  fire a flow transition
     GET    /api/openapi.json                      the OpenAPI 3.1 document, public
+
+Transitions, approvals, the inbox and delegations are handled in api_flows.py and registered here.
 
 Clients authenticate with `Authorization: Bearer mdk_...`; a signed-in browser session
 works too, and then unsafe requests need the CSRF token. Every operation goes through the
@@ -34,14 +35,18 @@ from metamodel import model as m
 from runtime.errors import PermissionDenied, RecordError, ValidationFailed
 from runtime.record_query import ListQuery, Page
 from runtime.record_codec import FLOW_SYSTEM_FIELDS
+from ui.web import api_flows
 from ui.web.api_json import (
     ApiError,
     FieldProblem,
     encode_record,
+    entity_of,
     fail,
     read_json_object,
     record_error,
+    record_id_of,
     request_lang,
+    version_of,
 )
 from ui.web.list_checks import check_list_address
 from ui.web.list_messages import ListProblem, query_problems
@@ -89,24 +94,6 @@ def _dispatch(handlers: dict[str, Handler]) -> Handler:
 # Request parts --------------------------------------------------------------------
 
 
-def _entity(request: Request) -> m.Entity:
-    name = request.path_params["entity"]
-    entity: m.Entity | None = web(request).model.entities.get(name)
-    if entity is None:
-        known = ", ".join(sorted(web(request).model.entities))
-        fail(404, "not_found", f"There is no entity {name!r}; the entities are: {known}.",
-             f"没有名为 {name!r} 的实体；现有实体：{known}。")
-    return entity
-
-
-def _record_id(request: Request, entity: m.Entity) -> int:
-    text = request.path_params["id"]
-    if not text.isdigit() or len(text) > 18:
-        fail(404, "not_found", f"{entity.name} {text} was not found; record ids are whole numbers.",
-             f"未找到 {entity.name} {text}；记录编号为整数。")
-    return int(text)
-
-
 def _reachable(request: Request, entity: m.Entity, record_id: int, action: str) -> None:
     """Raise PermissionDenied or NotFound before looking at the request's version, as the record service would."""
     records = web(request).records
@@ -114,34 +101,6 @@ def _reachable(request: Request, entity: m.Entity, record_id: int, action: str) 
     if not records.access.allows(actor, action, entity.name):
         raise PermissionDenied(entity.name, action)
     records.get(actor, entity.name, record_id)
-
-
-def _version(request: Request, body: dict[str, Any] | None) -> int:
-    """Return the version a change is based on, from the body, the query or If-Match; they must agree."""
-    sources: list[tuple[str, Any]] = []
-    if body is not None and "version" in body:
-        sources.append(("version", body.pop("version")))
-    if "version" in request.query_params:
-        sources.append(("version", request.query_params["version"]))
-    if "if-match" in request.headers:
-        sources.append(("If-Match", request.headers["if-match"].strip().removeprefix("W/").strip('"')))
-    if not sources:
-        fail(428, "version_required",
-             "Send the version of the record you read, as \"version\" or in an If-Match header, so that no one's change is lost.",
-             "请提供所读取记录的版本号（\"version\" 或 If-Match 请求头），以免覆盖他人的修改。")
-    versions: set[int] = set()
-    for where, value in sources:
-        parsed = value if isinstance(value, int) and not isinstance(value, bool) else None
-        if isinstance(value, str) and value.isdigit() and len(value) < 10:
-            parsed = int(value)
-        if parsed is None:
-            fail(400, "invalid_version", f"{where} must be the record's version, a whole number such as 3; got {value!r}.",
-                 f"{where} 必须是记录的版本号（整数，例如 3），收到的是 {value!r}。")
-        versions.add(parsed)
-    if len(versions) > 1:
-        shown = " and ".join(str(item) for item in sorted(versions))
-        fail(400, "invalid_version", f"The versions given differ ({shown}); send one.", f"提供的版本号不一致（{shown}）；请只提供一个。")
-    return versions.pop()
 
 
 def _reason(request: Request) -> str | None:
@@ -180,7 +139,7 @@ def _with_etag(record: dict[str, Any], status: int = 200, headers: dict[str, str
 
 async def list_records(request: Request) -> Response:
     """List records; reject the request if any query parameter does not apply, naming each by its label and parameter."""
-    entity = _entity(request)
+    entity = entity_of(request)
     records = web(request).records
     actor = actor_of(request)
     if not records.access.allows(actor, "read", entity.name):
@@ -221,13 +180,13 @@ def _total_exact(page: Page) -> bool:
 
 
 async def get_record(request: Request) -> Response:
-    entity = _entity(request)
-    record = web(request).records.get(actor_of(request), entity.name, _record_id(request, entity))
+    entity = entity_of(request)
+    record = web(request).records.get(actor_of(request), entity.name, record_id_of(request, entity))
     return _with_etag(record)
 
 
 async def create_record(request: Request) -> Response:
-    entity = _entity(request)
+    entity = entity_of(request)
     body = await read_json_object(request)
     records = web(request).records
     actor = actor_of(request)
@@ -237,11 +196,11 @@ async def create_record(request: Request) -> Response:
 
 
 async def update_record(request: Request) -> Response:
-    entity = _entity(request)
-    record_id = _record_id(request, entity)
+    entity = entity_of(request)
+    record_id = record_id_of(request, entity)
     body = await read_json_object(request)
     _reachable(request, entity, record_id, "update")
-    version = _version(request, body)
+    version = version_of(request, body)
     records = web(request).records
     actor = actor_of(request)
     _check_keys(entity, records.access.fields(actor, entity.name).hidden, body)
@@ -252,38 +211,12 @@ async def update_record(request: Request) -> Response:
 
 
 async def delete_record(request: Request) -> Response:
-    entity = _entity(request)
-    record_id = _record_id(request, entity)
+    entity = entity_of(request)
+    record_id = record_id_of(request, entity)
     _reachable(request, entity, record_id, "delete")
-    version = _version(request, None)
+    version = version_of(request, None)
     web(request).records.delete(actor_of(request), entity.name, record_id, version=version, reason=_reason(request))
     return Response(status_code=204)
-
-
-async def fire_transition(request: Request) -> Response:
-    entity = _entity(request)
-    record_id = _record_id(request, entity)
-    name = request.path_params["name"]
-    declared = sorted({transition for flow in web(request).model.flows_for(entity.name) for transition in flow.transitions})
-    if name not in declared:
-        known = ", ".join(declared) or "none"
-        fail(404, "not_found", f"{entity.name} has no transition {name!r}; its transitions are: {known}.",
-             f"{entity.name} 没有名为 {name!r} 的流转；现有流转：{known}。")
-    body = await read_json_object(request)
-    _reachable(request, entity, record_id, name)
-    version = _version(request, body)
-    comment = body.pop("comment", None)
-    if body:
-        names = ", ".join(body)
-        fail(400, "unknown_field", f"A transition takes only \"version\" and \"comment\"; remove {names}.",
-             f"流转请求只接受 \"version\" 和 \"comment\"；请删除 {names}。",
-             [FieldProblem(key, "unknown_field", "not a member of a transition request", "不是流转请求的字段") for key in body])
-    if comment is not None and not isinstance(comment, str):
-        fail(400, "invalid_comment", "\"comment\" must be text.", "\"comment\" 必须是文本。",
-             [FieldProblem("comment", "type", "enter the comment as text", "请以文本填写意见")])
-
-    record = web(request).records.transition(actor_of(request), entity.name, record_id, name, version=version, comment=comment)
-    return _with_etag(record)
 
 
 # The document and unknown addresses ------------------------------------------------
@@ -307,9 +240,16 @@ async def unknown_path(request: Request) -> Response:
 def routes() -> builtins.list[BaseRoute]:
     return [
         Route("/api/openapi.json", openapi_json, methods=["GET"]),
+        # The user's own addresses come before the entities', whose names they would otherwise match.
+        Route("/api/me/inbox", _dispatch({"GET": api_flows.inbox}), methods=_ALL_METHODS),
+        Route("/api/me/delegations", _dispatch({"GET": api_flows.list_delegations, "POST": api_flows.create_delegation}),
+              methods=_ALL_METHODS),
+        Route("/api/me/delegations/{delegation_id}", _dispatch({"DELETE": api_flows.revoke_delegation}), methods=_ALL_METHODS),
         Route("/api/{entity}", _dispatch({"GET": list_records, "POST": create_record}), methods=_ALL_METHODS),
         Route("/api/{entity}/{id}", _dispatch({"GET": get_record, "PATCH": update_record, "DELETE": delete_record}),
               methods=_ALL_METHODS),
-        Route("/api/{entity}/{id}/transitions/{name}", _dispatch({"POST": fire_transition}), methods=_ALL_METHODS),
+        Route("/api/{entity}/{id}/transitions/{name}", _dispatch({"POST": api_flows.fire_transition}), methods=_ALL_METHODS),
+        Route("/api/{entity}/{id}/approvals", _dispatch({"GET": api_flows.approval_progress}), methods=_ALL_METHODS),
+        Route("/api/{entity}/{id}/approvals/{name}/approvers", _dispatch({"POST": api_flows.add_approver}), methods=_ALL_METHODS),
         Route("/api/{path:path}", unknown_path, methods=_ALL_METHODS),
     ]

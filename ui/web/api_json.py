@@ -12,6 +12,8 @@ money sent as 123456789.99 keeps every digit; responses send money as strings.
 
 from __future__ import annotations
 
+import datetime
+import difflib
 import json
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -20,6 +22,8 @@ from typing import Any, Mapping, NoReturn
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from metamodel import model as m
+from runtime.approvals import ApprovalProgress, LevelProgress
 from runtime.audit import json_value
 from runtime.errors import (
     FieldError,
@@ -31,6 +35,7 @@ from runtime.errors import (
     ValidationFailed,
 )
 from ui.web.i18n import DEFAULT_LANGUAGE, pick
+from ui.web.state import web
 
 #: Largest request body the API reads, in bytes; records with child tables stay far below it.
 MAX_BODY_BYTES = 2 * 1024 * 1024
@@ -144,6 +149,75 @@ async def read_json_object(request: Request) -> dict[str, Any]:
     return document
 
 
+# Request parts --------------------------------------------------------------------
+
+
+def entity_of(request: Request) -> m.Entity:
+    """Return the entity the path names; raise ApiError 404 listing the entities when there is none."""
+    name = request.path_params["entity"]
+    entity: m.Entity | None = web(request).model.entities.get(name)
+    if entity is None:
+        known = ", ".join(sorted(web(request).model.entities))
+        fail(404, "not_found", f"There is no entity {name!r}; the entities are: {known}.",
+             f"没有名为 {name!r} 的实体；现有实体：{known}。")
+    return entity
+
+
+def record_id_of(request: Request, entity: m.Entity) -> int:
+    text = request.path_params["id"]
+    if not text.isdigit() or len(text) > 18:
+        fail(404, "not_found", f"{entity.name} {text} was not found; record ids are whole numbers.",
+             f"未找到 {entity.name} {text}；记录编号为整数。")
+    return int(text)
+
+
+def version_of(request: Request, body: dict[str, Any] | None) -> int:
+    """Return the version a change is based on, from the body, the query or If-Match; they must agree."""
+    sources: list[tuple[str, Any]] = []
+    if body is not None and "version" in body:
+        sources.append(("version", body.pop("version")))
+    if "version" in request.query_params:
+        sources.append(("version", request.query_params["version"]))
+    if "if-match" in request.headers:
+        sources.append(("If-Match", request.headers["if-match"].strip().removeprefix("W/").strip('"')))
+    if not sources:
+        fail(428, "version_required",
+             "Send the version of the record you read, as \"version\" or in an If-Match header, so that no one's change is lost.",
+             "请提供所读取记录的版本号（\"version\" 或 If-Match 请求头），以免覆盖他人的修改。")
+    versions: set[int] = set()
+    for where, value in sources:
+        parsed = value if isinstance(value, int) and not isinstance(value, bool) else None
+        if isinstance(value, str) and value.isdigit() and len(value) < 10:
+            parsed = int(value)
+        if parsed is None:
+            fail(400, "invalid_version", f"{where} must be the record's version, a whole number such as 3; got {value!r}.",
+                 f"{where} 必须是记录的版本号（整数，例如 3），收到的是 {value!r}。")
+        versions.add(parsed)
+    if len(versions) > 1:
+        shown = " and ".join(str(item) for item in sorted(versions))
+        fail(400, "invalid_version", f"The versions given differ ({shown}); send one.", f"提供的版本号不一致（{shown}）；请只提供一个。")
+    return versions.pop()
+
+
+
+def reject_unknown_members(body: Mapping[str, Any], allowed: tuple[str, ...], what_en: str, what_zh: str) -> None:
+    """Raise ApiError 400 naming each member of `body` that is not in `allowed`, with the closest allowed name."""
+    unknown = [key for key in body if key not in allowed]
+    if not unknown:
+        return
+    problems = []
+    for key in unknown:
+        close = difflib.get_close_matches(key, allowed, n=1)
+        hint_en = f"; did you mean {close[0]!r}?" if close else "; remove it"
+        hint_zh = f"；是否是指 {close[0]!r}？" if close else "；请删除"
+        problems.append(FieldProblem(key, "unknown_field", f"{key!r} is not a member of this request{hint_en}",
+                                     f"{key!r} 不是此请求的字段{hint_zh}"))
+    shown = ", ".join(f'"{name}"' for name in allowed)
+    names = ", ".join(unknown)
+    fail(400, "unknown_field", f"{what_en} takes only {shown}; remove {names}.", f"{what_zh}只接受 {shown}；请删除 {names}。",
+         problems)
+
+
 def _too_large() -> NoReturn:
     limit = MAX_BODY_BYTES // 1024
     fail(413, "too_large", f"The body is larger than {limit} KiB; send less data per request.",
@@ -187,3 +261,60 @@ def record_error(error: RecordError) -> ApiError:
 
 def field_problems(errors: Mapping[str, list[FieldError]]) -> list[FieldProblem]:
     return [FieldProblem(path, item.code, item.message_en, item.message_zh) for path, items in errors.items() for item in items]
+
+
+# Flows ----------------------------------------------------------------------------
+
+
+def encode_label(label: m.Label) -> dict[str, str]:
+    return {"zh-CN": label.zh_cn, "en": label.en}
+
+
+def encode_moment(moment: datetime.datetime | None) -> str | None:
+    """Return a stored time in ISO 8601 with its offset; SQLite returns UTC times without one."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.timezone.utc)
+    return moment.isoformat()
+
+
+def encode_approval(progress: ApprovalProgress) -> dict[str, Any]:
+    """Return one approval step as JSON: its levels in order, each with its approvers and signatures."""
+    transition = progress.transition
+    current = progress.current
+    return {
+        "transition": transition.name,
+        "label": encode_label(transition.label),
+        "mode": transition.approval.mode if transition.approval is not None else None,
+        "complete": progress.complete,
+        "current_level": current.level.name if current is not None else None,
+        "levels": [_encode_level(level, level is current) for level in progress.levels],
+    }
+
+
+def _encode_level(level: LevelProgress, current: bool) -> dict[str, Any]:
+    spec = level.level
+    signatures = [
+        {"approver": str(row["approver"]), "approver_name": level.eligible.get(str(row["approver"])),
+         "signed_by": str(row["signed_by"]), "comment": row["comment"], "decided_at": encode_moment(row["decided_at"])}
+        for row in level.signed
+    ]
+    return {
+        "name": spec.name,
+        "label": encode_label(spec.label),
+        "roles": list(spec.roles),
+        "quorum": spec.quorum,
+        "ratio": json_value(spec.ratio),
+        "needed": level.needed,
+        "complete": level.complete,
+        "current": current,
+        "approvers": _users(level.eligible),
+        "signatures": signatures,
+        # Only the current level waits for anyone: later levels open when it is complete.
+        "waiting_for": _users(level.waiting_for) if current else [],
+    }
+
+
+def _users(names: Mapping[str, str]) -> list[dict[str, str]]:
+    return [{"id": user_id, "name": name} for user_id, name in names.items()]

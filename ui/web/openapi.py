@@ -2,8 +2,9 @@
 
 Each entity gets three schemas: `<entity>` (a record as the API returns it, with system and
 computed fields marked readOnly), `<entity>.patch` (the members a PATCH may carry) and
-`<entity>.page` (one page of a list). Its paths come from openapi_paths.py. Labels appear
-in both languages in titles and descriptions.
+`<entity>.page` (one page of a list). The flow engine's schemas (approval progress, the
+inbox, delegations) are shared by every entity. Its paths come from openapi_paths.py. Labels
+appear in both languages in titles and descriptions.
 """
 
 from __future__ import annotations
@@ -12,7 +13,15 @@ from decimal import Decimal
 from typing import Any
 
 from metamodel import model as m
-from ui.web.openapi_paths import bilingual, document_path, entity_paths, error_responses, shared_parameters
+from ui.web.openapi_paths import (
+    WORKBENCH_TAG,
+    bilingual,
+    document_path,
+    entity_paths,
+    error_responses,
+    shared_parameters,
+    workbench_paths,
+)
 
 OPENAPI_VERSION = "3.1.0"
 _DECIMAL_TYPES = frozenset({"decimal", "money", "percent"})
@@ -38,8 +47,8 @@ _FILE = {
 
 def openapi_document(model: m.AppModel) -> dict[str, Any]:
     """Build the whole document: info, security, error schemas and every entity's schemas and paths."""
-    schemas: dict[str, Any] = {"Error": _error_schema(), "TransitionRequest": _transition_request()}
-    paths: dict[str, Any] = {"/api/openapi.json": document_path()}
+    schemas: dict[str, Any] = {"Error": _error_schema(), "TransitionRequest": _transition_request(), **_flow_schemas()}
+    paths: dict[str, Any] = {"/api/openapi.json": document_path(), **workbench_paths()}
     for name, entity in model.entities.items():
         flows = model.flows_for(name)
         schemas[name] = _record_schema(entity, flows)
@@ -56,11 +65,14 @@ def openapi_document(model: m.AppModel) -> dict[str, Any]:
                 f"{label.zh_cn} / {label.en}. Records of every entity, as the authenticated user may see them. "
                 "Authenticate with `Authorization: Bearer mdk_...` (create a token with `metadesk token create`). "
                 "Messages follow Accept-Language: zh-CN by default, en on request. Money and decimals are sent as "
-                "strings such as \"1234.50\"; numbers are accepted on input."
+                "strings such as \"1234.50\"; numbers are accepted on input. Automatic transitions fire by themselves "
+                "when their condition holds, so they have no path here; a request to fire one is rejected with 403 "
+                "and the code `automatic_transition`."
             ),
         },
         "security": [{"bearerAuth": []}],
-        "tags": [{"name": name, "description": f"{entity.label.zh_cn} / {entity.label.en}"} for name, entity in model.entities.items()],
+        "tags": [*({"name": name, "description": f"{entity.label.zh_cn} / {entity.label.en}"} for name, entity in model.entities.items()),
+                 {"name": WORKBENCH_TAG, "description": "工作台 / The user's inbox and delegations"}],
         "paths": paths,
         "components": {
             "schemas": schemas,
@@ -276,6 +288,100 @@ def _transition_request() -> dict[str, Any]:
         "properties": {
             "version": {"type": "integer", "description": "The version you read; or send it in If-Match."},
             "comment": {"type": ["string", "null"], "description": "意见 / Comment; required by some transitions."},
+            "on_behalf_of": {"type": ["string", "null"],
+                             "description": "代办对象 / The delegator to act for, whose delegation to the user runs today. "
+                                            "Without it the user acts for themselves where they may, else for a delegator."},
         },
         "additionalProperties": False,
+    }
+
+
+def _flow_schemas() -> dict[str, Any]:
+    """Return the schemas of approval progress, the inbox and delegations."""
+    user = {"type": "object", "required": ["id", "name"],
+            "properties": {"id": {"type": "string"}, "name": {"type": ["string", "null"]}}}
+    label = {"type": "object", "properties": {"zh-CN": {"type": "string"}, "en": {"type": "string"}}}
+    users = {"type": "array", "items": {"$ref": "#/components/schemas/User"}}
+
+    signature = {"type": "object", "properties": {
+        "approver": {"type": "string", "description": "The user whose signature it is."},
+        "approver_name": {"type": ["string", "null"]},
+        "signed_by": {"type": "string", "description": "Who signed: the approver, or a delegate for them."},
+        "comment": {"type": ["string", "null"]},
+        "decided_at": {"type": "string", "format": "date-time"},
+    }}
+    level = {"type": "object", "properties": {
+        "name": {"type": "string"}, "label": label, "roles": {"type": "array", "items": {"type": "string"}},
+        "quorum": {"type": ["integer", "null"], "description": "Signatures needed as declared; null with a ratio or for all."},
+        "ratio": {"type": ["string", "null"], "format": "decimal", "description": "Share of the approvers who must sign."},
+        "needed": {"type": "integer", "description": "Signatures the level needs now, from the quorum, the ratio or all approvers."},
+        "complete": {"type": "boolean"},
+        "current": {"type": "boolean", "description": "Whether this is the level being signed now."},
+        "approvers": {**users, "description": "Everyone who may sign the level."},
+        "signatures": {"type": "array", "items": signature, "description": "Oldest first."},
+        "waiting_for": {**users, "description": "On the current level, the approvers who have not signed; empty on others."},
+    }}
+    approval = {"type": "object", "properties": {
+        "transition": {"type": "string"}, "label": label,
+        "mode": {"type": "string", "enum": ["single", "any_of", "countersign", "levels"]},
+        "complete": {"type": "boolean"},
+        "current_level": {"type": ["string", "null"], "description": "Name of the level being signed; null when complete."},
+        "levels": {"type": "array", "items": {"$ref": "#/components/schemas/ApprovalLevel"},
+                   "description": "The levels that apply to the record, in order."},
+    }}
+    acting_for = {"oneOf": [{"$ref": "#/components/schemas/User"}, {"type": "null"}],
+                  "description": "The delegator the user acts for; null for the user's own work."}
+    progress = {"type": "object", "properties": {
+        "entity": {"type": "string"}, "id": {"type": "integer"}, "version": {"type": "integer"},
+        "state": {"type": ["string", "null"]}, "acting_for": acting_for,
+        "approvals": {"type": "array", "items": {"$ref": "#/components/schemas/Approval"}},
+    }}
+    add_approver = {"type": "object", "required": ["approver"], "additionalProperties": False, "properties": {
+        "version": {"type": "integer", "description": "The version read; or send it in If-Match."},
+        "approver": {"type": "string", "description": "加签人 / User id or sign-in name of the user to add."},
+    }}
+
+    row = {"type": "object", "properties": {
+        "entity": {"type": "string"}, "id": {"type": "integer"}, "kind": {"type": "string", "enum": ["todo", "approve"]},
+        "acting_for": acting_for,
+        "transitions": {"type": "array", "description": "The transitions the user may fire on the record now.",
+                        "items": {"type": "object", "properties": {"name": {"type": "string"}, "label": label}}},
+        "approvals": {"type": "array", "items": {"$ref": "#/components/schemas/Approval"},
+                      "description": "With approve: each approval whose current level waits for the user."},
+        "record": {"type": "object", "description": "The record as the user, or the delegator acted for, may see it."},
+    }}
+    count = {"type": "object", "properties": {
+        "user": {"type": "object", "properties": {"id": {"type": "string"}, "name": {"type": ["string", "null"]},
+                                                  "delegated": {"type": "boolean"}}},
+        "kind": {"type": "string", "enum": ["todo", "approve"]}, "count": {"type": "integer"},
+    }}
+    inbox = {"type": "object", "required": ["counts", "data", "page", "limit", "pages", "total"], "properties": {
+        "counts": {"type": "array", "items": count, "description": "Per user (the user, then each delegator) and kind."},
+        "data": {"type": "array", "items": row}, "page": {"type": "integer"}, "limit": {"type": "integer"},
+        "pages": {"type": "integer"}, "total": {"type": "integer", "description": "Records matching the filters."},
+    }}
+
+    day = {"type": "string", "format": "date"}
+    delegation = {"type": "object", "properties": {
+        "id": {"type": "integer"}, "direction": {"type": "string", "enum": ["given", "received"]},
+        "delegator": {"$ref": "#/components/schemas/User"}, "delegate": {"$ref": "#/components/schemas/User"},
+        "role": {"type": ["string", "null"], "description": "The one role handed over; null for every role."},
+        "starts_on": day, "ends_on": day, "reason": {"type": ["string", "null"]},
+        "running": {"type": "boolean", "description": "Whether today lies between the first and last day."},
+        "may_revoke": {"type": "boolean"}, "created_by": {"type": "string"},
+        "created_at": {"type": ["string", "null"], "format": "date-time"},
+    }}
+    request = {"type": "object", "required": ["delegate", "starts_on", "ends_on"], "additionalProperties": False, "properties": {
+        "delegate": {"type": "string", "description": "代办人 / User id or sign-in name of the user who acts for you."},
+        "role": {"type": ["string", "null"], "description": "One of your roles to hand over; null or absent for every role."},
+        "starts_on": {**day, "description": "First day, in the application's time zone."},
+        "ends_on": {**day, "description": "Last day, included."},
+        "reason": {"type": ["string", "null"]},
+    }}
+
+    return {
+        "User": user, "ApprovalLevel": level, "Approval": approval, "ApprovalProgress": progress,
+        "AddApproverRequest": add_approver, "Inbox": inbox, "Delegation": delegation,
+        "DelegationList": {"type": "object", "required": ["data"], "properties": {"data": {"type": "array", "items": {"$ref": "#/components/schemas/Delegation"}}}},
+        "DelegationRequest": request,
     }

@@ -1,7 +1,9 @@
-"""The paths of the OpenAPI document: list, create, get, update, delete and transitions of each entity.
+"""The paths of the OpenAPI document: list, create, get, update, delete, transitions and approvals of each
+entity, and the user's inbox and delegations.
 
 Responses refer to the error responses and shared parameters defined here, which
-`openapi_document` puts under `components`.
+`openapi_document` puts under `components`. Automatic transitions fire by themselves, so they
+have no path.
 """
 
 from __future__ import annotations
@@ -11,6 +13,9 @@ from typing import Any
 from metamodel import model as m
 from ui.web.api_json import MAX_BODY_BYTES
 from ui.web.list_params import DEFAULT_LIMIT, MAX_PAGE
+
+#: Tag of the operations on the user's own work: the inbox and delegations.
+WORKBENCH_TAG = "workbench"
 
 
 def bilingual(label: m.Label, help_text: m.Label | None = None) -> str:
@@ -42,8 +47,10 @@ def error_responses() -> dict[str, Any]:
     }
 
 
-def _errors(*statuses: str) -> dict[str, Any]:
-    return {status: {"$ref": f"#/components/responses/{_ERRORS[status][1]}"} for status in ("401", "403", "404", *statuses)}
+def _errors(*statuses: str, record: bool = True) -> dict[str, Any]:
+    """Return the error responses of an operation: 401, 403 and 404 for one on a record, and `statuses`."""
+    common = ("401", "403", "404") if record else ("401",)
+    return {status: {"$ref": f"#/components/responses/{_ERRORS[status][1]}"} for status in (*common, *statuses)}
 
 
 def shared_parameters() -> dict[str, Any]:
@@ -158,6 +165,7 @@ def entity_paths(entity: m.Entity, flows: tuple[m.Flow, ...]) -> dict[str, Any]:
             },
         },
     }
+    paths.update(_approval_paths(entity, flows))
     for transition, sources in _transitions(flows):
         roles = ", ".join(transition.roles) or "any role granted the action"
         paths[f"/api/{name}/{{id}}/transitions/{transition.name}"] = {
@@ -168,7 +176,8 @@ def entity_paths(entity: m.Entity, flows: tuple[m.Flow, ...]) -> dict[str, Any]:
                 "description": f"{bilingual(transition.label)}: from {sources} to {transition.target}. Roles: {roles}. "
                                f"Comment: {transition.comment}.",
                 "parameters": [_ref("parameters", "If-Match")],
-                "requestBody": _json_body(_ref("schemas", "TransitionRequest"), "The version read and an optional comment."),
+                "requestBody": _json_body(_ref("schemas", "TransitionRequest"),
+                                          "The version read, an optional comment and the delegator acted for, if any."),
                 "responses": {"200": _record_answer(name, "The record in its new state."),
                               **_errors("400", "409", "413", "415", "422", "428")},
             },
@@ -176,13 +185,108 @@ def entity_paths(entity: m.Entity, flows: tuple[m.Flow, ...]) -> dict[str, Any]:
     return paths
 
 
-def _transitions(flows: tuple[m.Flow, ...]) -> list[tuple[m.Transition, str]]:
-    """Return each transition name once with the states it starts from in any flow; flows of one entity may share a name."""
+def _transitions(flows: tuple[m.Flow, ...], *, approvals: bool = False) -> list[tuple[m.Transition, str]]:
+    """Return each transition name a user fires by hand once, with the states it starts from in any flow.
+
+    Flows of one entity may share a name. With `approvals`, only transitions with an approval step are returned.
+    """
     first: dict[str, m.Transition] = {}
     sources: dict[str, list[str]] = {}
     for flow in flows:
         for transition in flow.transitions.values():
+            if transition.automatic or (approvals and transition.approval is None):
+                continue
             first.setdefault(transition.name, transition)
             known = sources.setdefault(transition.name, [])
             known.extend(state for state in transition.sources if state not in known)
     return [(transition, ", ".join(sources[name])) for name, transition in first.items()]
+
+
+def _approval_paths(entity: m.Entity, flows: tuple[m.Flow, ...]) -> dict[str, Any]:
+    """Return the approval progress path of an entity with approval steps, and one add-approver path per step."""
+    steps = _transitions(flows, approvals=True)
+    if not steps:
+        return {}
+    name = entity.name
+    paths: dict[str, Any] = {f"/api/{name}/{{id}}/approvals": {
+        "parameters": [_ref("parameters", "id")],
+        "get": {
+            "operationId": f"approvals_{name}", "tags": [name], "summary": f"Approval progress of a {entity.label.en}",
+            "description": "审批进度 / For each approval open in the record's state: its levels in order, the approvers of each, "
+                           "who signed, how many signatures each needs, and who the current level is waiting for. "
+                           "A delegate reads it for a record their delegator may act on.",
+            "responses": {"200": {"description": "The approvals open in the record's state; empty when none is.",
+                                  "headers": {"ETag": {"description": "The record's version in quotes.", "schema": {"type": "string"}}},
+                                  "content": {"application/json": {"schema": _ref("schemas", "ApprovalProgress")}}},
+                          **_errors()},
+        },
+    }}
+    for transition, sources in steps:
+        paths[f"/api/{name}/{{id}}/approvals/{transition.name}/approvers"] = {
+            "parameters": [_ref("parameters", "id")],
+            "post": {
+                "operationId": f"add_approver_{name}_{transition.name}", "tags": [name],
+                "summary": f"Add an approver to {transition.label.en} ({transition.label.zh_cn})",
+                "description": f"加签 / Add a user to the current level of “{bilingual(transition.label)}” (in {sources}). "
+                               "Only an approver of the current level may; the user added must be active and allowed "
+                               "the transition on this record. The record's version rises by one.",
+                "parameters": [_ref("parameters", "If-Match")],
+                "requestBody": _json_body(_ref("schemas", "AddApproverRequest"), "The version read and the user to add."),
+                "responses": {"200": {"description": "The approval progress after the addition.",
+                                      "content": {"application/json": {"schema": _ref("schemas", "ApprovalProgress")}}},
+                              **_errors("400", "409", "413", "415", "422", "428")},
+            },
+        }
+    return paths
+
+
+def workbench_paths() -> dict[str, Any]:
+    """Return the paths of the user's inbox and delegations."""
+    whole = {"type": "integer", "minimum": 1}
+    return {
+        "/api/me/inbox": {"get": {
+            "operationId": "inbox", "tags": [WORKBENCH_TAG], "summary": "Records waiting for me",
+            "description": "待办事项 / The records waiting for the user, newest first: `todo` where the user may fire a "
+                           "transition by hand, `approve` where the user may sign the current approval level. The work of "
+                           "each user whose delegation to the user runs today is included, with `acting_for` set.",
+            "parameters": [
+                {"name": "kind", "in": "query", "schema": {"type": "string", "enum": ["todo", "approve"]},
+                 "description": "Only this kind of work."},
+                {"name": "for", "in": "query", "schema": {"type": "string"},
+                 "description": "Only the work of this user: the user's own id, or a delegator's."},
+                {"name": "page", "in": "query", "schema": {**whole, "default": 1}},
+                {"name": "limit", "in": "query", "schema": {**whole, "maximum": MAX_PAGE, "default": DEFAULT_LIMIT}},
+            ],
+            "responses": {"200": {"description": "The counts and one page.",
+                                  "content": {"application/json": {"schema": _ref("schemas", "Inbox")}}},
+                          **_errors("400", record=False)},
+        }},
+        "/api/me/delegations": {
+            "get": {
+                "operationId": "list_delegations", "tags": [WORKBENCH_TAG], "summary": "My delegations",
+                "description": "我的委托 / The delegations the user gave or received that have not ended or been revoked.",
+                "responses": {"200": {"description": "The delegations, soonest first.",
+                                      "content": {"application/json": {"schema": _ref("schemas", "DelegationList")}}},
+                              **_errors(record=False)},
+            },
+            "post": {
+                "operationId": "create_delegation", "tags": [WORKBENCH_TAG], "summary": "Delegate my roles",
+                "description": "委托 / Hand the user's roles, or one of them, to another user from the first day to the last, "
+                               "both included. While it runs, the delegate fires transitions and signs approvals for the user.",
+                "requestBody": _json_body(_ref("schemas", "DelegationRequest"), "The delegate, the days and optionally a role and reason."),
+                "responses": {"201": {"description": "The delegation saved.",
+                                      "content": {"application/json": {"schema": _ref("schemas", "Delegation")}}},
+                              **_errors("400", "413", "415", "422", record=False)},
+            },
+        },
+        "/api/me/delegations/{delegation_id}": {
+            "parameters": [{"name": "delegation_id", "in": "path", "required": True, "schema": whole,
+                            "description": "委托编号 / Delegation id"}],
+            "delete": {
+                "operationId": "revoke_delegation", "tags": [WORKBENCH_TAG], "summary": "Revoke a delegation",
+                "description": "撤销委托 / Only the delegator or an administrator may revoke; a delegation the user neither "
+                               "gave nor received is not found.",
+                "responses": {"204": {"description": "Revoked."}, **_errors()},
+            },
+        },
+    }
