@@ -157,6 +157,7 @@ def build_entity(builder: Builder, document: Document) -> m.Entity:
         indexes=tuple(m.Index(tuple(index["fields"]), index.get("unique", False)) for index in data.get("indexes", [])),
         rules=tuple(rules),
         reason_required=data.get("reason_required", False),
+        hooks=m.frozen_mapping({event: tuple(names) for event, names in data.get("hooks", {}).items() if names}),
     )
 
 

@@ -214,6 +214,13 @@ class Entity:
     rules: tuple[Rule, ...] = ()
     #: Whether every create, update and delete must carry a reason.
     reason_required: bool = False
+    #: Hook names by entity event (ENTITY_EVENTS), run in the order given.
+    hooks: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: frozen_mapping({}))
+
+
+#: The entity events hooks may run on: before the input is checked, before the row is written,
+#: after it is written (create and update), and after a delete.
+ENTITY_EVENTS = ("before_validate", "before_save", "after_save", "after_delete")
 
 
 @dataclass(frozen=True)

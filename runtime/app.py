@@ -17,6 +17,7 @@ from runtime.crypto import ENCRYPTION_KEYS_VARIABLE, HASH_KEY_VARIABLE, KEY_FILE
 from runtime.database import make_engine
 from runtime.files import FileStore
 from runtime.flow_versions import register_versions
+from runtime.hook_loading import load_app_hooks
 from runtime.permissions import PermissionStore
 from runtime.policy_access import PolicyAccess
 from runtime.records import RecordService
@@ -65,6 +66,7 @@ class Runtime:
         """
         settings = settings or Settings.from_environment()
         model = load_app(directory)
+        load_app_hooks(directory, model.app.name)
         schema = build_schema(model)
         engine = make_engine(settings.database_url)
         _refuse_new_keys_for_old_data(engine, settings)

@@ -25,7 +25,7 @@ from metamodel import model as m
 from metamodel.decision_tables import matching_rules
 from runtime.access import Actor
 from runtime.delegations import actor_of, resolve_user
-from runtime.errors import FieldError, PermissionDenied, ValidationFailed
+from runtime.errors import FieldError, PermissionDenied, RecordError, ValidationFailed
 from runtime.flow_steps import remember_levels
 
 if TYPE_CHECKING:
@@ -62,6 +62,11 @@ class LevelProgress:
     def complete(self) -> bool:
         return self.needed > 0 and len(self.signed) >= self.needed
 
+    @property
+    def unreachable(self) -> bool:
+        """Tell whether fewer people may sign than the level needs, so it cannot complete until someone is added."""
+        return not self.complete and len(self.signed) + len(self.waiting_for) < self.needed
+
 
 @dataclass
 class ApprovalProgress:
@@ -92,9 +97,12 @@ def roles_including(model: m.AppModel, roles: tuple[str, ...]) -> set[str]:
 
 def routed_levels(
     service: RecordService, connection: Connection, actor: Actor, entity: m.Entity, record: Mapping[str, Any],
-    transition: m.Transition, step: dict[str, Any],
+    transition: m.Transition, step: dict[str, Any], *, remember: bool = True,
 ) -> list[m.ApprovalLevel]:
-    """Return the levels that apply to the record, choosing them by the routing table at the first call of a step."""
+    """Return the levels that apply to the record, choosing them by the routing table at the first call of a step.
+
+    With `remember`, the choice is stored with the step; a reader that must not write passes False.
+    """
     approval = transition.approval
     assert approval is not None
     levels = approval.steps()
@@ -120,17 +128,18 @@ def routed_levels(
             f"“{transition.label.zh_cn}”的审批路由表中没有适用于本记录的规则（{shown_zh}）；请补全这些值，或联系管理员补全路由表")]})
     result = set(approval.routing.rules[matched[0]].result)
     selected = [level for level in levels if level.name in result]
-    remember_levels(connection, service.schema.flows, step, transition.name, [level.name for level in selected])
+    if remember:
+        remember_levels(connection, service.schema.flows, step, transition.name, [level.name for level in selected])
     return selected
 
 
 def progress(
     service: RecordService, connection: Connection, actor: Actor, entity: m.Entity, record: Mapping[str, Any],
-    transition: m.Transition, step: dict[str, Any],
+    transition: m.Transition, step: dict[str, Any], *, remember: bool = True,
 ) -> ApprovalProgress:
-    """Return the state of the record's approval step for `transition`."""
+    """Return the state of the record's approval step for `transition`; see `routed_levels` for `remember`."""
     flows = service.schema.flows
-    levels = routed_levels(service, connection, actor, entity, record, transition, step)
+    levels = routed_levels(service, connection, actor, entity, record, transition, step, remember=remember)
     decisions = connection.execute(
         select(flows.decisions).where(flows.decisions.c.step_id == step["id"], flows.decisions.c.transition == transition.name)
         .order_by(flows.decisions.c.id)
@@ -177,6 +186,47 @@ def may_fire(service: RecordService, connection: Connection, actor: Actor, entit
     return connection.scalar(select(table.c.id).where(table.c.id == record_id, service._scoped(actor, entity, action))) is not None
 
 
+def refusal(
+    service: RecordService, entity: m.Entity, transition: m.Transition, level: LevelProgress | None, step: Mapping[str, Any],
+    approver: Actor, signed_by: Actor, *, delegated_role: str | None = None,
+) -> RecordError | None:
+    """Return why `signed_by`, signing for `approver`, may not sign the current `level` now, or None when they may.
+
+    Screens offer the transition only when this returns None, and `sign` raises what it returns.
+    """
+    if level is None:
+        return _failed(entity, "approval.complete", f"“{transition.label.en}” is already approved", f"“{transition.label.zh_cn}”已审批完成")
+    if approver.id in level.signers:
+        return _failed(entity, "approval.signed", f"{approver.name} has already signed “{level.level.label.en}”; wait for the others",
+                       f"{approver.name} 已签署“{level.level.label.zh_cn}”，请等待其他审批人")
+    if signed_by.id != approver.id and signed_by.id in {str(row["signed_by"]) for row in level.signed} | level.signers:
+        return _failed(entity, "approval.signed", f"{signed_by.name} has already signed “{level.level.label.en}”; one person "
+                       "gives one signature per level, for themselves or for one delegator",
+                       f"{signed_by.name} 已签署“{level.level.label.zh_cn}”；每人在一个级别只能签署一次（本人或代一位委托人）")
+    submitters = {step.get("entered_by"), step.get("entered_for")} - {None}
+    if approver.id in submitters or signed_by.id in submitters:
+        return _failed(entity, "approval.own", "The person who submitted a record to this step cannot approve it; ask another approver",
+                       "提交人不能审批自己提交到本步骤的记录，请由其他审批人处理")
+    if approver.id not in level.eligible:
+        return _not_your_turn(entity, transition, level)
+    if delegated_role is not None and delegated_role not in roles_including(service.model, level.level.roles):
+        return PermissionDenied(entity.name, transition.name)
+    return None
+
+
+def _not_your_turn(entity: m.Entity, transition: m.Transition, level: LevelProgress) -> ValidationFailed:
+    """Say whose signature the current level waits for, or that nobody is left who could give it."""
+    waiting = sorted(level.waiting_for.values())
+    if not waiting or level.unreachable:
+        return _failed(entity, "approval.stuck", f"“{level.level.label.en}” of “{transition.label.en}” needs {level.needed} "
+                       f"signatures but only {len(level.eligible)} approver(s) may sign it; ask the administrator to add an approver",
+                       f"“{transition.label.zh_cn}”的“{level.level.label.zh_cn}”需要 {level.needed} 人签署，但只有 "
+                       f"{len(level.eligible)} 人有权签署；请联系管理员加签审批人")
+    return _failed(entity, "approval.turn", f"“{level.level.label.en}” of “{transition.label.en}” is waiting for "
+                   f"{', '.join(waiting)}; you are not one of its approvers",
+                   f"“{transition.label.zh_cn}”的“{level.level.label.zh_cn}”正在等待 {'、'.join(waiting)} 签署，您不是该级审批人")
+
+
 def sign(
     service: RecordService, connection: Connection, entity: m.Entity, record: Mapping[str, Any], transition: m.Transition,
     step: dict[str, Any], approver: Actor, signed_by: Actor, comment: str | None, *, delegated_role: str | None = None,
@@ -187,23 +237,10 @@ def sign(
     """
     before = progress(service, connection, approver, entity, record, transition, step)
     level = before.current
-    if level is None:
-        raise _failed(entity, "approval.complete", f"“{transition.label.en}” is already approved", f"“{transition.label.zh_cn}”已审批完成")
-    if approver.id in level.signers:
-        raise _failed(entity, "approval.signed", f"{approver.name} has already signed “{level.level.label.en}”; wait for the others",
-                      f"{approver.name} 已签署“{level.level.label.zh_cn}”，请等待其他审批人")
-    if signed_by.id != approver.id and signed_by.id in {str(row["signed_by"]) for row in level.signed} | level.signers:
-        raise _failed(entity, "approval.signed", f"{signed_by.name} has already signed “{level.level.label.en}”; one person "
-                      "gives one signature per level, for themselves or for one delegator",
-                      f"{signed_by.name} 已签署“{level.level.label.zh_cn}”；每人在一个级别只能签署一次（本人或代一位委托人）")
-    submitters = {step.get("entered_by"), step.get("entered_for")} - {None}
-    if approver.id in submitters or signed_by.id in submitters:
-        raise _failed(entity, "approval.own", "Whoever submitted a record to this step cannot approve it; ask another approver",
-                      "提交人不能审批自己提交到本步骤的记录，请由其他审批人处理")
-    if approver.id not in level.eligible:
-        raise PermissionDenied(entity.name, transition.name)
-    if delegated_role is not None and delegated_role not in roles_including(service.model, level.level.roles):
-        raise PermissionDenied(entity.name, transition.name)
+    problem = refusal(service, entity, transition, level, step, approver, signed_by, delegated_role=delegated_role)
+    if problem is not None:
+        raise problem
+    assert level is not None
     connection.execute(insert(service.schema.flows.decisions).values(
         step_id=step["id"], transition=transition.name, level=level.level.name, approver=approver.id, signed_by=signed_by.id,
         comment=comment, decided_at=service.clock(),

@@ -1,17 +1,20 @@
 """Moving the records of a flow from an old version to the current one, mapping their states.
 
 `plan_migration` counts the live records of the flow on the version given by state; records
-without a version count as v1. It maps each state by the map given, else to the state of
-the same name in the current version. It lists what cannot be done: states in use that
-have no mapping, targets that are not states of the current version, and map entries
-naming a state the old version does not have.
+without a version count as v1. Records in a final state of the old version are finished:
+they stay on the version they were decided under. The plan maps each other state by the
+map given, else to the state of the same name in the current version. It lists what cannot
+be done: states in use that have no mapping, targets that are not states of the current
+version, and map entries naming a state the old version does not have. It also counts the
+signatures collected in the records' open steps and which of them carry over
+(runtime/flow_carry.py).
 
 `migrate_records` refuses such a plan. Otherwise, in one transaction, it sets each record's
 state and flow_version, raises its version (so an edit read before fails as stale), closes
-its open step and opens one in the new state with that state's SLA timers, and appends one
-audit entry per record (action flow_migrate, changes of state and flow_version). Approvals
-signed in the old step stay with that step. Automatic transitions do not fire: the next
-save or transition of each record runs them as usual.
+its open step and opens one in the new state with that state's SLA timers, the same
+submitter and the signatures that carry over, and appends one audit entry per record
+(action flow_migrate, changes of state and flow_version). Automatic transitions do not
+fire: the next save or transition of each record runs them as usual.
 
 `version_report` lists, per flow, its versions with their live record counts.
 """
@@ -29,6 +32,7 @@ from sqlalchemy import ColumnElement, Connection, Table, and_, func, or_, select
 
 from metamodel import model as m
 from runtime.access import Actor
+from runtime.flow_carry import Signatures, carry_over, count_signatures, open_steps
 from runtime.flow_steps import enter_step
 from runtime.flow_timers import due_times
 from runtime.flow_versions import FlowVersion, rebuild, stored_versions, version_id
@@ -87,6 +91,12 @@ class MigrationPlan:
     unknown_targets: tuple[tuple[str, str], ...]
     #: Map entries whose source is no state of the old version.
     unknown_sources: tuple[str, ...]
+    #: Final states of the old version; their records stay where they are.
+    final_states: tuple[str, ...] = ()
+    #: Records in those final states.
+    finished: int = 0
+    #: Signatures in the open steps of the records to move.
+    signatures: tuple[Signatures, ...] = ()
 
     @property
     def total(self) -> int:
@@ -95,6 +105,10 @@ class MigrationPlan:
     @property
     def refused(self) -> bool:
         return bool(self.unmapped or self.unknown_targets or self.unknown_sources)
+
+    @property
+    def signatures_lost(self) -> tuple[Signatures, ...]:
+        return tuple(group for group in self.signatures if not group.kept)
 
     @property
     def source_tag(self) -> str:
@@ -132,10 +146,11 @@ def parse_map(items: list[str]) -> dict[str, str]:
     return mapping
 
 
-def _on_version(table: Table, flow: str, version: str, unversioned: bool) -> ColumnElement[bool]:
-    """Select the live records of a flow on one version."""
+def _on_version(table: Table, flow: str, version: str, unversioned: bool, final_states: tuple[str, ...] = ()) -> ColumnElement[bool]:
+    """Select the live records of a flow on one version, leaving out those in `final_states`."""
     on_version = or_(table.c.flow_version == version, table.c.flow_version.is_(None)) if unversioned else table.c.flow_version == version
-    return and_(table.c.flow == flow, table.c.deleted_at.is_(None), on_version)
+    selected = and_(table.c.flow == flow, table.c.deleted_at.is_(None), on_version)
+    return and_(selected, table.c.state.not_in(final_states)) if final_states else selected
 
 
 def _resolve(text: str, versions: list[FlowVersion], found: list[str]) -> tuple[str, FlowVersion | None]:
@@ -181,12 +196,16 @@ def plan_migration(service: RecordService, flow_name: str, source: str, mapping:
             raise FlowMigrationError(f"{target.tag} is the current version of {flow_name}; there is nothing to move",
                                      f"{target.tag} 就是流程 {flow_name} 的当前版本，无需迁移")
         unversioned = bool(versions) and source_id == versions[0].version_id
+        old_flow = rebuild(json.loads(source_version.definition), f"{flow_name} {source_version.tag}") if source_version else None
+        finals = tuple(sorted(name for name, state in (old_flow or flow).states.items() if state.final))
         counts = {str(state): int(count) for state, count in connection.execute(
             select(table.c.state, func.count()).where(_on_version(table, flow_name, source_id, unversioned)).group_by(table.c.state))}
-        without = int(connection.scalar(select(func.count()).where(
-            _on_version(table, flow_name, source_id, unversioned), table.c.flow_version.is_(None))) or 0) if unversioned else 0
+        finished = sum(counts.pop(state, 0) for state in finals)
+        moving = _on_version(table, flow_name, source_id, unversioned, finals)
+        without = int(connection.scalar(select(func.count()).where(moving, table.c.flow_version.is_(None))) or 0) if unversioned else 0
+        new_state = {state: mapping.get(state, state) for state in counts}
+        signatures = count_signatures(connection, service.schema.flows, table, flow.entity, moving, new_state, flow)
 
-    old_flow = rebuild(json.loads(source_version.definition), f"{flow_name} {source_version.tag}") if source_version else None
     moves, unmapped = [], []
     for state, count in sorted(counts.items()):
         if state in mapping:
@@ -201,6 +220,7 @@ def plan_migration(service: RecordService, flow_name: str, source: str, mapping:
         moves=tuple(moves), unmapped=tuple(unmapped),
         unknown_targets=tuple((old, new) for old, new in mapping.items() if new not in flow.states),
         unknown_sources=tuple(old for old in mapping if old_flow is not None and old not in old_flow.states and old not in counts),
+        final_states=finals, finished=finished, signatures=signatures,
     )
 
 
@@ -218,7 +238,8 @@ def migrate_records(
     with service._write() as connection:
         rows = connection.execute(
             select(table.c.id, table.c.state, table.c.flow_version)
-            .where(_on_version(table, plan.flow.name, plan.source_id, plan.includes_unversioned)).order_by(table.c.id)
+            .where(_on_version(table, plan.flow.name, plan.source_id, plan.includes_unversioned, plan.final_states))
+            .order_by(table.c.id)
         ).mappings().all()
         if len(rows) != plan.total or any(str(row["state"]) not in target for row in rows):
             raise FlowMigrationError("Records of the flow changed since the plan was made; nothing was changed, run the command again",
@@ -254,14 +275,20 @@ def _move_batch(
             raise FlowMigrationError("Records of the flow changed during the migration; nothing was changed, run the command again",
                                      "迁移过程中该流程的记录有变动；未做任何更改，请重新运行命令")
     ids = [int(row["id"]) for row in batch]
+    old_steps = open_steps(connection, flows, plan.entity, ids)
     connection.execute(update(flows.steps).where(flows.steps.c.entity == plan.entity, flows.steps.c.record_id.in_(ids),
                                                  flows.steps.c.left_at.is_(None)).values(left_at=now))
     entries = []
     for row in batch:
         state = target[str(row["state"])]
         record = {"id": row["id"], "flow": plan.flow.name, "flow_version": new_id}
-        enter_step(connection, flows, plan.entity, record, state, now, transition=None, by=actor.id, acting_for=None,
-                   due=due_times(plan.flow, state, now, service.timezone))
+        before = old_steps.get(int(row["id"]))
+        step = enter_step(connection, flows, plan.entity, record, state, now,
+                          transition=before["entered_by_transition"] if before else None,
+                          by=before["entered_by"] if before else actor.id, acting_for=before["entered_for"] if before else None,
+                          due=due_times(plan.flow, state, now, service.timezone))
+        if before is not None:
+            carry_over(connection, flows, before, int(step["id"]), plan.flow, state)
         entries.append({
             "at": now, "actor": actor.id, "address": actor.address, "action": MIGRATE_ACTION, "entity": plan.entity,
             "record_id": int(row["id"]), "reason": f"{plan.flow.name} {plan.source_tag} → {plan.target.tag}",

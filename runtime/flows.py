@@ -37,10 +37,12 @@ from runtime import approvals
 from runtime.access import SYSTEM_ACTOR, Actor, SystemAccess
 from runtime.delegations import active_delegators, actor_of, covers
 from runtime.errors import FieldError, NotFound, PermissionDenied, StaleVersion, ValidationFailed
+from runtime.flow_availability import needed_roles, withdrawal_refusal
 from runtime.flow_steps import close_step, ensure_step, enter_step, visited_states
 from runtime.flow_versions import automatic_possible, record_flow
 from runtime.flow_timers import due_times
-from runtime.hooks import HookContext, HookNotRegistered, registry
+from runtime.hook_records import call_hook
+from runtime.hooks import HookContext
 from runtime.permissions import SYSTEM_ROLE
 from runtime.record_codec import changed_fields
 from runtime.schema import SEARCH_COLUMN
@@ -60,38 +62,6 @@ Add = Callable[[str, str, str, str], None]
 def flow_of(service: RecordReads, entity: str, record: Mapping[str, Any], connection: Connection | None = None) -> m.Flow | None:
     """Return the flow the record follows in the version it started under (runtime/flow_versions.py), or None."""
     return record_flow(service, entity, record, connection)
-
-
-def needed_roles(transition: m.Transition) -> tuple[str, ...]:
-    """Return the roles a transition names: its own and its approval levels'."""
-    roles = list(transition.roles)
-    if transition.approval is not None:
-        for level in transition.approval.steps():
-            roles.extend(level.roles)
-    return tuple(dict.fromkeys(roles))
-
-
-def available_transitions(service: RecordService, actor: Actor, entity: str, record: Mapping[str, Any]) -> list[m.Transition]:
-    """Return the transitions the actor may fire by hand on the record in its state, itself or for a delegator."""
-    flow = flow_of(service, entity, record)
-    if flow is None:
-        return []
-    state = record.get("state")
-    candidates = [transition for transition in flow.transitions.values() if state in transition.sources and not transition.automatic]
-    if not candidates:
-        return []
-    with service.engine.connect() as connection:
-        principals: list[tuple[Actor, str | None]] = [(actor, None)]
-        for delegator, role in active_delegators(service, connection, actor.id):
-            principal = actor_of(service, connection, delegator)
-            if principal is not None:
-                principals.append((principal, role))
-    return [
-        transition for transition in candidates
-        if any(service.access.allows(principal, transition.name, entity)
-               and (principal is actor or covers(role, needed_roles(transition)))
-               for principal, role in principals)
-    ]
 
 
 @dataclass
@@ -134,7 +104,7 @@ def fire(
     entity = service._entity(entity_name)
     now = service.clock()
     with service._write() as connection:
-        firing = _start(service, connection, actor, entity, record_id, name, version, comment, on_behalf_of, now)
+        firing = start_firing(service, connection, actor, entity, record_id, name, version, comment, on_behalf_of, now)
         if values:
             service._update_in(connection, firing.principal, entity, record_id, values, version=version, reason=firing.comment,
                                trusted=frozenset(), now=now)
@@ -156,7 +126,7 @@ def fire(
         return service._read_back(connection, firing.principal, entity, record_id)
 
 
-def _start(
+def start_firing(
     service: RecordService, connection: Connection, actor: Actor, entity: m.Entity, record_id: int, name: str, version: int,
     comment: str | None, on_behalf_of: str | None, now: datetime.datetime,
 ) -> _Firing:
@@ -237,16 +207,10 @@ def _check(firing: _Firing) -> None:
 
 
 def _check_withdrawal(firing: _Firing, state_label: m.Label) -> None:
-    flows = firing.service.schema.flows
-    step = ensure_step(firing.connection, flows, firing.entity.name, firing.current, firing.now)
-    if firing.principal.id not in (step["entered_by"], step["entered_for"]):
-        firing.add("state", "transition.withdraw", f"Only whoever moved the record to “{state_label.en}” may withdraw it",
-                   f"只有把记录提交到“{state_label.zh_cn}”的人才能撤回")
-        return
-    signed = firing.connection.scalar(select(flows.decisions.c.id).where(flows.decisions.c.step_id == step["id"]).limit(1))
-    if signed is not None:
-        firing.add("state", "transition.decided", "Someone has already decided on it, so it can no longer be withdrawn",
-                   "已有审批人作出决定，不能再撤回")
+    step = ensure_step(firing.connection, firing.service.schema.flows, firing.entity.name, firing.current, firing.now)
+    problem = withdrawal_refusal(firing.connection, firing.service.schema.flows, step, firing.principal, state_label)
+    if problem is not None:
+        firing.add("state", *problem)
 
 
 def _check_values(firing: _Firing, merged: Mapping[str, Any]) -> None:
@@ -305,22 +269,11 @@ def _record_signature(firing: _Firing, level: approvals.LevelProgress, version: 
 def _run_hooks(firing: _Firing) -> dict[str, Any]:
     """Run the transition's hooks, check what they return and the transition's conditions on the result."""
     transition = firing.transition
-    context = HookContext(firing.actor, firing.entity.name, dict(firing.current), transition.name, firing.comment)
     changes: dict[str, Any] = {}
+    doing = m.Label(f"“{transition.label.zh_cn}”", f"“{transition.label.en}”")
     for hook_name in transition.hooks:
-        try:
-            function = registry.get(hook_name)
-        except HookNotRegistered:
-            firing.add("state", "hook.missing", f"The step “{transition.label.en}” runs {hook_name}, which is not installed; "
-                       "ask the administrator", f"“{transition.label.zh_cn}”需要运行 {hook_name}，但系统中没有安装它；请联系管理员")
-            continue
-        try:
-            result = function(context)
-        except Exception as exc:
-            logger.exception("hook %s failed on %s %s", hook_name, context.entity, context.record.get("id"))
-            firing.add("state", "hook.failed", f"The step “{transition.label.en}” failed in {hook_name}: {exc}",
-                       f"“{transition.label.zh_cn}”在 {hook_name} 中失败：{exc}")
-            continue
+        context = HookContext(firing.actor, firing.entity.name, {**firing.current, **changes}, transition.name, firing.comment)
+        result = call_hook(firing.service, firing.connection, hook_name, context, firing.entity, doing=doing)
         if result:
             changes.update(result)
     firing.raise_errors()
@@ -338,8 +291,11 @@ def _run_hooks(firing: _Firing) -> dict[str, Any]:
     return dict(checked.values)
 
 
-def _move(firing: _Firing, changes: Mapping[str, Any], version: int) -> None:
-    """Write the new state with the hooks' changes, move the record to its next step, and audit it."""
+def _move(firing: _Firing, changes: Mapping[str, Any], version: int, *, timed_out: bool = False) -> None:
+    """Write the new state with the hooks' changes, move the record to its next step, and audit it.
+
+    `timed_out` marks a transition fired because the step's time limit ran out.
+    """
     service, connection, entity = firing.service, firing.connection, firing.entity
     record_id = int(firing.current["id"])
     table = service.schema.entities[entity.name].table
@@ -369,6 +325,8 @@ def _move(firing: _Firing, changes: Mapping[str, Any], version: int) -> None:
     audited["state"] = [current.get("state"), transition.target]
     if acting_for is not None:
         audited["on_behalf_of"] = [None, acting_for]
+    if timed_out:
+        audited["timed_out"] = [None, True]
     service.audit.append(
         connection, at=firing.now, actor=firing.actor.id, address=firing.actor.address, action=f"transition:{transition.name}",
         entity=entity.name, record_id=record_id, reason=firing.comment, changes=audited,
@@ -422,7 +380,7 @@ def expire(service: RecordService, connection: Connection, entity: m.Entity, rec
         logger.warning("%s %s: expiry transition %s not fired: %s", entity.name, record_id, name,
                        "; ".join(item.message_en for items in firing.errors.values() for item in items))
         return False
-    _move(firing, _run_hooks(firing), int(current["version"]))
+    _move(firing, _run_hooks(firing), int(current["version"]), timed_out=True)
     run_automatic(service, connection, entity, record_id, now)
     return True
 
@@ -442,53 +400,3 @@ def after_write(service: RecordService, connection: Connection, actor: Actor, en
         enter_step(connection, service.schema.flows, entity.name, dict(row), str(row["state"]), now, transition=None, by=actor.id,
                    acting_for=None, due=due)
     run_automatic(service, connection, entity, record_id, now)
-
-
-def add_approver(
-    service: RecordService, actor: Actor, entity_name: str, record_id: int, name: str, user_id: str, *, version: int,
-) -> approvals.LevelProgress:
-    """Add a user to the current level of approval transition `name`; the actor must be one of its approvers."""
-    entity = service._entity(entity_name)
-    now = service.clock()
-    with service._write() as connection:
-        firing = _start(service, connection, actor, entity, record_id, name, version, None, None, now)
-        if firing.transition.approval is None or str(firing.current.get("state")) not in firing.transition.sources:
-            raise ValidationFailed(entity_name, {"approval": [FieldError(
-                "approval.none", f"“{firing.transition.label.en}” has no approval to add someone to now",
-                f"“{firing.transition.label.zh_cn}”当前没有可加签的审批")]})
-        step = ensure_step(connection, service.schema.flows, entity_name, firing.current, now)
-        level = approvals.add_approver(service, connection, firing.principal, entity, firing.current, firing.transition, step, user_id)
-        table = service.schema.entities[entity_name].table
-        if connection.execute(update(table).where(table.c.id == record_id, table.c.version == version)
-                              .values(version=table.c.version + 1, updated_at=now, updated_by=actor.id)).rowcount != 1:
-            raise service._lost_race(connection, entity_name, record_id, version)
-        service.audit.append(
-            connection, at=now, actor=actor.id, address=actor.address, action=f"add_approver:{name}", entity=entity_name,
-            record_id=record_id, reason=None, changes={"approver": [None, user_id], "level": [None, level.level.name]},
-        )
-    logger.info("%s %s: %s added %s to %s level %s", entity_name, record_id, actor.id, user_id, name, level.level.name)
-    return level
-
-
-def approval_progress(service: RecordService, actor: Actor, entity_name: str, record: Mapping[str, Any]) -> list[approvals.ApprovalProgress]:
-    """Return the progress of every approval transition open in the record's state, for screens."""
-    entity = service._entity(entity_name)
-    flow = flow_of(service, entity_name, record)
-    if flow is None:
-        return []
-    open_transitions = [t for t in flow.transitions.values() if t.approval is not None and record.get("state") in t.sources]
-    if not open_transitions:
-        return []
-    now = service.clock()
-    result = []
-    with service._write() as connection:
-        current = service._read(connection, SYSTEM_ACTOR, entity, SystemAccess().fields(SYSTEM_ACTOR, entity_name), int(record["id"]))
-        if current is None:
-            return []
-        step = ensure_step(connection, service.schema.flows, entity_name, current, now)
-        for transition in open_transitions:
-            try:
-                result.append(approvals.progress(service, connection, actor, entity, current, transition, step))
-            except ValidationFailed as exc:
-                logger.warning("approval progress of %s on %s %s: %s", transition.name, entity_name, record.get("id"), exc)
-    return result

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 #: Keys of an entry's changes that are not entity fields but are shown: the state, and what the flow
 #: engine logs with signatures, delegations, added approvers and SLA timers.
-SYSTEM_CHANGES = ("state", "on_behalf_of", "level", "signatures", "approver", "escalated_to", "notified")
+SYSTEM_CHANGES = ("state", "on_behalf_of", "level", "signatures", "approver", "escalated_to", "notified", "timed_out")
 
 
 @dataclass(frozen=True)

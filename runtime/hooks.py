@@ -1,10 +1,16 @@
 """Python functions that YAML names: registered by name, looked up when a flow or entity runs them.
 
-A hook is registered with the `hook` decorator, or by an installed package through the
+A hook is registered with the `hook` decorator, by a module in the application's `hooks/`
+folder (runtime/hook_loading.py imports them), or by an installed package through the
 entry-point group `metadesk.hooks` (each entry point names a module whose import
 registers its hooks). A hook gets a `HookContext` and returns either None or a mapping of
-field values to write together with the operation that ran it. A hook that raises stops
-the operation; nothing of it is written.
+field values to write together with the operation that ran it.
+
+`context.records` is the record service under the acting user, inside the operation's
+transaction: what a hook reads and writes through it is checked, audited, and committed or
+rolled back with the operation. A hook that raises stops the operation, and nothing of it
+is written. A hook raises `HookError` with a message for the user; any other exception is
+logged with the record id and shown to the user as a failure of the hook.
 """
 
 from __future__ import annotations
@@ -12,9 +18,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from importlib import metadata
-from typing import Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from runtime.access import Actor
+
+if TYPE_CHECKING:
+    from runtime.hook_records import HookRecords
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +43,21 @@ class HookContext:
     event: str
     comment: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
+    #: The record service under the acting user, inside the operation's transaction.
+    records: HookRecords | None = None
+
+
+class HookError(Exception):
+    """Raised by a hook to stop the operation with a message for the user, in English and Chinese.
+
+    `field` names the field the message belongs to; without one it concerns the whole record.
+    """
+
+    def __init__(self, en: str, zh: str, *, field: str | None = None) -> None:
+        super().__init__(en)
+        self.en = en
+        self.zh = zh
+        self.field = field
 
 
 class HookNotRegistered(LookupError):

@@ -30,7 +30,8 @@ from runtime.access import SYSTEM_ACTOR, Actor, SystemAccess
 from runtime.delegations import active_delegators, actor_of, covers
 from runtime.errors import NotFound, PermissionDenied, ValidationFailed
 from runtime.flow_steps import ensure_step
-from runtime.flows import flow_of, needed_roles
+from runtime.flow_availability import needed_roles
+from runtime.flows import flow_of
 from runtime.record_query import Condition, ListQuery
 
 if TYPE_CHECKING:

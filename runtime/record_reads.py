@@ -44,6 +44,8 @@ SYSTEM_FIELDS = frozenset(RECORD_SYSTEM_FIELDS + FLOW_SYSTEM_FIELDS)
 
 #: The connection that `RecordReads.reading` opened for the reads of the current context, if any.
 _shared_connection: ContextVar[Connection | None] = ContextVar("metadesk_shared_read_connection", default=None)
+#: The connection of the operation whose hook is running, if any: the hook's reads and writes join its transaction.
+_hook_connection: ContextVar[Connection | None] = ContextVar("metadesk_hook_connection", default=None)
 
 
 def utc_now() -> datetime.datetime:
@@ -107,17 +109,34 @@ class RecordReads:
                 _shared_connection.reset(token)
 
     @contextmanager
+    def within(self, connection: Connection) -> Iterator[None]:
+        """Run the calls made inside the block in `connection`'s transaction, as a hook's calls run in its operation's.
+
+        Each write inside gets a savepoint, so a write that fails leaves the operation's own work intact.
+        """
+        token = _hook_connection.set(connection)
+        try:
+            yield
+        finally:
+            _hook_connection.reset(token)
+
+    @contextmanager
     def _connection(self) -> Iterator[Connection]:
-        """Yield the connection of the enclosing `reading` block, or a new one for this call alone."""
-        shared = _shared_connection.get()
-        if shared is not None and shared.engine is self.engine:
-            yield shared
-            return
+        """Yield the connection of the enclosing `within` or `reading` block, or a new one for this call alone."""
+        for shared in (_hook_connection.get(), _shared_connection.get()):
+            if shared is not None and shared.engine is self.engine:
+                yield shared
+                return
         with self.engine.connect() as connection:
             yield connection
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
+        joined = _hook_connection.get()
+        if joined is not None and joined.engine is self.engine:
+            with joined.begin_nested():
+                yield joined
+            return
         with self.engine.connect().execution_options(**{WRITE_OPTION: True}) as connection:
             with connection.begin():
                 yield connection

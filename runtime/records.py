@@ -17,17 +17,21 @@ import datetime
 import logging
 from typing import Any, Mapping, Sequence
 
-from sqlalchemy import Connection, and_, delete, insert, select, update
+from sqlalchemy import Connection, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from metamodel import model as m
+from runtime import entity_hooks
 from runtime.access import Actor, SystemAccess
 from runtime.errors import FieldError, NotFound, ReasonRequired, StaleVersion, ValidationFailed
 from runtime.approvals import ApprovalProgress, LevelProgress
 from runtime.flow_versions import version_id
-from runtime.flows import add_approver, after_write, approval_progress, available_transitions, fire
+from runtime.flow_availability import available_transitions
+from runtime.approval_actions import add_approver, approval_progress
+from runtime.flows import after_write, fire
 from runtime.masked_input import restore_masked
-from runtime.record_guards import in_use_error, live_referrers, reference_scope_errors, state_lock_errors
+from runtime.record_deletes import purge, set_deleted
+from runtime.record_guards import reference_scope_errors, state_lock_errors
 from runtime.record_codec import RecordCodec, changed_fields
 from runtime.record_reads import Clock, RecordReads, utc_now
 from runtime.record_validation import Checked
@@ -54,11 +58,13 @@ class RecordService(RecordReads):
 
         values = restore_masked(entity, self.codecs[entity_name], access, values, None)
         with self._write() as connection:
+            values = entity_hooks.before_validate(self, connection, actor, entity, values, None)
             checked = self._validator(connection, entity).check(connection, actor, access, values, None, now.date())
             if not checked.errors:
                 checked.errors.update(reference_scope_errors(self, connection, actor, entity, checked.values, None))
             if checked.errors:
                 raise ValidationFailed(entity_name, checked.errors)
+            checked = entity_hooks.before_save(self, connection, actor, entity, values, checked, None, now.date())
             row = self._new_row(connection, entity, checked, actor, now)
             record_id = self._insert(connection, entity_name, tables.table, row)
             self._save_children(connection, entity, record_id, checked.values, replace=False)
@@ -68,6 +74,7 @@ class RecordService(RecordReads):
                 changes={name: [None, value] for name, value in self._audit_values(entity, checked.values).items()},
             )
             after_write(self, connection, actor, entity, record_id, now, created=True)
+            entity_hooks.after(self, connection, actor, entity, "after_save", record_id)
             record = self._created(connection, actor, entity, record_id, row)
         logger.info("created %s %s by %s", entity_name, record_id, actor.id)
         return record
@@ -94,9 +101,12 @@ class RecordService(RecordReads):
             errors: dict[str, builtins.list[FieldError]] = {}
             batch: builtins.list[Checked] = []
             for index, values in enumerate(rows):
+                values = entity_hooks.before_validate(self, connection, actor, entity, values, None)
                 checked = validator.check(connection, actor, access, values, None, now.date())
                 if not checked.errors:
                     checked.errors.update(reference_scope_errors(self, connection, actor, entity, checked.values, None))
+                if not checked.errors:
+                    checked = entity_hooks.before_save(self, connection, actor, entity, values, checked, None, now.date())
                 for path, items in checked.errors.items():
                     errors[f"rows[{index}].{path}"] = items
                 batch.append(checked)
@@ -122,6 +132,7 @@ class RecordService(RecordReads):
             ])
             for record_id in ids:
                 after_write(self, connection, actor, entity, record_id, now, created=True)
+                entity_hooks.after(self, connection, actor, entity, "after_save", record_id)
         logger.info("created %s %s records by %s", len(ids), entity_name, actor.id)
         return ids
 
@@ -231,7 +242,8 @@ class RecordService(RecordReads):
         """
         tables = self.schema.entities[entity.name]
         readable = self.access.allows(actor, "read", entity.name)
-        if tables.children or tables.links or not readable or self.access.scope(actor, entity.name, tables.table) is not None:
+        if (tables.children or tables.links or not readable or entity.hooks.get("after_save")
+                or self.access.scope(actor, entity.name, tables.table) is not None):
             return self._read_back(connection, actor, entity, record_id)
         access = self.access.fields(actor, entity.name)
         codec = self.codecs[entity.name]
@@ -294,6 +306,7 @@ class RecordService(RecordReads):
         if current["version"] != version:
             raise StaleVersion(entity_name, record_id, version, current["version"], current["updated_by"], current["updated_at"])
         values = restore_masked(entity, codec, access, values, current)
+        values = entity_hooks.before_validate(self, connection, actor, entity, values, current)
         checked = self._validator(connection, entity).check(
             connection, actor, access, values, current, now.date(), trusted
         )
@@ -303,6 +316,9 @@ class RecordService(RecordReads):
             checked.errors.update(reference_scope_errors(self, connection, actor, entity, checked.values, current))
         if checked.errors:
             raise ValidationFailed(entity_name, checked.errors)
+        if entity.hooks.get("before_save"):
+            checked = entity_hooks.before_save(self, connection, actor, entity, values, checked, current, now.date())
+            changes = changed_fields(current, checked.values, checked.values.keys())
 
         row = codec.encode({name: checked.values[name] for name in changes})
         if SEARCH_COLUMN in table.c:
@@ -327,6 +343,7 @@ class RecordService(RecordReads):
             changes={name: [self._audit_values(entity, {name: old})[name], self._audit_values(entity, {name: new})[name]]
                      for name, (old, new) in changes.items()},
         )
+        entity_hooks.after(self, connection, actor, entity, "after_save", record_id)
 
     def transitions_for(self, actor: Actor, entity_name: str, record: Mapping[str, Any]) -> builtins.list[m.Transition]:
         """Return the flow transitions the actor may fire by hand on a record it has read."""
@@ -375,61 +392,8 @@ class RecordService(RecordReads):
         return self.get(actor, entity_name, record_id)
 
     def _set_deleted(self, actor: Actor, entity_name: str, record_id: int, version: int, reason: str | None, *, deleting: bool) -> None:
-        entity = self._entity(entity_name)
-        self._require(actor, "delete", entity_name)
-        if entity.reason_required and not (reason and reason.strip()):
-            raise ReasonRequired(entity_name)
-        table = self.schema.entities[entity_name].table
-        now = self.clock()
-        state = table.c.deleted_at.is_(None) if deleting else table.c.deleted_at.is_not(None)
-        with self._write() as connection:
-            statement = (
-                update(table)
-                .where(table.c.id == record_id, state, self._scoped(actor, entity_name, "delete"))
-                .values(deleted_at=now if deleting else None, version=table.c.version + 1, updated_at=now, updated_by=actor.id)
-            )
-            current_version = connection.scalar(
-                select(table.c.version).where(and_(table.c.id == record_id, state, self._scoped(actor, entity_name, "delete")))
-            )
-            if current_version is None:
-                raise NotFound(entity_name, record_id)
-            if current_version != version:
-                raise self._lost_race(connection, entity_name, record_id, version)
-            # The system's own work may retire a record that others still use, as catalog sync does.
-            system_work = self.access.fields(actor, entity_name).writes_read_only
-            referrers = live_referrers(self, connection, entity_name, record_id) if deleting and not system_work else []
-            if referrers:
-                raise ValidationFailed(entity_name, in_use_error(entity, referrers))
-            try:
-                updated = connection.execute(statement.where(table.c.version == version)).rowcount
-            except IntegrityError as exc:
-                raise self._integrity_failure(entity_name, exc) from exc
-            if updated != 1:
-                raise self._lost_race(connection, entity_name, record_id, version)
-            self.audit.append(
-                connection, at=now, actor=actor.id, address=actor.address, action="delete" if deleting else "restore",
-                entity=entity_name, record_id=record_id, reason=reason, changes=None,
-            )
-        logger.info("%s %s %s by %s", "deleted" if deleting else "restored", entity_name, record_id, actor.id)
+        set_deleted(self, actor, entity_name, record_id, version, reason, deleting=deleting)
 
     def purge(self, actor: Actor, entity_name: str, record_id: int, *, reason: str | None = None) -> bool:
         """Remove a record for good, with its child rows; return False, changing nothing, if other records refer to it."""
-        self._entity(entity_name)
-        self._require(actor, "delete", entity_name)
-        table = self.schema.entities[entity_name].table
-        now = self.clock()
-        try:
-            with self._write() as connection:
-                removed = connection.execute(
-                    delete(table).where(table.c.id == record_id, self._scoped(actor, entity_name, "delete"))
-                ).rowcount
-                if removed != 1:
-                    raise NotFound(entity_name, record_id)
-                self.audit.append(
-                    connection, at=now, actor=actor.id, address=actor.address, action="purge",
-                    entity=entity_name, record_id=record_id, reason=reason, changes=None,
-                )
-        except IntegrityError:
-            return False
-        logger.info("purged %s %s by %s", entity_name, record_id, actor.id)
-        return True
+        return purge(self, actor, entity_name, record_id, reason=reason)

@@ -36,7 +36,7 @@ from runtime.access import SYSTEM_ACTOR
 from runtime.cron import Cron, CronError
 from runtime.hooks import HookContext, HookNotRegistered, registry
 from runtime.job_log import JobFailure, attempt_of
-from runtime.records import RecordService
+from runtime.hook_records import HookRecords
 
 if TYPE_CHECKING:
     from metamodel import model as m
@@ -79,8 +79,8 @@ class ScheduleContext(HookContext):
     `entity` and `record` are empty: scheduled work belongs to no record.
     """
 
-    #: The system's record service: reads and writes everything, and audits each change.
-    records: RecordService
+    #: The record service under the system actor: reads and writes everything, and audits each change.
+    records: HookRecords
     #: The schedule's name in the YAML.
     schedule: str
     #: The minute the run was scheduled for, in the application's time zone (the current one for a manual run).
@@ -148,7 +148,7 @@ def run_schedule(jobs: Jobs, schedule: m.Schedule, cron: Cron, task: Any, *, man
                               f"{scheduled_for:%Y-%m-%d %H:%M} 的运行已由另一个处理进程完成")
                 return
         _call_hook(schedule, task, ScheduleContext(
-            actor=SYSTEM_ACTOR, entity="", record={}, event="schedule", records=records,
+            actor=SYSTEM_ACTOR, entity="", record={}, event="schedule", records=HookRecords(records, SYSTEM_ACTOR),
             schedule=schedule.name, scheduled_for=scheduled_for, attempt=attempt, manual=manual,
         ))
     finally:

@@ -30,8 +30,12 @@ def test_shipped_apps_pass(app: Path) -> None:
     completed = run_check(str(app.relative_to(REPOSITORY)), "--lang", "en")
 
     assert completed.returncode == 0, completed.stdout
-    assert completed.stdout.startswith("OK: ")
-    assert "entities" in completed.stdout
+    lines = completed.stdout.splitlines()
+    # The only problems allowed are hooks the YAML names before the app's hooks/ folder defines them.
+    problems = [line for line in lines[:-1] if not line.startswith("    hint:")]
+    assert all(" hook.W001 " in line for line in problems), problems
+    assert lines[-1].startswith("OK: ")
+    assert "entities" in lines[-1]
     assert completed.stderr == ""
 
 

@@ -107,8 +107,12 @@ def test_single_approver_outside_scope_refused(office: Office) -> None:
     record = office.submitted("single")
     with pytest.raises((PermissionDenied, NotFound)):
         office.sign("zhou", record)
-    with pytest.raises(PermissionDenied):
+    # chen may approve expenses once the time limit escalates to his role; until then it is li's turn.
+    with pytest.raises(ValidationFailed) as refused:
         office.sign("chen", record)
+    (error,) = refused.value.errors["approval"]
+    assert error.code == "approval.turn"
+    assert "li" in error.message_en
 
 
 # Countersign ------------------------------------------------------------------------------
@@ -172,9 +176,11 @@ def test_routing_picks_levels_at_boundaries(office: Office, amount: str, grade: 
 
 def test_levels_are_signed_in_order(office: Office) -> None:
     record = office.submitted("levels", "20000", grade="B")
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(ValidationFailed, match="waiting for li"):
         office.sign("chen", record)
+    assert [t.name for t in office.records.transitions_for(office.actor("chen"), "expense", record)] == ["send_back", "reject"]
     record = office.sign("li", record)
+    assert "approve" not in [t.name for t in office.records.transitions_for(office.actor("li"), "expense", record)]
     assert record["state"] == "review"
     record = office.sign("chen", record)
     assert record["state"] == "review"

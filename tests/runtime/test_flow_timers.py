@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Engine, select
 
 from runtime.access import SYSTEM_ACTOR
-from runtime.errors import PermissionDenied
+from runtime.errors import ValidationFailed
 from runtime.flow_sweep import sweep
 from runtime.flow_timers import add_working_days, is_working_day
 from runtime.records import RecordService
@@ -91,6 +91,7 @@ def test_sweep_reminds_once_then_escalates_and_expires(office: Office) -> None:
     assert office.records.get(SYSTEM_ACTOR, "expense", record["id"])["state"] == "rejected"
     actions = [action for action, _, _ in office.audit(record["id"])]
     assert actions[-3:] == ["sla_reminder:approve", "sla_escalation:approve", "transition:reject"]
+    assert office.audit(record["id"])[-1][2]["timed_out"] == [None, True]
     assert sweep(office.records).escalations == 0
 
 
@@ -114,7 +115,7 @@ def test_leaving_the_state_ends_timers(office: Office) -> None:
 
 def test_escalated_role_may_sign(office: Office) -> None:
     record = office.submitted("quorum")
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(ValidationFailed, match="waiting for m1, m2, m3, m4"):
         office.sign("chen", record)
     office.clock.now = datetime.datetime(2026, 12, 4, 3, 0, tzinfo=datetime.timezone.utc)
     assert sweep(office.records).escalations == 1

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select, update
 
 from runtime import flow_versions
-from runtime.access import SYSTEM_ACTOR
+from runtime.access import SYSTEM_ACTOR, Actor
 from runtime.crypto import ENCRYPTION_KEYS_VARIABLE, HASH_KEY_VARIABLE
 from runtime.database import make_engine
 from runtime.errors import ValidationFailed
@@ -183,9 +183,10 @@ def test_unversioned_records_follow_first_version(deployment: Deployment) -> Non
     runtime = deployment.open()
     try:
         old = fire(runtime, create(runtime), "submit")
+        waiting = fire(runtime, create(runtime), "submit")
         table = runtime.schema.entities["expense"].table
         with runtime.engine.begin() as connection:
-            connection.execute(update(table).where(table.c.id == old["id"]).values(flow_version=None))
+            connection.execute(update(table).where(table.c.id.in_([old["id"], waiting["id"]])).values(flow_version=None))
     finally:
         runtime.close()
 
@@ -198,15 +199,16 @@ def test_unversioned_records_follow_first_version(deployment: Deployment) -> Non
         assert flow is not None and "review" in flow.states
         assert fire(runtime, record, "approve")["state"] == "approved"
         report = {item.flow: item for item in version_report(runtime.records)}["expense_single"]
-        assert [(count.version.number, count.records, count.current) for count in report.versions] == [(1, 1, False), (2, 0, True)]
+        assert [(count.version.number, count.records, count.current) for count in report.versions] == [(1, 2, False), (2, 0, True)]
         other = fire(runtime, create(runtime), "submit")
         assert other["flow_version"] == version_id(runtime.model.flows["expense_single"])
 
-        # Migrating v1 takes the records without a version along, and only them.
+        # Migrating v1 takes the records without a version along, and only them; the approved one is finished and stays.
         plan = plan_migration(runtime.records, "expense_single", "v1", {"review": "pending"})
-        assert (plan.total, plan.unversioned) == (1, 1)
+        assert (plan.total, plan.unversioned, plan.finished) == (1, 1, 1)
         migrate_records(runtime.records, plan, SYSTEM_ACTOR)
-        assert runtime.records.get(SYSTEM_ACTOR, "expense", old["id"])["flow_version"] == other["flow_version"]
+        assert runtime.records.get(SYSTEM_ACTOR, "expense", waiting["id"])["flow_version"] == other["flow_version"]
+        assert runtime.records.get(SYSTEM_ACTOR, "expense", old["id"])["flow_version"] is None
         assert runtime.records.get(SYSTEM_ACTOR, "expense", other["id"])["version"] == other["version"]
     finally:
         runtime.close()
@@ -297,13 +299,17 @@ def test_migrate_complete_map_moves_records(deployment: Deployment) -> None:
         plan = plan_migration(runtime.records, "expense_single", "v1", {"review": "pending"})
         assert not plan.refused
         assert [(move.old, move.new, move.count, move.same_name) for move in plan.moves] == [
-            ("approved", "approved", 1, True), ("draft", "draft", 1, True), ("review", "pending", 1, False)]
+            ("draft", "draft", 1, True), ("review", "pending", 1, False)]
+        # The approved record is finished: it stays on the version it was decided under.
+        assert (plan.final_states, plan.finished) == (("approved", "rejected"), 1)
 
-        assert migrate_records(runtime.records, plan, SYSTEM_ACTOR) == 3
+        assert migrate_records(runtime.records, plan, SYSTEM_ACTOR) == 2
         moved = runtime.records.get(SYSTEM_ACTOR, "expense", in_review["id"])
         assert (moved["state"], moved["flow_version"], moved["version"]) == ("pending", current, in_review["version"] + 1)
         assert runtime.records.get(SYSTEM_ACTOR, "expense", draft["id"])["flow_version"] == current
-        assert runtime.records.get(SYSTEM_ACTOR, "expense", approved["id"])["state"] == "approved"
+        finished = runtime.records.get(SYSTEM_ACTOR, "expense", approved["id"])
+        assert (finished["state"], finished["flow_version"], finished["version"]) == ("approved", approved["flow_version"],
+                                                                                      approved["version"])
         assert runtime.records.get(SYSTEM_ACTOR, "expense", untouched["id"])["version"] == untouched["version"]
 
         audit = runtime.schema.audit
@@ -313,7 +319,7 @@ def test_migrate_complete_map_moves_records(deployment: Deployment) -> None:
             steps = runtime.schema.flows.steps
             open_steps = connection.execute(select(steps.c.state, steps.c.flow_version).where(
                 steps.c.record_id == in_review["id"], steps.c.left_at.is_(None))).all()
-        assert [record_id for record_id, _ in entries] == sorted([in_review["id"], draft["id"], approved["id"]])
+        assert [record_id for record_id, _ in entries] == sorted([in_review["id"], draft["id"]])
         changes = dict(entries)[in_review["id"]]
         assert changes == {"state": ["review", "pending"], "flow_version": [in_review["flow_version"], current]}
         assert [tuple(row) for row in open_steps] == [("pending", current)]
@@ -348,5 +354,77 @@ def test_migrate_incomplete_map_is_refused(deployment: Deployment) -> None:
         with pytest.raises(FlowMigrationError) as unknown:
             plan_migration(runtime.records, "expense_single", "v7", {})
         assert unknown.value.message("zh-CN") == "该流程没有版本 'v7'；现有版本：v1, v2"
+    finally:
+        runtime.close()
+
+
+def signed_by_member(deployment: Deployment) -> dict[str, Any]:
+    """Return a countersign claim submitted by qian and signed by m1 of the two members m1 and m2."""
+    runtime = deployment.open()
+    try:
+        admin = PermissionAdmin(runtime.permissions())
+        admin.add_user(SYSTEM_ACTOR, "qian", "qian", "qian", "east")
+        admin.assign(SYSTEM_ACTOR, "qian", "clerk", "east")
+        for user in ("m1", "m2"):
+            admin.add_user(SYSTEM_ACTOR, user, user, user, "company")
+            admin.assign(SYSTEM_ACTOR, user, "member", "company")
+        draft = create(runtime, "all")
+        submitted = runtime.records.transition(CLERK, "expense", draft["id"], "submit", version=draft["version"])
+        m1 = Actor(id="m1", name="m1", roles=("member",), org_unit="company")
+        signed = runtime.records.transition(m1, "expense", draft["id"], "approve", version=submitted["version"])
+        assert signed["state"] == "review"
+        return signed
+    finally:
+        runtime.close()
+
+
+def open_step_of(runtime: Any, record_id: int) -> Any:
+    steps = runtime.schema.flows.steps
+    with runtime.engine.connect() as connection:
+        return connection.execute(select(steps).where(steps.c.record_id == record_id, steps.c.left_at.is_(None))).mappings().one()
+
+
+def test_migrate_keeps_signatures_and_submitter(deployment: Deployment) -> None:
+    signed = signed_by_member(deployment)
+    deployment.edit("expense_all", rename_review)
+    runtime = deployment.open()
+    try:
+        plan = plan_migration(runtime.records, "expense_all", "v1", {"review": "pending"})
+        assert [(group.state, group.transition, group.count, group.kept) for group in plan.signatures] == [
+            ("review", "approve", 1, True)]
+        assert plan.signatures_lost == ()
+        migrate_records(runtime.records, plan, SYSTEM_ACTOR)
+        moved = runtime.records.get(SYSTEM_ACTOR, "expense", signed["id"])
+        assert moved["state"] == "pending"
+        (progress,) = runtime.records.approval_progress(SYSTEM_ACTOR, "expense", moved)
+        assert progress.levels[0].signers == {"m1"}
+        assert set(progress.levels[0].waiting_for) == {"m2"}
+        # qian still submitted it, so qian may neither sign it nor see a withdrawal offered after m1's signature.
+        assert open_step_of(runtime, signed["id"])["entered_by"] == "qian"
+        assert "withdraw" not in [t.name for t in runtime.records.transitions_for(CLERK, "expense", moved)]
+        m2 = Actor(id="m2", name="m2", roles=("member",), org_unit="company")
+        assert runtime.records.transition(m2, "expense", moved["id"], "approve", version=moved["version"])["state"] == "checked"
+    finally:
+        runtime.close()
+
+
+def test_migrate_counts_signatures_that_cannot_carry_over(deployment: Deployment) -> None:
+    signed = signed_by_member(deployment)
+
+    def rename_approve(data: dict[str, Any]) -> None:
+        for transition in data["transitions"]:
+            if transition["name"] == "approve":
+                transition["name"] = "agree"
+
+    deployment.edit("expense_all", rename_approve)
+    runtime = deployment.open()
+    try:
+        plan = plan_migration(runtime.records, "expense_all", "v1", {})
+        assert [(group.state, group.transition, group.count) for group in plan.signatures_lost] == [("review", "approve", 1)]
+        migrate_records(runtime.records, plan, SYSTEM_ACTOR)
+        moved = runtime.records.get(SYSTEM_ACTOR, "expense", signed["id"])
+        (progress,) = runtime.records.approval_progress(SYSTEM_ACTOR, "expense", moved)
+        assert progress.transition.name == "agree"
+        assert progress.levels[0].signed == []
     finally:
         runtime.close()

@@ -12,7 +12,7 @@ from metamodel import load_app
 from runtime.access import SYSTEM_ACTOR, Actor, SystemAccess
 from runtime.crypto import KeyRing
 from runtime.errors import NotFound, PermissionDenied, StaleVersion, ValidationFailed
-from runtime.hooks import hook, registry
+from runtime.hooks import HookError, hook, registry
 from runtime.migrate import migrate
 from runtime.permission_admin import PermissionAdmin
 from runtime.permissions import PermissionStore
@@ -173,13 +173,13 @@ def test_transition_hooks_write_or_roll_back(office: Office, restore_registry: N
     def stamp(context: Any) -> dict[str, Any]:
         calls.append(context.event)
         if context.record["quantity"] > 1:
-            raise RuntimeError("库存不足")
+            raise HookError("Not enough stock", "库存不足")
         return {"urgency": "urgent"}
 
     failing = office.draft("RQ00000002", quantity=2)
     with pytest.raises(ValidationFailed) as failure:
         office.records.transition(wang, "requisition", failing["id"], "submit", version=1)
-    assert failure.value.errors["state"][0].message_zh == "“提交”在 office.stamp 中失败：库存不足"
+    assert failure.value.errors["_record"][0].message_zh == "库存不足"
     assert office.records.get(wang, "requisition", failing["id"])["state"] == "draft"
 
     record = office.records.transition(wang, "requisition", office.draft()["id"], "submit", version=1)
@@ -189,7 +189,8 @@ def test_transition_hooks_write_or_roll_back(office: Office, restore_registry: N
     registry._hooks.pop("office.stamp")
     with pytest.raises(ValidationFailed) as failure:
         office.records.transition(wang, "requisition", office.draft("RQ00000003")["id"], "submit", version=1)
-    assert failure.value.errors["state"][0].code == "hook.missing"
+    assert failure.value.errors["_record"][0].code == "hook.missing"
+    assert "“提交”需要运行 office.stamp" in failure.value.errors["_record"][0].message_zh
 
 
 def test_state_limits_editable_fields(office: Office) -> None:

@@ -6,6 +6,7 @@ import re
 from typing import Callable
 
 from runtime.delegations import Delegations
+from runtime.flows import expire
 from tests.conftest import REPOSITORY
 from tests.web.conftest import WebApp, csrf_of
 
@@ -93,3 +94,52 @@ def test_history_names_signer_and_delegator(make_web_app: Callable[..., WebApp])
     assert "<td>代办对象</td><td></td><td>委员一</td>" in page.text
     assert "<td>签署进度</td><td></td><td>1/3</td>" in page.text
     assert "代理人" in page.text
+
+
+def test_approve_offered_only_to_who_may_still_sign(make_web_app: Callable[..., WebApp]) -> None:
+    web_app, record_id = countersign_app(make_web_app)
+    records = web_app.state.records
+    member = web_app.state.accounts.actor(web_app.state.accounts.user("m1") or {})
+    record = records.get(member, "expense", record_id)
+    records.transition(member, "expense", record_id, "approve", version=record["version"])
+
+    signed = web_app.client("m1").get(f"/records/expense/{record_id}")
+    assert "已签 1 / 3" in signed.text
+    assert "/transitions/approve" not in signed.text
+    waiting = web_app.client("m2").get(f"/records/expense/{record_id}")
+    assert "/transitions/approve" in waiting.text
+    # The clerk submitted it: after a signature there is nothing left to withdraw.
+    assert "/transitions/withdraw" not in web_app.client("qian").get(f"/records/expense/{record_id}").text
+
+
+def test_unreachable_quorum_is_shown(make_web_app: Callable[..., WebApp]) -> None:
+    web_app = make_web_app(APPROVALS)
+    clerk = web_app.add_user("qian", ("clerk",), "east", name="钱经办")
+    web_app.add_user("m1", ("member",), "company", name="委员一")
+    records = web_app.state.records
+    draft = records.create(clerk, "expense", {"title": "年会场地", "amount": "30000", "procedure": "quorum"})
+    records.transition(clerk, "expense", draft["id"], "submit", version=draft["version"])
+
+    page = web_app.client("m1").get(f"/records/expense/{draft['id']}")
+    assert "已签 0 / 2" in page.text
+    assert "本级需要 2 人签署，但只有 1 人有权签署。" in page.text
+    english = web_app.client("m1", lang="en").get(f"/records/expense/{draft['id']}")
+    assert "This level needs 2 signatures but only 1 approver(s) may sign it." in english.text
+
+
+def test_history_marks_expiry_by_the_system(make_web_app: Callable[..., WebApp]) -> None:
+    web_app = make_web_app(APPROVALS)
+    clerk = web_app.add_user("qian", ("clerk",), "east", name="钱经办")
+    records = web_app.state.records
+    draft = records.create(clerk, "expense", {"title": "年会场地", "amount": "800", "procedure": "single"})
+    records.transition(clerk, "expense", draft["id"], "submit", version=draft["version"])
+    entity = web_app.state.model.entities["expense"]
+    with records._write() as connection:
+        assert expire(records, connection, entity, int(draft["id"]), "reject", records.clock())
+
+    page = web_app.client("qian").get(f"/records/expense/{draft['id']}?tab=history")
+    assert "<td>时限</td><td></td><td>已到期</td>" in page.text
+    assert "系统" in page.text
+    english = web_app.client("qian", lang="en").get(f"/records/expense/{draft['id']}?tab=history")
+    assert "<td>Time limit</td><td></td><td>ran out</td>" in english.text
+    assert "the system" in english.text

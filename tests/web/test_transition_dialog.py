@@ -154,3 +154,20 @@ def test_failed_guard_saves_nothing(make_web_app: Callable[..., WebApp]) -> None
     assert '>TAG-0001</textarea>' in response.text
     after = stored(web_app, record_id)
     assert (after["state"], after["asset_tags"], after["version"]) == ("it_review", None, version)
+
+
+def test_dialog_fields_saved_over_htmx_reload_the_page(make_web_app: Callable[..., WebApp]) -> None:
+    web_app = make_web_app(REQUISITION)
+    web_app.add_user("ivan", ("it_staff",), "it")
+    record_id = requisition_in_it_review(web_app)
+    client = web_app.client("ivan")
+    page = client.get(f"/records/requisition/{record_id}").text
+    version = stored(web_app, record_id)["version"]
+
+    response = client.post(f"/records/requisition/{record_id}/transitions/fulfil", data={
+        "csrf_token": csrf_of(page), "_version": str(version), "_fields": ["asset_tags", "delivered_on"],
+        "asset_tags": "TAG-0002", "delivered_on": "2026-03-05", "comment": "已发放"}, headers={"HX-Request": "true"})
+    # Only the workflow panel would be swapped in; the fields just saved are shown elsewhere on the page.
+    assert response.status_code == 200, response.text
+    assert response.headers["HX-Redirect"] == f"/records/requisition/{record_id}"
+    assert "TAG-0002" in client.get(f"/records/requisition/{record_id}").text

@@ -8,8 +8,9 @@ import sys
 from typing import Any
 
 from metamodel import CheckResult, check_app
-from metamodel.diagnostics import LANGUAGES, language_from_environment
+from metamodel.diagnostics import LANGUAGES, Diagnostic, language_from_environment
 from metamodel.model import AppModel
+from runtime.hook_loading import hook_diagnostics
 
 
 def register(subparsers: Any) -> None:
@@ -28,6 +29,12 @@ def register(subparsers: Any) -> None:
 def run(arguments: argparse.Namespace) -> int:
     lang = arguments.lang or language_from_environment()
     result = check_app(arguments.directory)
+    if result.model is not None:
+        found = hook_diagnostics(result.model, arguments.directory)
+        if found:
+            has_errors = any(item.severity == "error" for item in found)
+            diagnostics = sorted([*result.diagnostics, *found], key=Diagnostic.sort_key)
+            result = CheckResult(None if has_errors else result.model, diagnostics, result.files)
     if arguments.format == "json":
         print(json.dumps(as_json(result, lang), ensure_ascii=False, indent=2))
     else:

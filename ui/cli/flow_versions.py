@@ -127,6 +127,20 @@ def print_plan(plan: MigrationPlan, lang: str) -> None:
     for move in plan.moves:
         same = say(lang, " (same name)", "（同名）") if move.same_name else ""
         print(say(lang, f"  {move.old} → {move.new}{same}: {move.count} record(s)", f"  {move.old} → {move.new}{same}：{move.count} 条记录"))
+    if plan.finished:
+        finals = ", ".join(plan.final_states)
+        print(say(lang, f"{plan.finished} finished record(s) (in {finals}) stay on {source}.",
+                  f"{plan.finished} 条已结束的记录（状态 {finals}）保留在 {source}。"))
+    kept = sum(group.count for group in plan.signatures if group.kept)
+    if kept:
+        print(say(lang, f"{kept} signature(s) collected so far carry over to {target}.", f"已收集的 {kept} 个签署将保留到 {target}。"))
+    if plan.signatures_lost:
+        print(say(lang, f"Warning: these signatures do not carry over, because {target} has no such approval level in the "
+                        "new state; those approvers must sign again:",
+                  f"警告：以下签署不能保留（{target} 在新状态下没有相应的审批级别），这些审批人需要重新签署："))
+        for group in plan.signatures_lost:
+            print(say(lang, f"  {group.state} / {group.transition} / {group.level}: {group.count} signature(s)",
+                      f"  {group.state} / {group.transition} / {group.level}：{group.count} 个签署"))
 
 
 def print_refusal(plan: MigrationPlan, lang: str, directory: str) -> None:

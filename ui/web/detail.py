@@ -142,6 +142,14 @@ def _workflow(request: Request, entity: m.Entity, record_id: int, status: int, *
     return render(request, "detail_page.html", context, block="workflow", status=status)
 
 
+#: Columns a transition changes without changing what the record's fields show.
+_FLOW_COLUMNS = frozenset({"state", "version", "updated_at", "updated_by"})
+
+
+def _fields_changed(before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
+    return any(before.get(name) != value for name, value in after.items() if name not in _FLOW_COLUMNS)
+
+
 async def fire_transition(request: Request) -> Response:
     """Fire a transition, or sign its approval, after saving the required fields its dialog filled in."""
     entity = entity_of(request)
@@ -195,11 +203,12 @@ async def fire_transition(request: Request) -> Response:
     if next_url is not None:
         return redirect(request, next_url)
     try:
-        open_record(state.records, actor, entity.name, record_id)
+        after = open_record(state.records, actor, entity.name, record_id)
     except (NotFound, PermissionDenied):
         # A delegate who has done their part may no longer reach the record.
         return redirect(request, "/inbox")
-    if is_htmx(request):
+    if is_htmx(request) and not _fields_changed(opened.record, after.record):
+        # The workflow panel shows the state, the approvals and the history; changed fields need the whole page.
         return _workflow(request, entity, record_id, 200)
     return redirect(request, record_url(entity.name, record_id))
 

@@ -37,6 +37,12 @@ _FLOW_CHANGES = {
     "approver": ("Added approver", "加签人"),
     "escalated_to": ("Escalated to", "升级至"),
     "notified": ("Notified", "已通知"),
+    "timed_out": ("Time limit", "时限"),
+}
+#: Actors that are no user: the runtime's own jobs and the command line.
+_MACHINE_ACTORS = {
+    "system": ("the system", "系统"),
+    "cli": ("the command line", "命令行"),
 }
 #: Field types whose logged values are text (JSON keeps Decimals and dates as text) to read back first.
 _PARSED_TYPES = frozenset({"money", "decimal", "percent", "date", "datetime"})
@@ -83,10 +89,14 @@ class HistoryFormatter:
 
     def _who(self, user_id: str | None) -> str:
         if not user_id:
-            return i18n.pick(self.lang, "the system", "系统")
+            return i18n.pick(self.lang, *_MACHINE_ACTORS["system"])
         if user_id not in self._names:
             user = self.state.accounts.user(user_id)
-            self._names[user_id] = str(user["display_name"]) if user else user_id
+            if user:
+                self._names[user_id] = str(user["display_name"])
+            else:
+                en, zh = _MACHINE_ACTORS.get(user_id, (user_id, user_id))
+                self._names[user_id] = i18n.pick(self.lang, en, zh)
         return self._names[user_id]
 
     def _action(self, entry: HistoryEntry) -> str:
@@ -123,6 +133,8 @@ class HistoryFormatter:
             return ""
         if name in ("on_behalf_of", "approver"):
             return self._who(str(value))
+        if name == "timed_out":
+            return i18n.pick(self.lang, "ran out", "已到期")
         if name == "notified" and isinstance(value, list):
             separator = ", " if self.lang == "en" else "、"
             return separator.join(self._who(str(user)) for user in value)
