@@ -141,6 +141,7 @@ def build_entity(builder: Builder, document: Document) -> m.Entity:
         if check is not None:
             rules.append(m.Rule(rule["name"], check, label(rule["message"]), tuple(rule.get("fields", ()))))
     builder.unique_names(document, ("rules",), data.get("rules", []))
+    builder.unique_names(document, ("actions",), data.get("actions", []))
 
     return m.Entity(
         name=name,
@@ -158,6 +159,11 @@ def build_entity(builder: Builder, document: Document) -> m.Entity:
         rules=tuple(rules),
         reason_required=data.get("reason_required", False),
         hooks=m.frozen_mapping({event: tuple(names) for event, names in data.get("hooks", {}).items() if names}),
+        actions=tuple(
+            m.EntityAction(item["name"], label(item["label"]), item["hook"], optional_label(item.get("confirm")),
+                           tuple(item.get("states", ())))
+            for item in data.get("actions", [])
+        ),
     )
 
 
@@ -227,8 +233,9 @@ def build_field(builder: Builder, document: Document, path: DocPath, data: dict[
         max_length=length.get("max"),
         pattern=pattern,
         default=m.deep_freeze(data.get("default")),
-        read_only=data.get("read_only", False),
+        read_only=data.get("read_only", False) or "computed_by" in data,
         computed=computed,
+        computed_by=data.get("computed_by"),
         masked=data.get("masked", False),
         encrypted=data.get("encrypted", False),
         indexed=data.get("indexed", False),

@@ -27,6 +27,8 @@ def build_flow(builder: Builder, document: Document) -> m.Flow:
                 initial=state.get("initial", False),
                 final=state.get("final", False),
                 editable=tuple(state.get("editable", ())),
+                on_enter=tuple(state.get("on_enter", ())),
+                on_leave=tuple(state.get("on_leave", ())),
             ),
         )
     initial = [name for name, state in states.items() if state.initial]

@@ -131,6 +131,20 @@ class CrossChecker:
             for index, rule in enumerate(entity.rules):
                 for position, name in enumerate(rule.fields):
                     self.field_ref(document, ("rules", index, "fields", position), entity, name)
+            self._check_actions(document, entity)
+
+    def _check_actions(self, document: Document, entity: m.Entity) -> None:
+        """Report an action named like a standard action or a transition, and states no flow of the entity has."""
+        flows = self.model.flows_for(entity.name)
+        transitions = {name for flow in flows for name in flow.transitions}
+        states = sorted({name for flow in flows for name in flow.states})
+        for index, action in enumerate(entity.actions):
+            if action.name in m.STANDARD_ACTIONS or action.name in transitions:
+                self.report(document, "action.E001", ("actions", index, "name"), found=action.name, entity=entity.name)
+            for position, state in enumerate(action.states):
+                if state not in states and entity.name not in self.broken_flow_entities:
+                    self.report(document, "action.E002", ("actions", index, "states", position), found=state,
+                                expected=states or ["-"], suggestion=suggest(state, states))
 
     def _check_field(self, document: Document, path: DocPath, field: m.Field) -> None:
         if field.entity is not None and field.type in m.REFERENCE_TYPES:

@@ -475,6 +475,19 @@ MESSAGES: dict[str, Message] = {
         "Write five fields separated by spaces: minute hour day month weekday, for example 0 2 * * * for 02:00 daily; names such as MON are not accepted.",
         "请写五个以空格分隔的字段：分 时 日 月 星期，例如 0 2 * * * 表示每天 02:00；不接受 MON 这类名称。",
     ),
+    # Custom actions of an entity
+    "action.E001": _m(
+        "the action {found} of {entity} has the name of a standard action or of a flow transition",
+        "{entity} 的操作 {found} 与标准操作或流程流转同名",
+        "Give the action a name of its own: grants name actions, so an action's name must differ from the others.",
+        "请为该操作另取名称：授权按操作名称进行，因此操作名称不能与其他操作重复。",
+    ),
+    "action.E002": _m(
+        "the action names the state {found}, which no flow of the entity has",
+        "该操作指定的状态 {found} 不存在于该实体的任何流程中",
+        "Use one of the states {expected}, or remove states to offer the action in every state.",
+        "请使用以下状态之一：{expected}；或删除 states，使该操作在所有状态下可用。",
+    ),
     # Hooks (checked by `metadesk check` after importing the hooks folder and installed packages)
     "hook.W001": _m(
         "{where} runs the hook {found}, which no code registers, so that step fails until one does",

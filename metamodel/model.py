@@ -154,6 +154,8 @@ class Field:
     default: Any = None
     read_only: bool = False
     computed: Expression | None = None
+    #: A hook that computes the value on every save; such a field is read-only to users.
+    computed_by: str | None = None
     masked: bool = False
     encrypted: bool = False
     indexed: bool = False
@@ -216,6 +218,21 @@ class Entity:
     reason_required: bool = False
     #: Hook names by entity event (ENTITY_EVENTS), run in the order given.
     hooks: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: frozen_mapping({}))
+    #: Buttons on a record that run a hook, each granted as an action of its own.
+    actions: tuple[EntityAction, ...] = ()
+
+
+@dataclass(frozen=True)
+class EntityAction:
+    """A button on a record that runs a hook: the values the hook returns are written to the record."""
+
+    name: str
+    label: Label
+    hook: str
+    #: Text of a confirmation asked before the action runs, or None.
+    confirm: Label | None = None
+    #: States the record must be in; empty means any state.
+    states: tuple[str, ...] = ()
 
 
 #: The entity events hooks may run on: before the input is checked, before the row is written,
@@ -258,6 +275,9 @@ class State:
     initial: bool = False
     final: bool = False
     editable: tuple[str, ...] = ()
+    #: Hooks run when a record enters the state and when it leaves it, in the firing's transaction.
+    on_enter: tuple[str, ...] = ()
+    on_leave: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -606,10 +626,13 @@ class AppModel:
         return tuple(flow for flow in self.flows.values() if flow.entity == entity)
 
     def actions_for(self, entity: str) -> tuple[str, ...]:
-        """List the standard actions plus every transition of the entity's flows."""
+        """List the standard actions, every transition of the entity's flows and the entity's own actions."""
         if entity == SYSTEM_RESOURCE and entity not in self.entities:
             return SYSTEM_ACTIONS
         actions = list(STANDARD_ACTIONS)
         for flow in self.flows_for(entity):
             actions.extend(name for name in flow.transitions if name not in actions)
+        declared = self.entities.get(entity)
+        if declared is not None:
+            actions.extend(action.name for action in declared.actions if action.name not in actions)
         return tuple(actions)

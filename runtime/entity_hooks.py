@@ -69,14 +69,27 @@ def before_validate(
     return {**values, **changes}
 
 
+def has_save_work(entity: m.Entity) -> bool:
+    """Tell whether saving the entity runs hooks after the check: before_save hooks or fields computed by a hook."""
+    return bool(entity.hooks.get("before_save")) or any(field.computed_by for field in entity.fields.values())
+
+
 def before_save(
     service: RecordService, connection: Connection, actor: Actor, entity: m.Entity, values: Mapping[str, Any],
     checked: Checked, current: Mapping[str, Any] | None, today: datetime.date,
 ) -> Checked:
-    """Run the before_save hooks on checked values; return the values checked again with what they returned."""
-    if not entity.hooks.get("before_save"):
+    """Run the before_save hooks and the hooks of computed fields; return the values checked again with their results.
+
+    A field's `computed_by` hook runs after the before_save hooks, sees their values, and returns the field's value.
+    """
+    if not has_save_work(entity):
         return checked
-    changes = run_hooks(service, connection, actor, entity, "before_save", {**(current or {}), **checked.values})
+    record = {**(current or {}), **checked.values}
+    changes = run_hooks(service, connection, actor, entity, "before_save", record)
+    for name, field in entity.fields.items():
+        if field.computed_by:
+            context = HookContext(actor, entity.name, {**record, **changes}, f"compute:{name}")
+            changes[name] = call_hook(service, connection, field.computed_by, context, entity, doing=_doing(entity, "before_save"))
     if not changes:
         return checked
     rechecked = service._validator(connection, entity).check(

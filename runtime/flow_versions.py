@@ -58,6 +58,9 @@ logger = logging.getLogger(__name__)
 
 #: Fields of the flow's parts that only people read; changing them keeps the version.
 COSMETIC_FIELDS = frozenset({"label", "confirm"})
+#: Fields added to the model after versions were first kept: left out while empty, so that
+#: flows without them keep the version ids they were registered under.
+LATER_FIELDS = frozenset({"on_enter", "on_leave"})
 
 #: Inserts tried per flow when other workers keep registering versions of it at the same moment.
 REGISTER_ATTEMPTS = 5
@@ -104,6 +107,7 @@ def _canonical(value: Any) -> Any:
         return {
             item.name: _canonical(getattr(value, item.name)) for item in dataclasses.fields(value)
             if item.name not in COSMETIC_FIELDS and not isinstance(getattr(value, item.name), m.Source)
+            and not (item.name in LATER_FIELDS and not getattr(value, item.name))
         }
     if isinstance(value, Mapping):
         return [[str(key), _canonical(item)] for key, item in value.items()]

@@ -14,8 +14,9 @@ A transition `t` of flow `f` may be fired on a record when, in this order:
 7. with an approval, the user is an eligible approver of the current level and signs it
    (runtime/approvals.py). The transition fires only when the last level is complete;
    before that the signature is saved and the record's version raised;
-8. every hook of `t` is registered and returns without raising (their returned values are
-   written with the state change, and checked again against 6).
+8. every hook runs without raising: the source state's `on_leave`, then `t`'s own, then the
+   target state's `on_enter` (their returned values are written with the state change, and
+   checked again against 6).
 
 The state change closes the record's step and opens the next (runtime/flow_steps.py),
 then any automatic transition of the new state whose guard holds fires too, as the
@@ -267,12 +268,22 @@ def _record_signature(firing: _Firing, level: approvals.LevelProgress, version: 
 
 
 def _run_hooks(firing: _Firing) -> dict[str, Any]:
-    """Run the transition's hooks, check what they return and the transition's conditions on the result."""
-    transition = firing.transition
+    """Run the hooks of leaving the state, of the transition and of entering the next state, in that order.
+
+    Each hook sees what the ones before returned. What they return together is checked, with
+    the transition's conditions, and written with the state change.
+    """
+    transition, flow = firing.transition, firing.flow
+    source = flow.states.get(str(firing.current.get("state")))
+    target = flow.states[transition.target]
+    steps = [(f"leave:{source.name}", name) for name in source.on_leave] if source is not None else []
+    steps += [(transition.name, name) for name in transition.hooks]
+    steps += [(f"enter:{target.name}", name) for name in target.on_enter]
     changes: dict[str, Any] = {}
     doing = m.Label(f"“{transition.label.zh_cn}”", f"“{transition.label.en}”")
-    for hook_name in transition.hooks:
-        context = HookContext(firing.actor, firing.entity.name, {**firing.current, **changes}, transition.name, firing.comment)
+    for event, hook_name in steps:
+        record = {**firing.current, **changes, **({"state": target.name} if event.startswith("enter:") else {})}
+        context = HookContext(firing.actor, firing.entity.name, record, event, firing.comment)
         result = call_hook(firing.service, firing.connection, hook_name, context, firing.entity, doing=doing)
         if result:
             changes.update(result)

@@ -88,13 +88,24 @@ def _error_line(path: Path, error: BaseException) -> int:
 
 
 def hook_uses(model: m.AppModel) -> list[HookUse]:
-    """Return every hook name the application's YAML gives: entity events, transitions and schedules."""
+    """Return every hook name the application's YAML gives: fields, actions, entity events, states, transitions, schedules."""
     uses: list[HookUse] = []
     for entity in model.entities.values():
+        for field in entity.fields.values():
+            if field.computed_by:
+                where = Text(f"field {entity.name}.{field.name}, computed_by", f"字段 {entity.name}.{field.name} 的 computed_by")
+                uses.append(HookUse(field.computed_by, field.source.file, field.source.line, where))
+        for action in entity.actions:
+            where = Text(f"entity {entity.name}, action {action.name}", f"实体 {entity.name} 的操作 {action.name}")
+            uses.append(HookUse(action.hook, entity.source.file, entity.source.line, where))
         for event, names in entity.hooks.items():
             where = Text(f"entity {entity.name}, {event}", f"实体 {entity.name} 的 {event}")
             uses.extend(HookUse(name, entity.source.file, entity.source.line, where) for name in names)
     for flow in model.flows.values():
+        for state in flow.states.values():
+            for event, names in (("on_enter", state.on_enter), ("on_leave", state.on_leave)):
+                where = Text(f"flow {flow.name}, state {state.name}, {event}", f"流程 {flow.name} 的状态 {state.name}（{event}）")
+                uses.extend(HookUse(name, flow.source.file, flow.source.line, where) for name in names)
         for transition in flow.transitions.values():
             where = Text(f"flow {flow.name}, transition {transition.name}", f"流程 {flow.name} 的流转 {transition.name}")
             uses.extend(HookUse(name, flow.source.file, flow.source.line, where) for name in transition.hooks)

@@ -58,7 +58,7 @@ class HookRecords:
 
 def call_hook(
     service: RecordService, connection: Connection, name: str, context: HookContext, entity: m.Entity, *, doing: m.Label,
-) -> Mapping[str, Any] | None:
+) -> Any:
     """Run hook `name` with `context` inside `connection`'s transaction and return what it returns.
 
     `doing` names the work the hook ran for ("saving", a transition's label) in the messages.

@@ -29,7 +29,8 @@ logger = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "metadesk.hooks"
 
-HookFunction = Callable[["HookContext"], Mapping[str, Any] | None]
+#: A hook: most return None or field values to write; a field's `computed_by` hook returns the field's value.
+HookFunction = Callable[["HookContext"], Any]
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ class HookContext:
     actor: Actor
     entity: str
     record: Mapping[str, Any]
-    #: The event: a transition's name, or an entity event such as "before_save".
+    #: The event: a transition's name, "leave:<state>" or "enter:<state>", an entity event such as "before_save", or "schedule".
     event: str
     comment: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)

@@ -26,6 +26,7 @@ from runtime.access import Actor, SystemAccess
 from runtime.errors import FieldError, NotFound, ReasonRequired, StaleVersion, ValidationFailed
 from runtime.approvals import ApprovalProgress, LevelProgress
 from runtime.flow_versions import version_id
+from runtime.entity_actions import available_actions, run_action
 from runtime.flow_availability import available_transitions
 from runtime.approval_actions import add_approver, approval_progress
 from runtime.flows import after_write, fire
@@ -289,11 +290,17 @@ class RecordService(RecordReads):
 
     def _update_in(
         self, connection: Connection, actor: Actor, entity: m.Entity, record_id: int, values: Mapping[str, Any], *, version: int,
-        reason: str | None, trusted: frozenset[str], now: datetime.datetime,
+        reason: str | None, trusted: frozenset[str], now: datetime.datetime, action: str = "update",
     ) -> None:
-        """Check and write an update inside the caller's transaction, without firing automatic transitions."""
+        """Check and write an update inside the caller's transaction, without firing automatic transitions.
+
+        An entity's own `action` writes the values its hook returned: the action's grant and scope
+        apply instead of update's, and read-only fields may be written, as the application computed them.
+        """
         entity_name = entity.name
-        access = self._require(actor, "update", entity_name)
+        access = self._require(actor, action, entity_name)
+        if action != "update":
+            access = SystemAccess().fields(actor, entity_name)
         if entity.reason_required and not (reason and reason.strip()):
             raise ReasonRequired(entity_name)
         tables = self.schema.entities[entity_name]
@@ -316,7 +323,7 @@ class RecordService(RecordReads):
             checked.errors.update(reference_scope_errors(self, connection, actor, entity, checked.values, current))
         if checked.errors:
             raise ValidationFailed(entity_name, checked.errors)
-        if entity.hooks.get("before_save"):
+        if entity_hooks.has_save_work(entity):
             checked = entity_hooks.before_save(self, connection, actor, entity, values, checked, current, now.date())
             changes = changed_fields(current, checked.values, checked.values.keys())
 
@@ -327,7 +334,7 @@ class RecordService(RecordReads):
         statement = (
             update(table)
             .where(table.c.id == record_id, table.c.version == version, table.c.deleted_at.is_(None),
-                   self._scoped(actor, entity_name, "update"))
+                   self._scoped(actor, entity_name, action))
             .values(**row)
         )
         try:
@@ -338,12 +345,21 @@ class RecordService(RecordReads):
             raise self._lost_race(connection, entity_name, record_id, version)
         self._save_children(connection, entity, record_id, {name: checked.values[name] for name in changes})
         self.audit.append(
-            connection, at=now, actor=actor.id, address=actor.address, action="update", entity=entity_name,
-            record_id=record_id, reason=reason,
+            connection, at=now, actor=actor.id, address=actor.address, action=action if action == "update" else f"action:{action}",
+            entity=entity_name, record_id=record_id, reason=reason,
             changes={name: [self._audit_values(entity, {name: old})[name], self._audit_values(entity, {name: new})[name]]
                      for name, (old, new) in changes.items()},
         )
         entity_hooks.after(self, connection, actor, entity, "after_save", record_id)
+
+    def actions_for(self, actor: Actor, entity_name: str, record: Mapping[str, Any]) -> builtins.list[m.EntityAction]:
+        """Return the entity's own actions the actor may run on a record it has read."""
+        return available_actions(self, actor, entity_name, record)
+
+    def run_action(self, actor: Actor, entity_name: str, record_id: int, name: str, *, version: int,
+                   comment: str | None = None) -> dict[str, Any]:
+        """Run the entity's action `name` on a record (runtime/entity_actions.py)."""
+        return run_action(self, actor, entity_name, record_id, name, version=version, comment=comment)
 
     def transitions_for(self, actor: Actor, entity_name: str, record: Mapping[str, Any]) -> builtins.list[m.Transition]:
         """Return the flow transitions the actor may fire by hand on a record it has read."""

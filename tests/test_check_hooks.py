@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import AppFactory
+from tests.conftest import REPOSITORY, AppFactory
 from ui.cli import main
 
 HOOKED_ENTITY = """
@@ -64,3 +64,35 @@ def test_broken_hooks_module_names_line(make_app: AppFactory, capsys: pytest.Cap
     assert problem["file"].endswith("hooks/broken.py")
     assert problem["line"] == 3
     assert "ZeroDivisionError" in problem["message"]
+
+
+def test_hooks_folder_of_example_app_registers_all(capsys: pytest.CaptureFixture[str]) -> None:
+    code, report = check_json(REPOSITORY / "tests" / "apps" / "hooked", capsys)
+    assert code == 0
+    assert report["diagnostics"] == []
+
+
+def test_action_hook_and_computed_field_checked(make_app: AppFactory, capsys: pytest.CaptureFixture[str]) -> None:
+    entity = HOOKED_ENTITY.replace("hooks:", """  - {name: grade, type: integer, label: {zh-CN: 等级, en: Grade}, computed_by: check_tests.grade}
+    actions:
+      - {name: print, label: {zh-CN: 打印, en: Print}, hook: check_tests.stamp, states: [nowhere]}
+    hooks:""")
+    app = make_app({"entities/customer.yaml": entity})
+    code, report = check_json(app, capsys)
+    assert code == 1
+    codes = sorted(item["code"] for item in report["diagnostics"])  # type: ignore[union-attr, index]
+    assert codes == ["action.E001", "action.E002"]
+
+
+def test_action_and_field_hooks_unregistered(make_app: AppFactory, capsys: pytest.CaptureFixture[str]) -> None:
+    entity = HOOKED_ENTITY.replace("hooks:", """  - {name: grade, type: integer, label: {zh-CN: 等级, en: Grade}, computed_by: check_tests.grade}
+    actions:
+      - {name: stamp, label: {zh-CN: 盖章, en: Stamp}, hook: check_tests.stamp}
+    hooks:""")
+    code, report = check_json(make_app({"entities/customer.yaml": entity}), capsys)
+    assert code == 0
+    messages = [item["message"] for item in report["diagnostics"]]  # type: ignore[union-attr, index]
+    # Other tests of this process may have registered the entity's event hooks, so only these two are certain.
+    assert 'entity customer, action stamp runs the hook "check_tests.stamp", which no code registers, so that step fails ' \
+           "until one does" in messages
+    assert any(message.startswith('field customer.grade, computed_by runs the hook "check_tests.grade"') for message in messages)

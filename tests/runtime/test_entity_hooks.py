@@ -22,6 +22,7 @@ HOOKED_FILES = {
           - {name: name, type: string, label: {zh-CN: 名称, en: Name}, required: true, searchable: true}
           - {name: size, type: enum, label: {zh-CN: 规模, en: Size},
              choices: [{value: small, label: {zh-CN: 小, en: Small}}, {value: large, label: {zh-CN: 大, en: Large}}]}
+          - {name: slug, type: string, label: {zh-CN: 标识, en: Slug}, computed_by: tests_hooks.slug}
         hooks:
           before_validate: [tests_hooks.upper_code]
           before_save: [tests_hooks.size_from_name]
@@ -49,6 +50,11 @@ def upper_code(context: HookContext) -> Mapping[str, Any] | None:
 @hook("tests_hooks.size_from_name")
 def size_from_name(context: HookContext) -> Mapping[str, Any]:
     return {"size": "large" if len(str(context.record.get("name") or "")) > 4 else "small"}
+
+
+@hook("tests_hooks.slug")
+def slug(context: HookContext) -> str:
+    return f"{str(context.record['code']).lower()}-{context.record['size']}"
 
 
 @hook("tests_hooks.write_note")
@@ -91,6 +97,7 @@ def test_hooks_shape_and_follow_a_create(hooked: ShopRuntime) -> None:
     created = hooked.records.create(ACTOR, "category", {"code": "tools", "name": "电动工具类"})
     assert created["code"] == "TOOLS"
     assert created["size"] == "large"
+    assert created["slug"] == "tools-large"
     assert notes(hooked) == ["saved TOOLS"]
     audit = hooked.schema.audit
     with hooked.engine.connect() as connection:
@@ -159,3 +166,11 @@ def test_batch_create_runs_hooks(hooked: ShopRuntime) -> None:
     sizes = [hooked.records.get(ACTOR, "category", record_id)["size"] for record_id in ids]
     assert sizes == ["small", "large"]
     assert notes(hooked) == ["saved B1", "saved B2"]
+
+
+def test_hook_computed_field_overrides_input(hooked: ShopRuntime) -> None:
+    # Users may not type it (read-only); even the system's own input is replaced by the hook's value.
+    assert hooked.model.entities["category"].fields["slug"].read_only
+    created = hooked.records.create(ACTOR, "category", {"code": "c1", "name": "书", "slug": "mine"})
+    updated = hooked.records.update(ACTOR, "category", created["id"], {"name": "图书与音像"}, version=created["version"])
+    assert (created["slug"], updated["slug"]) == ("c1-small", "c1-large")

@@ -193,6 +193,26 @@ def test_transition_hooks_write_or_roll_back(office: Office, restore_registry: N
     assert "“提交”需要运行 office.stamp" in failure.value.errors["_record"][0].message_zh
 
 
+def test_state_hooks_run_around_transition(office: Office, restore_registry: None) -> None:
+    wang = office.actor("wang", "staff", "engineering")
+    flow = office.model.flows["requisition_approval"]
+    # The model is this test's own copy, so its states and submit step may be given hooks here.
+    object.__setattr__(flow.states["draft"], "on_leave", ("office.left",))
+    object.__setattr__(flow.transitions["submit"], "hooks", ("office.moved",))
+    object.__setattr__(flow.states["manager_review"], "on_enter", ("office.entered",))
+    seen: list[tuple[str, str]] = []
+
+    def recorder(context: Any) -> dict[str, Any] | None:
+        seen.append((context.event, context.record["state"]))
+        return {"urgency": "urgent"} if context.event.startswith("enter:") else None
+
+    for name in ("office.left", "office.moved", "office.entered"):
+        registry.register(name, recorder)
+    record = office.records.transition(wang, "requisition", office.draft()["id"], "submit", version=1)
+    assert seen == [("leave:draft", "draft"), ("submit", "draft"), ("enter:manager_review", "manager_review")]
+    assert (record["state"], record["urgency"]) == ("manager_review", "urgent")
+
+
 def test_state_limits_editable_fields(office: Office) -> None:
     wang = office.actor("wang", "staff", "engineering")
     li = office.actor("li", "manager", "engineering")

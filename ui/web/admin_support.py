@@ -160,7 +160,7 @@ def entity_label(model: m.AppModel, entity: str, lang: str) -> str:
 
 
 def action_label(model: m.AppModel, entity: str, action: str, lang: str) -> str:
-    """Return an action's name on screen: a standard action's, or the label of the flow transition."""
+    """Return an action's name on screen: a standard action's, a flow transition's label or the entity's own action's."""
     if action in _STANDARD_ACTIONS:
         en, zh = _STANDARD_ACTIONS[action]
         return pick(lang, en, zh)
@@ -168,7 +168,9 @@ def action_label(model: m.AppModel, entity: str, action: str, lang: str) -> str:
         transition = flow.transitions.get(action)
         if transition is not None:
             return label(transition.label, lang)
-    return action
+    declared = model.entities.get(entity)
+    own = next((item for item in declared.actions if item.name == action), None) if declared is not None else None
+    return label(own.label, lang) if own is not None else action
 
 
 def scope_label(scope: str, lang: str) -> str:

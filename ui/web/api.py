@@ -7,7 +7,8 @@
     DELETE /api/{entity}/{id}?version=N           soft delete
     GET    /api/openapi.json                      the OpenAPI 3.1 document, public
 
-Transitions, approvals, the inbox and delegations are handled in api_flows.py and registered here.
+Transitions, approvals, the inbox and delegations are handled in api_flows.py, an entity's own
+actions in api_actions.py; both are registered here.
 
 Clients authenticate with `Authorization: Bearer mdk_...`; a signed-in browser session
 works too, and then unsafe requests need the CSRF token. Every operation goes through the
@@ -35,7 +36,7 @@ from metamodel import model as m
 from runtime.errors import PermissionDenied, RecordError, ValidationFailed
 from runtime.record_query import ListQuery, Page
 from runtime.record_codec import FLOW_SYSTEM_FIELDS
-from ui.web import api_flows
+from ui.web import api_actions, api_flows
 from ui.web.api_json import (
     ApiError,
     FieldProblem,
@@ -249,6 +250,7 @@ def routes() -> builtins.list[BaseRoute]:
         Route("/api/{entity}/{id}", _dispatch({"GET": get_record, "PATCH": update_record, "DELETE": delete_record}),
               methods=_ALL_METHODS),
         Route("/api/{entity}/{id}/transitions/{name}", _dispatch({"POST": api_flows.fire_transition}), methods=_ALL_METHODS),
+        Route("/api/{entity}/{id}/actions/{name}", _dispatch({"POST": api_actions.run_action}), methods=_ALL_METHODS),
         Route("/api/{entity}/{id}/approvals", _dispatch({"GET": api_flows.approval_progress}), methods=_ALL_METHODS),
         Route("/api/{entity}/{id}/approvals/{name}/approvers", _dispatch({"POST": api_flows.add_approver}), methods=_ALL_METHODS),
         Route("/api/{path:path}", unknown_path, methods=_ALL_METHODS),

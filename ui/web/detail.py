@@ -116,6 +116,7 @@ def detail_context(
         "state_label": _state_label(state.records, entity, record, lang),
         "transitions": transition_views(request, entity, record, transitions, editor=actor if own else None, attempt=attempt),
         "approvals": state.records.approval_progress(actor, entity.name, record),
+        "actions": state.records.actions_for(actor, entity.name, record) if own else [],
         "approver_ids": {actor.id, reader.id},
         "acting_for": reader if opened.delegated else None,
         "next_url": next_url,
@@ -248,6 +249,37 @@ async def add_approver(request: Request) -> Response:
     return redirect(request, record_url(entity.name, record_id))
 
 
+async def run_action(request: Request) -> Response:
+    """Run one of the entity's own actions; errors are shown in the workflow panel."""
+    entity = entity_of(request)
+    record_id = int(request.path_params["id"])
+    name = str(request.path_params["name"])
+    async with request.form() as form:
+        version_text = str(form.get("_version") or "")
+    lang = lang_of(request)
+    actor = actor_of(request)
+    if not version_text.isdigit():
+        raise HTTPException(400, i18n.pick(lang, "The form is incomplete; reload the page.", "表单不完整，请刷新页面。"))
+    before = open_detail(request, entity, record_id).record
+    try:
+        after = web(request).records.run_action(actor, entity.name, record_id, name, version=int(version_text))
+    except ValidationFailed as failed:
+        logger.info("%s %s: action %s by %s rejected: %s", entity.name, record_id, name, actor.id, ", ".join(failed.errors))
+        return _workflow(request, entity, record_id, 422, errors=failed.errors)
+    except StaleVersion as stale:
+        logger.info("%s %s: action %s by %s rejected: version %s is stale", entity.name, record_id, name, actor.id, stale.expected)
+        return _workflow(request, entity, record_id, 409, stale=stale_message(request, stale))
+    except PermissionDenied:
+        logger.info("%s %s: action %s by %s denied", entity.name, record_id, name, actor.id)
+        denied = FieldError("permission", "You may not do this on this record.", "您不能对此记录执行该操作。")
+        return _workflow(request, entity, record_id, 403, errors={"_record": [denied]})
+    except NotFound as error:
+        raise http_error(request, error) from error
+    if is_htmx(request) and not _fields_changed(before, after):
+        return _workflow(request, entity, record_id, 200)
+    return redirect(request, record_url(entity.name, record_id))
+
+
 async def delete_record(request: Request) -> Response:
     entity = entity_of(request)
     record_id = int(request.path_params["id"])
@@ -306,6 +338,7 @@ def routes() -> list[BaseRoute]:
         Route("/records/{entity}/{id:int}", detail, methods=["GET"]),
         Route("/records/{entity}/{id:int}/delete", delete_record, methods=["POST"]),
         Route("/records/{entity}/{id:int}/transitions/{name}", fire_transition, methods=["POST"]),
+        Route("/records/{entity}/{id:int}/actions/{name}", run_action, methods=["POST"]),
         Route("/records/{entity}/{id:int}/approvals/{name}/approvers", add_approver, methods=["POST"]),
         Route("/records/{entity}/{id:int}/files/{field}/{sha256}", download, methods=["GET"]),
     ]

@@ -104,6 +104,9 @@ class HistoryFormatter:
         if name is not None:
             return self._transition(name)
         kind, _, transition = entry.action.partition(":")
+        if kind == "action" and transition:
+            action = next((item for item in self.entity.actions if item.name == transition), None)
+            return i18n.label(action.label, self.lang) if action is not None else transition
         if transition and kind in _FLOW_ACTIONS:
             en, zh = _FLOW_ACTIONS[kind]
             return i18n.pick(self.lang, en, zh).format(self._transition(transition))

@@ -47,7 +47,8 @@ _FILE = {
 
 def openapi_document(model: m.AppModel) -> dict[str, Any]:
     """Build the whole document: info, security, error schemas and every entity's schemas and paths."""
-    schemas: dict[str, Any] = {"Error": _error_schema(), "TransitionRequest": _transition_request(), **_flow_schemas()}
+    schemas: dict[str, Any] = {"Error": _error_schema(), "TransitionRequest": _transition_request(),
+                               "ActionRequest": _action_request(), **_flow_schemas()}
     paths: dict[str, Any] = {"/api/openapi.json": document_path(), **workbench_paths()}
     for name, entity in model.entities.items():
         flows = model.flows_for(name)
@@ -291,6 +292,17 @@ def _transition_request() -> dict[str, Any]:
             "on_behalf_of": {"type": ["string", "null"],
                              "description": "代办对象 / The delegator to act for, whose delegation to the user runs today. "
                                             "Without it the user acts for themselves where they may, else for a delegator."},
+        },
+        "additionalProperties": False,
+    }
+
+
+def _action_request() -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": {
+            "version": {"type": "integer", "description": "The version you read; or send it in If-Match."},
+            "comment": {"type": ["string", "null"], "description": "说明 / Comment, kept in the audit log."},
         },
         "additionalProperties": False,
     }

@@ -182,6 +182,21 @@ def entity_paths(entity: m.Entity, flows: tuple[m.Flow, ...]) -> dict[str, Any]:
                               **_errors("400", "409", "413", "415", "422", "428")},
             },
         }
+    for action in entity.actions:
+        states = ", ".join(action.states) or "any state"
+        paths[f"/api/{name}/{{id}}/actions/{action.name}"] = {
+            "parameters": [_ref("parameters", "id")],
+            "post": {
+                "operationId": f"action_{name}_{action.name}", "tags": [name],
+                "summary": f"{action.label.en} ({action.label.zh_cn})",
+                "description": f"{bilingual(action.label)}: runs the hook {action.hook} on the record and writes the values it "
+                               f"returns. In: {states}. Needs the grant of the action {action.name}.",
+                "parameters": [_ref("parameters", "If-Match")],
+                "requestBody": _json_body(_ref("schemas", "ActionRequest"), "The version read and an optional comment."),
+                "responses": {"200": _record_answer(name, "The record after the action."),
+                              **_errors("400", "409", "413", "415", "422", "428")},
+            },
+        }
     return paths
 
 

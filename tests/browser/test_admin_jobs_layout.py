@@ -18,7 +18,6 @@ from playwright.sync_api import Page
 from sqlalchemy import insert
 
 from runtime.jobs import Jobs
-from tests.browser.conftest import browser, new_page, signed_in_page  # noqa: F401 - fixtures
 from tests.runtime.job_support import make_queue, schedule_app, schedule_yaml
 from tests.web.conftest import WebApp
 from tests.web.test_admin import AdminClient
