@@ -114,9 +114,9 @@ def _check_references(
 def _check_sla(checker: CrossChecker, document: Document, flow: m.Flow, path: DocPath, transition: m.Transition, sla: m.Sla) -> None:
     """Check an SLA's length and reminder, the role it escalates to and the transition it fires when it runs out.
 
-    The runtime (runtime/flow_sweep.py) acts on both `escalate_to` and `on_expiry` when the
-    time runs out: it notifies the role, then fires the transition if its guard and required
-    fields allow, so the two may be given together.
+    When the time runs out the runtime (runtime/flow_sweep.py) fires `on_expiry` if its guard
+    and required fields allow, and otherwise notifies the `escalate_to` role, so the two may be
+    given together.
     """
     sla_path = path + ("sla",)
     if sla.hours is None and sla.working_days is None:
@@ -125,6 +125,7 @@ def _check_sla(checker: CrossChecker, document: Document, flow: m.Flow, path: Do
         _check_reminder(checker, document, sla_path, transition.name, sla, sla.remind_before_hours)
     if sla.escalate_to is not None:
         checker.role_ref(document, sla_path + ("escalate_to",), sla.escalate_to)
+        # A role without the transition's grant is only told, which is how a manager is asked to chase a step.
     expiry = sla.on_expiry
     if expiry is not None and expiry not in flow.transitions:
         expected = sorted(flow.transitions)

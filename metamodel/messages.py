@@ -501,6 +501,12 @@ MESSAGES: dict[str, Message] = {
         "Fix the Python error at this line; the application cannot start until the module imports.",
         "请修正此行的 Python 错误；该模块能够导入之前，应用无法启动。",
     ),
+    "integration.W001": _m(
+        "no installed package provides the {found} provider of the interface {interface}, so hooks cannot use it",
+        "没有已安装的包提供接口 {interface} 的 {found} 实现，钩子无法使用该集成",
+        "Install the package that provides it (this repository's integrations package is installed by make setup), or choose a provider this interface has; installed: {expected}.",
+        "请安装提供该实现的包（本仓库的 integrations 包由 make setup 安装），或改用该接口已有的实现；已安装：{expected}。",
+    ),
     # The app document
     "app.E001": _m(
         "a menu item must name exactly one of entity, report or page, found {found}",

@@ -20,6 +20,7 @@ from runtime.flow_versions import register_versions
 from runtime.hook_loading import load_app_hooks
 from runtime.permissions import PermissionStore
 from runtime.policy_access import PolicyAccess
+from runtime.providers import Providers
 from runtime.records import RecordService
 from runtime.schema import SYSTEM_PREFIX, Schema, build_schema
 from runtime.settings import Settings
@@ -73,6 +74,7 @@ class Runtime:
         keys = KeyRing.from_environment(os.environ, settings.data_dir)
         files = FileStore(settings.data_dir / "files")
         records = RecordService(model, schema, engine, access=access or SystemAccess(), keys=keys)
+        records.providers = Providers(model.integrations, os.environ)
         register_versions(engine, schema, model)
         logger.info("runtime opened for %s on %s", model.app.name, engine.url.render_as_string(hide_password=True))
         return cls(model, schema, settings, engine, keys, files, records)
@@ -94,7 +96,9 @@ class Runtime:
     def records_for_users(self) -> RecordService:
         """Return a record service that enforces the application's permissions, for users' requests."""
         access = PolicyAccess(self.permissions(), self.schema)
-        return RecordService(self.model, self.schema, self.engine, access=access, keys=self.keys)
+        service = RecordService(self.model, self.schema, self.engine, access=access, keys=self.keys)
+        service.providers = self.records.providers
+        return service
 
     def close(self) -> None:
         self.engine.dispose()

@@ -8,9 +8,12 @@ sequence. Its routing table, when it has one, picks the levels that apply to the
 at the first signature, and that choice stays for the rest of the step.
 
 An eligible approver of a level is an active user holding one of the level's roles (or a
-role that inherits one), a user added to the level, or, once the step's SLA has run out, a
-holder of the role it escalates to, whose permissions allow the transition on this record. Signatures belong to the record's current step: after a
-return, the approvals start again.
+role that inherits one), or, once the step's SLA has run out, a holder of the role it
+escalates to, whose permissions allow the transition on this record. The user who
+submitted the record to the step is never one. A user added to a level (加签) must sign it
+as well: the level needs its count from the eligible approvers plus every added user's
+signature. One person signs one level of a step. Signatures belong to the record's
+current step: after a return, the approvals start again.
 """
 
 from __future__ import annotations
@@ -37,18 +40,29 @@ class LevelProgress:
     """One level of an approval step: who may sign, who has signed and how many signatures it needs."""
 
     level: m.ApprovalLevel
-    #: User id to display name of every eligible approver.
+    #: User id to display name of every eligible approver, added users included.
     eligible: dict[str, str]
     #: The signatures, oldest first: approver, signed_by, comment, decided_at.
     signed: list[dict[str, Any]] = field(default_factory=list)
+    #: The users added to the level, each of whom must sign it too.
+    added: frozenset[str] = frozenset()
 
     @property
-    def needed(self) -> int:
+    def by_role(self) -> dict[str, str]:
+        """Return the eligible approvers the level's roles give, without the users added to it."""
+        return {user: name for user, name in self.eligible.items() if user not in self.added}
+
+    @property
+    def needed_by_role(self) -> int:
         if self.level.quorum is not None:
             return self.level.quorum
         if self.level.ratio is not None:
-            return max(1, math.ceil(self.level.ratio * len(self.eligible)))
-        return len(self.eligible)
+            return max(1, math.ceil(self.level.ratio * len(self.by_role)))
+        return len(self.by_role)
+
+    @property
+    def needed(self) -> int:
+        return self.needed_by_role + len(self.added)
 
     @property
     def signers(self) -> set[str]:
@@ -60,12 +74,14 @@ class LevelProgress:
 
     @property
     def complete(self) -> bool:
-        return self.needed > 0 and len(self.signed) >= self.needed
+        signed_by_role = len(self.signers - self.added)
+        return self.needed > 0 and self.added <= self.signers and signed_by_role >= self.needed_by_role
 
     @property
     def unreachable(self) -> bool:
         """Tell whether fewer people may sign than the level needs, so it cannot complete until someone is added."""
-        return not self.complete and len(self.signed) + len(self.waiting_for) < self.needed
+        able = len(set(self.by_role) - self.added)
+        return not self.complete and able < self.needed_by_role
 
 
 @dataclass
@@ -146,16 +162,17 @@ def progress(
     ).mappings().all()
     result = []
     for level in levels:
-        eligible = eligible_approvers(service, connection, entity, record, transition, level, step)
+        eligible, added = eligible_approvers(service, connection, entity, record, transition, level, step)
         signed = [dict(row) for row in decisions if row["level"] == level.name]
-        result.append(LevelProgress(level, eligible, signed))
+        result.append(LevelProgress(level, eligible, signed, frozenset(added)))
     return ApprovalProgress(transition, result)
 
 
 def eligible_approvers(
     service: RecordService, connection: Connection, entity: m.Entity, record: Mapping[str, Any], transition: m.Transition,
-    level: m.ApprovalLevel, step: dict[str, Any],
-) -> dict[str, str]:
+    level: m.ApprovalLevel, step: Mapping[str, Any],
+) -> tuple[dict[str, str], set[str]]:
+    """Return the eligible approvers of a level (id to name, added users included) and the ids of the users added."""
     access = service.schema.access
     flows = service.schema.flows
     roles = roles_including(service.model, level.roles)
@@ -170,12 +187,13 @@ def eligible_approvers(
         select(flows.approvers.c.user_id).where(flows.approvers.c.step_id == step["id"], flows.approvers.c.transition == transition.name,
                                                 flows.approvers.c.level == level.name)
     )}
+    submitters = {step.get("entered_by"), step.get("entered_for")} - {None}
     eligible: dict[str, str] = {}
-    for user_id in sorted(holders | added):
+    for user_id in sorted((holders | added) - submitters):
         candidate = actor_of(service, connection, user_id)
         if candidate is not None and may_fire(service, connection, candidate, entity.name, int(record["id"]), transition.name):
             eligible[user_id] = candidate.name
-    return eligible
+    return eligible, added & set(eligible)
 
 
 def may_fire(service: RecordService, connection: Connection, actor: Actor, entity: str, record_id: int, action: str) -> bool:
@@ -187,15 +205,22 @@ def may_fire(service: RecordService, connection: Connection, actor: Actor, entit
 
 
 def refusal(
-    service: RecordService, entity: m.Entity, transition: m.Transition, level: LevelProgress | None, step: Mapping[str, Any],
+    service: RecordService, entity: m.Entity, transition: m.Transition, state: ApprovalProgress, step: Mapping[str, Any],
     approver: Actor, signed_by: Actor, *, delegated_role: str | None = None,
 ) -> RecordError | None:
-    """Return why `signed_by`, signing for `approver`, may not sign the current `level` now, or None when they may.
+    """Return why `signed_by`, signing for `approver`, may not sign the current level now, or None when they may.
 
     Screens offer the transition only when this returns None, and `sign` raises what it returns.
     """
+    level = state.current
     if level is None:
         return _failed(entity, "approval.complete", f"“{transition.label.en}” is already approved", f"“{transition.label.zh_cn}”已审批完成")
+    for other in state.levels:
+        people = other.signers | {str(row["signed_by"]) for row in other.signed}
+        if other is not level and (approver.id in people or signed_by.id in people):
+            who = approver.name if approver.id in people else signed_by.name
+            return _failed(entity, "approval.other_level", f"{who} has already signed “{other.level.label.en}” of this approval; "
+                           "one person signs one level", f"{who} 已签署本审批的“{other.level.label.zh_cn}”；每人只能签署其中一个级别")
     if approver.id in level.signers:
         return _failed(entity, "approval.signed", f"{approver.name} has already signed “{level.level.label.en}”; wait for the others",
                        f"{approver.name} 已签署“{level.level.label.zh_cn}”，请等待其他审批人")
@@ -237,7 +262,7 @@ def sign(
     """
     before = progress(service, connection, approver, entity, record, transition, step)
     level = before.current
-    problem = refusal(service, entity, transition, level, step, approver, signed_by, delegated_role=delegated_role)
+    problem = refusal(service, entity, transition, before, step, approver, signed_by, delegated_role=delegated_role)
     if problem is not None:
         raise problem
     assert level is not None
@@ -255,7 +280,8 @@ def add_approver(
     transition: m.Transition, step: dict[str, Any], user_id: str,
 ) -> LevelProgress:
     """Add a user to the current level of an approval step; the actor must be one of its eligible approvers."""
-    current = progress(service, connection, actor, entity, record, transition, step).current
+    state = progress(service, connection, actor, entity, record, transition, step)
+    current = state.current
     if current is None:
         raise _failed(entity, "approval.complete", f"“{transition.label.en}” is already approved", f"“{transition.label.zh_cn}”已审批完成")
     if actor.id not in current.eligible:
@@ -268,6 +294,14 @@ def add_approver(
     if user_id in current.eligible:
         raise _failed(entity, "approval.present", f"{added.name} is already an approver of “{current.level.label.en}”",
                       f"{added.name} 已经是“{current.level.label.zh_cn}”的审批人", path="approver")
+    if user_id in {step.get("entered_by"), step.get("entered_for")}:
+        raise _failed(entity, "approval.own", f"{added.name} submitted the record to this step and cannot approve it",
+                      f"{added.name} 是本步骤的提交人，不能审批", path="approver")
+    signed_elsewhere = next((other for other in state.levels if other is not current and user_id in other.signers), None)
+    if signed_elsewhere is not None:
+        raise _failed(entity, "approval.other_level", f"{added.name} has already signed “{signed_elsewhere.level.label.en}”; "
+                      "one person signs one level", f"{added.name} 已签署“{signed_elsewhere.level.label.zh_cn}”；每人只能签署一个级别",
+                      path="approver")
     if not may_fire(service, connection, added, entity.name, int(record["id"]), transition.name):
         raise _failed(entity, "approval.not_allowed",
                       f"{added.name} may not decide “{transition.label.en}” on this record; ask an administrator to grant it first",
@@ -278,6 +312,7 @@ def add_approver(
         added_at=service.clock(),
     ))
     current.eligible[user_id] = added.name
+    current.added = current.added | {user_id}
     return current
 
 

@@ -11,6 +11,10 @@ raises rolls back the whole create, update or delete. Values a `before_*` hook r
 set fields the acting user may not edit, because the application's own code computes
 them. An `after_*` hook changes other records through `context.records`; what it returns
 is not written.
+
+NOTE: a hook that calls a provider (`context.providers`) keeps the write transaction open
+while it waits, which on SQLite holds the database's write lock; keep such providers'
+timeouts and retries short.
 """
 
 from __future__ import annotations

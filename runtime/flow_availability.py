@@ -127,5 +127,5 @@ class _RecordView:
                                           self.step, remember=False)
         except ValidationFailed:
             return True
-        return approvals.refusal(self.service, self.entity, transition, progress.current, self.step, principal, actor,
+        return approvals.refusal(self.service, self.entity, transition, progress, self.step, principal, actor,
                                  delegated_role=role) is None

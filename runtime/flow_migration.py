@@ -32,7 +32,7 @@ from sqlalchemy import ColumnElement, Connection, Table, and_, func, or_, select
 
 from metamodel import model as m
 from runtime.access import Actor
-from runtime.flow_carry import Signatures, carry_over, count_signatures, open_steps
+from runtime.flow_carry import Signatures, carry_over, count_signatures, fire_complete_approvals, open_steps
 from runtime.flow_steps import enter_step
 from runtime.flow_timers import due_times
 from runtime.flow_versions import FlowVersion, rebuild, stored_versions, version_id
@@ -279,6 +279,7 @@ def _move_batch(
     connection.execute(update(flows.steps).where(flows.steps.c.entity == plan.entity, flows.steps.c.record_id.in_(ids),
                                                  flows.steps.c.left_at.is_(None)).values(left_at=now))
     entries = []
+    signed: list[int] = []
     for row in batch:
         state = target[str(row["state"])]
         record = {"id": row["id"], "flow": plan.flow.name, "flow_version": new_id}
@@ -287,14 +288,19 @@ def _move_batch(
                           transition=before["entered_by_transition"] if before else None,
                           by=before["entered_by"] if before else actor.id, acting_for=before["entered_for"] if before else None,
                           due=due_times(plan.flow, state, now, service.timezone))
-        if before is not None:
-            carry_over(connection, flows, before, int(step["id"]), plan.flow, state)
+        if before is not None and carry_over(connection, flows, before, int(step["id"]), plan.flow, state):
+            signed.append(int(row["id"]))
         entries.append({
             "at": now, "actor": actor.id, "address": actor.address, "action": MIGRATE_ACTION, "entity": plan.entity,
             "record_id": int(row["id"]), "reason": f"{plan.flow.name} {plan.source_tag} → {plan.target.tag}",
-            "changes": {"state": [row["state"], state], "flow_version": [row["flow_version"], new_id]},
+            "changes": {**({"state": [row["state"], state]} if state != row["state"] else {}),
+                        "flow_version": [row["flow_version"], new_id]},
         })
     service.audit.append_many(connection, entries)
+    entity = service.model.entities[plan.entity]
+    for record_id in signed:
+        for name in fire_complete_approvals(service, connection, entity, record_id, now):
+            logger.info("%s %s: the signatures carried over complete %s, which fired", plan.entity, record_id, name)
 
 
 def version_report(service: RecordService) -> list[FlowReport]:

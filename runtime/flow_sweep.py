@@ -2,8 +2,9 @@
 
 A periodic job calls `sweep`. For each open step with timers (runtime/flow_timers.py) it
 sends the reminder to the users who may act on the transition once `remind_before_hours` are
-left, and at the due time notifies the `escalate_to` role and fires the `on_expiry`
-transition as the system. Each happens once per step and is audited. A step's row is
+left. At the due time it fires the `on_expiry` transition as the system; when there is
+none, or it cannot fire (its guard or required fields), it notifies the `escalate_to` role
+instead. Each happens once per step and is audited. A step's row is
 locked while it is handled, so two sweeps running at once act once.
 """
 
@@ -88,17 +89,17 @@ def _sweep_step(service: RecordService, step_id: int, now: datetime.datetime, re
                 report.reminders += 1
             if datetime.datetime.fromisoformat(timer["due_at"]) > now:
                 continue
-            if transition.sla.escalate_to and not timer["escalated"]:
-                _escalate(service, connection, entity, transition, transition.sla.escalate_to, step, now)
-                timer["escalated"] = True
-                report.escalations += 1
             if transition.sla.on_expiry and not timer["expired"]:
                 timer["expired"] = True
                 connection.execute(update(steps).where(steps.c.id == step_id).values(due=timers))
                 if expire(service, connection, entity, int(step["record_id"]), transition.sla.on_expiry, now):
                     report.expiries += 1
-                    # The record has left the step, so its other timers end with it.
+                    # The record has left the step, so its other timers, escalation included, end with it.
                     return
+            if transition.sla.escalate_to and not timer["escalated"]:
+                _escalate(service, connection, entity, transition, transition.sla.escalate_to, step, now)
+                timer["escalated"] = True
+                report.escalations += 1
         connection.execute(update(steps).where(steps.c.id == step_id).values(due=timers))
 
 

@@ -374,7 +374,13 @@ def run_automatic(service: RecordService, connection: Connection, entity: m.Enti
 
 
 def expire(service: RecordService, connection: Connection, entity: m.Entity, record_id: int, name: str, now: datetime.datetime) -> bool:
-    """Fire transition `name` as the system when a step's time runs out; return whether it fired.
+    """Fire transition `name` as the system when a step's time runs out; return whether it fired."""
+    return fire_as_system(service, connection, entity, record_id, name, now, timed_out=True)
+
+
+def fire_as_system(service: RecordService, connection: Connection, entity: m.Entity, record_id: int, name: str,
+                   now: datetime.datetime, *, timed_out: bool = False) -> bool:
+    """Fire transition `name` as the system, bypassing approvals; return whether it fired.
 
     The transition fires only from one of its source states, with its required fields and
     guard satisfied; otherwise the record stays and the reason is logged.
@@ -383,15 +389,15 @@ def expire(service: RecordService, connection: Connection, entity: m.Entity, rec
     flow = flow_of(service, entity.name, current, connection) if current is not None else None
     transition = flow.transitions.get(name) if flow is not None else None
     if current is None or flow is None or transition is None or current.get("state") not in transition.sources:
-        logger.info("%s %s: expiry transition %s does not apply in its state", entity.name, record_id, name)
+        logger.info("%s %s: transition %s by the system does not apply in its state", entity.name, record_id, name)
         return False
     firing = _Firing(service, connection, SYSTEM_ACTOR, SYSTEM_ACTOR, entity, current, flow, transition, None, now)
     _check_values(firing, current)
     if firing.errors:
-        logger.warning("%s %s: expiry transition %s not fired: %s", entity.name, record_id, name,
+        logger.warning("%s %s: transition %s by the system not fired: %s", entity.name, record_id, name,
                        "; ".join(item.message_en for items in firing.errors.values() for item in items))
         return False
-    _move(firing, _run_hooks(firing), int(current["version"]), timed_out=True)
+    _move(firing, _run_hooks(firing), int(current["version"]), timed_out=timed_out)
     run_automatic(service, connection, entity, record_id, now)
     return True
 

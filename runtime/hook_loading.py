@@ -19,8 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from metamodel import model as m
-from metamodel.diagnostics import Diagnostic, Text
+from metamodel.diagnostics import Diagnostic, DocPath, Text
+from metamodel.yamlsource import Document, read_document
 from runtime.hooks import registry
+from runtime.providers import registry as provider_registry
+from runtime.providers import unprovided
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +49,8 @@ class HookUse:
     line: int
     #: The declaration that runs the hook, such as "entity order, after_save" or "flow expense, transition approve".
     where: Text
+    #: Where the name is inside its document.
+    path: DocPath = ()
 
 
 def load_app_hooks(directory: str | Path, app_name: str) -> list[str]:
@@ -91,28 +96,50 @@ def hook_uses(model: m.AppModel) -> list[HookUse]:
     """Return every hook name the application's YAML gives: fields, actions, entity events, states, transitions, schedules."""
     uses: list[HookUse] = []
     for entity in model.entities.values():
-        for field in entity.fields.values():
+        file = entity.source.file
+        for index, field in enumerate(entity.fields.values()):
             if field.computed_by:
                 where = Text(f"field {entity.name}.{field.name}, computed_by", f"字段 {entity.name}.{field.name} 的 computed_by")
-                uses.append(HookUse(field.computed_by, field.source.file, field.source.line, where))
-        for action in entity.actions:
+                uses.append(HookUse(field.computed_by, file, field.source.line, where, ("fields", index, "computed_by")))
+        for index, action in enumerate(entity.actions):
             where = Text(f"entity {entity.name}, action {action.name}", f"实体 {entity.name} 的操作 {action.name}")
-            uses.append(HookUse(action.hook, entity.source.file, entity.source.line, where))
+            uses.append(HookUse(action.hook, file, entity.source.line, where, ("actions", index, "hook")))
         for event, names in entity.hooks.items():
             where = Text(f"entity {entity.name}, {event}", f"实体 {entity.name} 的 {event}")
-            uses.extend(HookUse(name, entity.source.file, entity.source.line, where) for name in names)
+            uses.extend(HookUse(name, file, entity.source.line, where, ("hooks", event, index)) for index, name in enumerate(names))
     for flow in model.flows.values():
-        for state in flow.states.values():
+        file = flow.source.file
+        for position, state in enumerate(flow.states.values()):
             for event, names in (("on_enter", state.on_enter), ("on_leave", state.on_leave)):
                 where = Text(f"flow {flow.name}, state {state.name}, {event}", f"流程 {flow.name} 的状态 {state.name}（{event}）")
-                uses.extend(HookUse(name, flow.source.file, flow.source.line, where) for name in names)
-        for transition in flow.transitions.values():
+                uses.extend(HookUse(name, file, flow.source.line, where, ("states", position, event, index))
+                            for index, name in enumerate(names))
+        for position, transition in enumerate(flow.transitions.values()):
             where = Text(f"flow {flow.name}, transition {transition.name}", f"流程 {flow.name} 的流转 {transition.name}")
-            uses.extend(HookUse(name, flow.source.file, flow.source.line, where) for name in transition.hooks)
+            uses.extend(HookUse(name, file, flow.source.line, where, ("transitions", position, "hooks", index))
+                        for index, name in enumerate(transition.hooks))
+    for integration in model.integrations.values():
+        callback_hook = integration.settings.get("callback_hook")
+        if isinstance(callback_hook, str) and callback_hook:
+            where = Text(f"integration {integration.name}, callback_hook", f"集成 {integration.name} 的 callback_hook")
+            uses.append(HookUse(callback_hook, integration.source.file, integration.source.line, where, ("settings", "callback_hook")))
     for schedule in model.schedules.values():
         where = Text(f"schedule {schedule.name}", f"定时任务 {schedule.name}")
-        uses.append(HookUse(schedule.hook, schedule.source.file, schedule.source.line, where))
+        uses.append(HookUse(schedule.hook, schedule.source.file, schedule.source.line, where, ("hook",)))
     return uses
+
+
+def _located(uses: list[HookUse]) -> list[tuple[HookUse, int, int]]:
+    """Return each use with the line and column of its hook name, read again from its YAML file."""
+    documents: dict[str, Document | None] = {}
+    located = []
+    for use in uses:
+        if use.file not in documents:
+            documents[use.file] = read_document(Path(use.file), use.file)[0]
+        document = documents[use.file]
+        line, column = document.position(use.path) if document is not None else (use.line, 1)
+        located.append((use, line, column))
+    return located
 
 
 def unregistered_hooks(model: m.AppModel) -> list[HookUse]:
@@ -122,12 +149,17 @@ def unregistered_hooks(model: m.AppModel) -> list[HookUse]:
 
 
 def hook_diagnostics(model: m.AppModel, directory: str | Path) -> list[Diagnostic]:
-    """Import the application's hooks and return a diagnostic for an import error or for each unregistered hook."""
+    """Import the application's hooks; return a diagnostic for an import error, an unregistered hook or a missing provider."""
     try:
         load_app_hooks(directory, model.app.name)
     except HookLoadError as failed:
         reason = f"{type(failed.error).__name__}: {failed.error}"
         return [Diagnostic("hook.E002", str(failed.file), failed.line, 1, (), {"reason": reason})]
-    known = registry.names() or ["-"]
-    return [Diagnostic("hook.W001", use.file, use.line, 1, (), {"found": use.name, "where": use.where, "expected": known})
-            for use in unregistered_hooks(model)]
+    known: list[str] | Text = registry.names() or Text("none", "无")
+    found = [Diagnostic("hook.W001", use.file, line, column, use.path, {"found": use.name, "where": use.where, "expected": known})
+             for use, line, column in _located(unregistered_hooks(model))]
+    for item in unprovided(model):
+        kinds: list[str] | Text = [kind for interface, kind in provider_registry.known() if interface == item.interface]
+        found.append(Diagnostic("integration.W001", item.source.file, item.source.line, item.source.column, ("provider",),
+                                {"found": item.provider, "interface": item.interface, "expected": kinds or Text("none", "无")}))
+    return found

@@ -18,6 +18,7 @@ from metamodel import model as m
 from runtime.access import Actor
 from runtime.errors import FieldError, NotFound, PermissionDenied, RecordError, StaleVersion, ValidationFailed
 from runtime.hooks import HookContext, HookError, HookNotRegistered, registry
+from runtime.providers import ProviderUnavailable
 from runtime.record_query import ListQuery, Page
 
 if TYPE_CHECKING:
@@ -72,13 +73,17 @@ def call_hook(
                       f"{doing.en} runs {name}, which is not installed, so nothing was saved; ask the administrator",
                       f"{doing.zh_cn}需要运行 {name}，但系统中没有安装它，因此未保存任何内容；请联系管理员") from None
     bound = HookContext(context.actor, context.entity, context.record, context.event, context.comment, context.extra,
-                        HookRecords(service, context.actor))
+                        HookRecords(service, context.actor), service.providers)
     try:
         with service.within(connection):
             return function(bound)
     except HookError as stopped:
         logger.info("hook %s stopped %s %s: %s", name, entity.name, record_id, stopped.en)
         raise _failed(entity, stopped.field or RECORD_PATH, "hook.stopped", stopped.en, stopped.zh) from stopped
+    except ProviderUnavailable as missing:
+        logger.error("hook %s on %s %s: %s", name, entity.name, record_id, missing.en)
+        raise _failed(entity, RECORD_PATH, "hook.provider", f"{doing.en} failed: {missing.en}",
+                      f"{doing.zh_cn}失败：{missing.zh}") from missing
     except (ValidationFailed, PermissionDenied, NotFound, StaleVersion) as refused:
         logger.info("hook %s on %s %s made a call the runtime rejected: %s", name, entity.name, record_id, refused)
         raise _failed(entity, RECORD_PATH, "hook.rejected", f"{doing.en} failed in {name}: {_message(refused, 'en')}",

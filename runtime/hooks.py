@@ -24,6 +24,7 @@ from runtime.access import Actor
 
 if TYPE_CHECKING:
     from runtime.hook_records import HookRecords
+    from runtime.providers import Providers
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +47,8 @@ class HookContext:
     extra: Mapping[str, Any] = field(default_factory=dict)
     #: The record service under the acting user, inside the operation's transaction.
     records: HookRecords | None = None
+    #: The application's third-party providers by integration name, such as `context.providers["sms"]`.
+    providers: Providers | None = None
 
 
 class HookError(Exception):

@@ -25,11 +25,12 @@ from typing import TYPE_CHECKING, Any, Sequence
 from sqlalchemy import ColumnElement, Integer, and_, exists, false, func, literal, or_, select, true, union_all
 
 from metamodel import model as m
+from runtime import approvals
 from runtime.approvals import ApprovalProgress, may_fire, progress, roles_including
 from runtime.access import SYSTEM_ACTOR, Actor, SystemAccess
 from runtime.delegations import active_delegators, actor_of, covers
 from runtime.errors import NotFound, PermissionDenied, ValidationFailed
-from runtime.flow_steps import ensure_step
+from runtime.flow_steps import current_step, ensure_step
 from runtime.flow_availability import needed_roles
 from runtime.flows import flow_of
 from runtime.record_query import Condition, ListQuery
@@ -52,6 +53,13 @@ class Principal:
     #: Roles the delegations hand over; None for every role (and for the user's own work).
     roles: frozenset[str] | None = None
     delegated: bool = False
+    #: The signed-in user who does the work: the principal itself, or the delegate.
+    user_id: str = ""
+
+    @property
+    def people(self) -> tuple[str, ...]:
+        """Return the ids of the principal and of the user acting for it."""
+        return tuple(dict.fromkeys((self.actor.id, self.user_id or self.actor.id)))
 
     @property
     def id(self) -> str:
@@ -129,11 +137,11 @@ def principals(service: RecordService, actor: Actor) -> list[Principal]:
                 roles[delegator] = None
             else:
                 handed.add(role)
-        found = [Principal(actor)]
+        found = [Principal(actor, user_id=actor.id)]
         for delegator, delegated in roles.items():
             delegator_actor = actor_of(service, connection, delegator)
             if delegator_actor is not None:
-                found.append(Principal(delegator_actor, frozenset(delegated) if delegated is not None else None, True))
+                found.append(Principal(delegator_actor, frozenset(delegated) if delegated is not None else None, True, actor.id))
     return found
 
 
@@ -264,11 +272,14 @@ def _approval_condition(
                             tables.decisions.c.transition == transition.name, tables.decisions.c.approver == principal.id)
     added = exists().where(tables.approvers.c.step_id == tables.steps.c.id, open_step,
                            tables.approvers.c.transition == transition.name, tables.approvers.c.user_id == principal.id)
+    # A record waits for no signature of the person who submitted it, for themselves or for a delegator.
+    submitted = exists().where(open_step, or_(tables.steps.c.entered_by.in_(principal.people),
+                                              tables.steps.c.entered_for.in_(principal.people)))
     own_roles = set(principal.actor.roles)
     holds_level = any(own_roles & roles_including(service.model, level.roles) for level in levels)
     condition = and_(
         table.c.flow == flow.name, table.c.state.in_(transition.sources), service._scoped(principal.actor, entity, transition.name),
-        ~signed, true() if holds_level else added,
+        ~signed, ~submitted, true() if holds_level else added,
     )
     if transition.approval.mode != "levels":
         return condition
@@ -304,6 +315,13 @@ def _at_current_level(service: RecordService, principal: Principal, entity: str,
             if level is not None and principal.id in level.eligible and principal.id not in level.signers:
                 waiting.append(record_id)
     return waiting
+
+
+def _user_of(principal: Principal) -> Actor:
+    """Return an actor standing for the signed-in user of a principal, for the checks of a signature."""
+    if principal.user_id and principal.user_id != principal.actor.id:
+        return Actor(id=principal.user_id, name=principal.user_id, roles=())
+    return principal.actor
 
 
 def _count(service: RecordService, connection: Any, work: _Work) -> int:
@@ -365,9 +383,13 @@ def _open_transitions(
 def _signable(service: RecordService, principal: Principal, entity: str, record: dict[str, Any]) -> list[ApprovalProgress]:
     """Return the approvals open on the record whose current level the principal may sign and has not signed."""
     found = []
+    with service.engine.connect() as connection:
+        step = current_step(connection, service.schema.flows, entity, int(record["id"])) or {}
     for state in service.approval_progress(principal.actor, entity, record):
         level = state.current
-        if level is not None and principal.id in level.eligible and principal.id not in level.signers \
-                and principal.may(service, entity, state.transition):
+        if level is None or principal.id not in level.eligible or not principal.may(service, entity, state.transition):
+            continue
+        if approvals.refusal(service, service._entity(entity), state.transition, state, step, principal.actor,
+                             _user_of(principal)) is None:
             found.append(state)
     return found

@@ -39,6 +39,7 @@ from runtime.schedules import register_schedules
 
 if TYPE_CHECKING:
     from runtime.app import Runtime
+    from runtime.records import RecordService
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +71,17 @@ class Jobs:
         self.flow_timers: Any = self.huey.periodic_task(crontab(minute="*"), name="flow_timers", expires=120)(self.sweep_flow_timers)
         #: The periodic task of each enabled schedule of the YAML, by schedule name.
         self.schedules: dict[str, Any] = register_schedules(self)
+        self._policy_records: RecordService | None = None
+
+    def policy_records(self) -> RecordService:
+        """Return the record service that enforces the application's permissions, built on first use.
+
+        The sweep writes as the system, but finds who may act on a record through the
+        permissions' data scopes, so a reminder goes only to approvers who can see the record.
+        """
+        if self._policy_records is None:
+            self._policy_records = self.runtime.records_for_users()
+        return self._policy_records
 
     def sweep_flow_timers(self) -> dict[str, int]:
         """Sweep the flow timers under the queue's lock; a sweep already running makes this one a no-op.
@@ -79,7 +91,7 @@ class Jobs:
         try:
             with self.huey.lock_task(SWEEP_LOCK):
                 started = time.monotonic()
-                report: SweepReport = sweep(self.runtime.records)
+                report: SweepReport = sweep(self.policy_records())
                 logger.info("flow timer sweep: %s reminders, %s escalations, %s expiries, %s failures in %.3f s",
                             report.reminders, report.escalations, report.expiries, report.failures, time.monotonic() - started)
         except TaskLockedException:

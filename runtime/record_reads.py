@@ -32,6 +32,7 @@ from runtime.record_query import (
     encode_cursor,
     order_by,
 )
+from runtime.providers import Providers
 from runtime.record_validation import RecordValidator
 from runtime.schema import Schema
 
@@ -87,6 +88,8 @@ class RecordReads:
             name: RecordCodec(entity, schema.entities[name].table, keys) for name, entity in model.entities.items()
         }
         self._statements: dict[tuple[str, frozenset[str], bool], Any] = {}
+        #: The application's third-party providers, which hooks reach as `context.providers`; set by Runtime.open.
+        self.providers: Providers | None = None
 
     # Plumbing ---------------------------------------------------------------
 

@@ -149,6 +149,7 @@ def run_schedule(jobs: Jobs, schedule: m.Schedule, cron: Cron, task: Any, *, man
                 return
         _call_hook(schedule, task, ScheduleContext(
             actor=SYSTEM_ACTOR, entity="", record={}, event="schedule", records=HookRecords(records, SYSTEM_ACTOR),
+            providers=records.providers,
             schedule=schedule.name, scheduled_for=scheduled_for, attempt=attempt, manual=manual,
         ))
     finally:

@@ -36,6 +36,7 @@ from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from metamodel import model as m
 from runtime.flow_tables import FlowTables, flow_tables
+from runtime.callback_tables import callback_table
 from runtime.job_tables import job_run_table
 
 NAMING_CONVENTION: dict[str, str] = {
@@ -97,6 +98,8 @@ class Schema:
     flows: FlowTables
     #: One row per attempt of a background job (runtime/job_log.py).
     job_runs: Table
+    #: Callbacks received from providers, each event once (runtime/callbacks.py).
+    callbacks: Table
 
     @property
     def owned_tables(self) -> frozenset[str]:
@@ -353,7 +356,8 @@ def build_schema(model: m.AppModel) -> Schema:
     access = _access_tables(metadata)
     flows = flow_tables(metadata, SYSTEM_PREFIX, access.users)
     job_runs = job_run_table(metadata, SYSTEM_PREFIX)
-    return Schema(metadata, MappingProxyType(entities), audit, head, registry, catalog_rows, access, flows, job_runs)
+    callbacks = callback_table(metadata, SYSTEM_PREFIX)
+    return Schema(metadata, MappingProxyType(entities), audit, head, registry, catalog_rows, access, flows, job_runs, callbacks)
 
 
 def _access_tables(metadata: MetaData) -> AccessTables:

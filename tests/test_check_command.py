@@ -31,9 +31,10 @@ def test_shipped_apps_pass(app: Path) -> None:
 
     assert completed.returncode == 0, completed.stdout
     lines = completed.stdout.splitlines()
-    # The only problems allowed are hooks the YAML names before the app's hooks/ folder defines them.
+    # The only problems allowed are hooks the YAML names before the app's hooks/ folder defines them,
+    # and integrations whose provider this repository does not implement yet.
     problems = [line for line in lines[:-1] if not line.startswith("    hint:")]
-    assert all(" hook.W001 " in line for line in problems), problems
+    assert all(" hook.W001 " in line or " integration.W001 " in line for line in problems), problems
     assert lines[-1].startswith("OK: ")
     assert "entities" in lines[-1]
     assert completed.stderr == ""

@@ -226,3 +226,28 @@ def test_perm_needs_migrated_tables(place: Place, tmp_path: Path) -> None:
     assert answer.returncode == 1
     assert "metadesk migrate" in answer.stdout
     assert "Traceback" not in answer.stderr
+
+
+def test_password_set_from_input_and_generated(place: Place, app: Path) -> None:
+    add_people(place, app)
+    weak = place.run("perm", "password", str(app), "wang", "--lang", "en", stdin="abc\n")
+    assert weak.returncode == 1
+    assert weak.stdout.strip() != ""
+    unknown = place.run("perm", "password", str(app), "nobody", "--lang", "en", stdin="Abcdef12!x\n")
+    assert unknown.returncode == 1
+    assert "nobody" in unknown.stdout
+
+    typed = place.run("perm", "password", str(app), "wang.fang", "--lang", "en", stdin="Ping-Pong-2026!\n")
+    assert typed.returncode == 0, typed.stdout + typed.stderr
+    assert typed.stdout.strip() == "The password of wang.fang is set; its other sessions have ended."
+    generated = place.run("perm", "password", str(app), "li", "--generate", env=CHINESE)
+    assert generated.returncode == 0, generated.stdout + generated.stderr
+    password = generated.stdout.strip().split("：", 1)[1]
+
+    runtime = place.open(app)
+    try:
+        accounts = runtime.accounts()
+        assert accounts.sign_in("wang.fang", "Ping-Pong-2026!").user_id == "wang"
+        assert accounts.sign_in("li.na", password).user_id == "li"
+    finally:
+        runtime.close()

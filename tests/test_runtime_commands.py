@@ -59,12 +59,13 @@ class Place:
             **(extra or {}),
         }
 
-    def run(self, *arguments: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    def run(self, *arguments: str, env: dict[str, str] | None = None, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
         """Run the installed `metadesk` script when it exists, else the same entry point through -m."""
         script = Path(sys.executable).with_name("metadesk")
         command = [str(script)] if script.exists() else [sys.executable, "-m", "ui.cli"]
         return subprocess.run(
             command + list(arguments),
+            input=stdin if stdin is not None else "",
             capture_output=True,
             text=True,
             env=self.environment(env),

@@ -560,3 +560,4 @@ def test_empty_input_of_an_expression_is_not_checked(check: CheckFiles) -> None:
     result = check({**app(flow), "entities/item.yaml": changed("min: 0, required: true}", "min: 0}", ITEM)})
 
     assert result.diagnostics == []
+

@@ -16,6 +16,7 @@ from runtime.access import SYSTEM_ACTOR, Actor
 from runtime.crypto import KeyRing
 from runtime.delegations import Delegations
 from runtime.errors import NotFound, PermissionDenied, StaleVersion, ValidationFailed
+from runtime.inbox import Inbox
 from runtime.migrate import migrate
 from runtime.permission_admin import PermissionAdmin
 from runtime.permissions import PermissionStore
@@ -412,8 +413,10 @@ def test_one_role_delegate_signs_only_its_levels(office: Office) -> None:
                                        role="manager")
     record = office.sign("deputy", office.submitted("levels", "20000", grade="A"))
     assert [row["approver"] for row in progress(office, record).levels[0].signed] == ["li"]
-    with pytest.raises(PermissionDenied):
+    # li holds the director role too, but one person signs one level of a step, through a delegate or not.
+    with pytest.raises(ValidationFailed) as refused:
         office.sign("deputy", record)
+    assert refused.value.errors["approval"][0].code == "approval.other_level"
     assert office.sign("chen", record)["state"] == "approved"
 
 
@@ -439,3 +442,40 @@ def test_added_approver_by_sign_in_name(office: Office) -> None:
     record = office.submitted("all")
     level = office.records.add_approver(office.actor("m1"), "expense", record["id"], "approve", "zhangsan", version=record["version"])
     assert "u9" in level.eligible
+
+
+def test_added_approver_signs_besides_quorum(office: Office) -> None:
+    record = office.submitted("quorum")
+    office.records.add_approver(office.actor("m1"), "expense", record["id"], "approve", "chen", version=record["version"])
+    record = office.records.get(SYSTEM_ACTOR, "expense", record["id"])
+    level = progress(office, record).levels[0]
+    assert (level.needed, level.added) == (3, frozenset({"chen"}))
+    record = office.sign("chen", record)
+    record = office.sign("m1", record)
+    # Two members are the quorum; chen's signature is needed besides, not in place of one of them.
+    assert record["state"] == "review"
+    assert office.sign("m2", record)["state"] == "approved"
+
+
+def test_submitter_neither_waits_nor_adds(office: Office) -> None:
+    PermissionAdmin(office.records.access.store).assign(SYSTEM_ACTOR, "qian", "member", "company")
+    record = office.submitted("all")
+    level = progress(office, record).levels[0]
+    assert "qian" not in level.eligible
+    assert level.needed == 4
+    with pytest.raises(PermissionDenied):
+        office.records.add_approver(office.actor("qian"), "expense", record["id"], "approve", "chen", version=record["version"])
+    with pytest.raises(ValidationFailed) as refused:
+        office.records.add_approver(office.actor("m1"), "expense", record["id"], "approve", "qian", version=record["version"])
+    assert refused.value.errors["approver"][0].code == "approval.own"
+
+
+def test_delegate_inbox_leaves_out_own_claims(office: Office) -> None:
+    Delegations(office.records).create(office.actor("m3"), "m3", "qian", datetime.date(2026, 12, 1), datetime.date(2026, 12, 31))
+    own = office.submitted("all")
+    other = office.records.transition(office.actor("sun"), "expense", office.records.create(
+        office.actor("sun"), "expense", {"title": "会议", "amount": "900", "procedure": "all"})["id"], "submit", version=1)
+    page = Inbox(office.records, office.actor("qian")).page(kind="approve")
+    waiting = {(row.principal.id, int(row.record["id"])) for row in page.rows}
+    assert ("m3", int(other["id"])) in waiting
+    assert ("m3", int(own["id"])) not in waiting

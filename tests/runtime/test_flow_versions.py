@@ -428,3 +428,28 @@ def test_migrate_counts_signatures_that_cannot_carry_over(deployment: Deployment
         assert progress.levels[0].signed == []
     finally:
         runtime.close()
+
+
+def test_migrate_fires_approval_already_complete(deployment: Deployment) -> None:
+    signed = signed_by_member(deployment)
+
+    def lower_quorum(data: dict[str, Any]) -> None:
+        for transition in data["transitions"]:
+            if transition["name"] == "approve":
+                transition["approval"] = {"mode": "countersign", "roles": ["member"], "quorum": 1}
+
+    deployment.edit("expense_all", lower_quorum)
+    runtime = deployment.open()
+    try:
+        migrate_records(runtime.records, plan_migration(runtime.records, "expense_all", "v1", {}), SYSTEM_ACTOR)
+        moved = runtime.records.get(SYSTEM_ACTOR, "expense", signed["id"])
+        # m1's signature meets the new quorum of one, so the record does not wait for a signature nobody needs to give.
+        assert moved["state"] == "approved"
+        audit = runtime.schema.audit
+        with runtime.engine.connect() as connection:
+            actions = connection.execute(select(audit.c.action, audit.c.changes).where(audit.c.record_id == signed["id"])
+                                         .order_by(audit.c.id)).all()
+        assert [action for action, _ in actions][-2:] == ["flow_migrate", "transition:approve"]
+        assert "state" not in actions[-2][1]
+    finally:
+        runtime.close()

@@ -94,6 +94,8 @@ def test_history_names_signer_and_delegator(make_web_app: Callable[..., WebApp])
     assert "<td>代办对象</td><td></td><td>委员一</td>" in page.text
     assert "<td>签署进度</td><td></td><td>1/3</td>" in page.text
     assert "代理人" in page.text
+    assert "委员一（代签人 代理人）" in web_app.client("m1").get(f"/records/expense/{record_id}").text
+    assert "委员一 (signed by 代理人)" in web_app.client("m1", lang="en").get(f"/records/expense/{record_id}").text
 
 
 def test_approve_offered_only_to_who_may_still_sign(make_web_app: Callable[..., WebApp]) -> None:

@@ -15,6 +15,9 @@ role assignments. Changes are made as the system actor "cli" and go to the audit
 from __future__ import annotations
 
 import argparse
+import getpass
+import secrets
+import sys
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -23,6 +26,7 @@ from sqlalchemy import inspect, or_, select
 from metamodel import model as m
 from metamodel.diagnostics import language_from_environment
 from runtime.access import Actor
+from runtime.accounts import PasswordRejected
 from runtime.app import Runtime
 from runtime.permission_admin import PermissionAdmin, PermissionConfigError
 from runtime.permissions import ANY_UNIT, HeldLine, PermissionStore, PolicyLine
@@ -90,6 +94,17 @@ def register(subparsers: Any) -> None:
     assign.add_argument("role", metavar="ROLE", help="the role's name")
     assign.add_argument("unit", metavar="UNIT", help="the org unit the role is held in")
     assign.set_defaults(handler=run_assign)
+
+    password = actions.add_parser(
+        "password",
+        help="set a user's password",
+        description="Set a user's password, which ends the sessions signed in with the old one. The password is read "
+        "from the terminal twice (or one line of standard input when it is no terminal); --generate makes one and prints it.",
+    )
+    add_common_arguments(password)
+    password.add_argument("user", metavar="USER", help="the user's id or sign-in name")
+    password.add_argument("--generate", action="store_true", help="generate a password that meets the app's rules and print it")
+    password.set_defaults(handler=run_password)
 
 
 # Plumbing -------------------------------------------------------------------------
@@ -336,4 +351,35 @@ def assign_command(runtime: Runtime, store: PermissionStore, lang: str, argument
                     f"{unit_label(runtime, arguments.unit, lang)} and every unit below it.",
               f"{arguments.user} 现在在 {unit_label(runtime, arguments.unit, lang)} 及其下级机构拥有角色 "
               f"{role_label(runtime, arguments.role, lang)}。"))
+    return 0
+
+
+def run_password(arguments: argparse.Namespace) -> int:
+    return _with_store(arguments, lambda runtime, store, lang: password_command(runtime, lang, arguments))
+
+
+def password_command(runtime: Runtime, lang: str, arguments: argparse.Namespace) -> int:
+    users = read_users(runtime)
+    user = next((row for row in users if arguments.user in (row.id, row.username)), None)
+    if user is None:
+        return _unknown(lang, "user", "用户", arguments.user, sorted(row.id for row in users))
+    if arguments.generate:
+        password = "-".join(secrets.token_urlsafe(6)[:4].capitalize() + str(secrets.randbelow(10)) for _ in range(4))
+    elif sys.stdin.isatty():
+        password = getpass.getpass(say(lang, "New password: ", "新密码："))
+        if getpass.getpass(say(lang, "Repeat it: ", "再输入一次：")) != password:
+            print(say(lang, "The two passwords differ; nothing was changed.", "两次输入的密码不一致；未做任何更改。"))
+            return 1
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    try:
+        runtime.accounts().set_password(CLI_ACTOR, user.id, password)
+    except PasswordRejected as rejected:
+        print(rejected.problem.message(lang))
+        return 1
+    if arguments.generate:
+        print(say(lang, f"The password of {user.username} is now: {password}", f"{user.username} 的密码已设为：{password}"))
+    else:
+        print(say(lang, f"The password of {user.username} is set; its other sessions have ended.",
+                  f"{user.username} 的密码已设置，该用户的其他会话已结束。"))
     return 0

@@ -96,11 +96,14 @@ def _run_with_progress(seeder: DemoSeeder, seed_plan: SeedPlan, lang: str) -> Se
 def users_table(runtime: Runtime, users: list[DemoUser], lang: str) -> Table:
     """Return the table of demo users with their roles, units and passwords."""
     table = Table(title=say(lang, "Demo users", "演示用户"), title_justify="left")
-    for header in (say(lang, "User", "用户名"), say(lang, "Name", "姓名"), say(lang, "Role", "角色"),
-                   say(lang, "Org unit", "组织机构"), say(lang, "Password", "密码")):
-        table.add_column(header, no_wrap=True)
-    for user in users:
-        password = user.password or say(lang, "(changed; --reset-passwords sets it back)", "（已修改；可用 --reset-passwords 恢复）")
+    changed = say(lang, "(changed; --reset-passwords sets it back)", "（已修改；可用 --reset-passwords 恢复）")
+    passwords = [user.password or changed for user in users]
+    # Sign-in names and passwords are copied, so they keep their whole width; names, roles and units wrap instead.
+    table.add_column(say(lang, "User", "用户名"), no_wrap=True, min_width=max((len(user.username) for user in users), default=4))
+    for header in (say(lang, "Name", "姓名"), say(lang, "Role", "角色"), say(lang, "Org unit", "组织机构")):
+        table.add_column(header, overflow="fold")
+    table.add_column(say(lang, "Password", "密码"), no_wrap=True, min_width=max((len(text) for text in passwords), default=8))
+    for user, password in zip(users, passwords):
         table.add_row(user.username, user.display_name, role_label(runtime, user.role, lang), unit_label(runtime, user.unit, lang), password)
     return table
 

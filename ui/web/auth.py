@@ -27,8 +27,9 @@ from ui.web.state import WebState, web
 
 logger = logging.getLogger(__name__)
 
-#: Paths anyone may open without signing in.
-PUBLIC_PREFIXES = ("/static/", "/sign-in", "/healthz", "/api/openapi.json")
+#: Paths anyone may open without signing in. Callbacks from providers carry their own
+#: signatures (runtime/callbacks.py) instead of a session.
+PUBLIC_PREFIXES = ("/static/", "/sign-in", "/healthz", "/api/openapi.json", "/callbacks/")
 SIGN_IN = "/sign-in"
 #: How often a session's last-request time is written back to its cookie, at most.
 SEEN_RESOLUTION_SECONDS = 60

@@ -105,6 +105,7 @@ def detail_context(
     allows = state.records.access.allows
     history = HistoryFormatter(state, entity, lang, titles).entries(record_history(state.records, reader, entity.name, int(record["id"])))
     transitions = state.records.transitions_for(actor, entity.name, record)
+    approvals = state.records.approval_progress(actor, entity.name, record)
     own = not opened.delegated
     return {
         "title": f"{i18n.label(entity.label, lang)} · {record_title(entity, record, lang)}",
@@ -115,7 +116,8 @@ def detail_context(
         "list_url": entity_url(entity.name),
         "state_label": _state_label(state.records, entity, record, lang),
         "transitions": transition_views(request, entity, record, transitions, editor=actor if own else None, attempt=attempt),
-        "approvals": state.records.approval_progress(actor, entity.name, record),
+        "approvals": approvals,
+        "signer_names": _signer_names(state, approvals),
         "actions": state.records.actions_for(actor, entity.name, record) if own else [],
         "approver_ids": {actor.id, reader.id},
         "acting_for": reader if opened.delegated else None,
@@ -128,6 +130,20 @@ def detail_context(
         "stale": stale,
         "tab": request.query_params.get("tab", "details"),
     }
+
+
+def _signer_names(state: Any, approvals: list[Any]) -> dict[str, str]:
+    """Return the display name of every user who signed or signed for someone in the approvals shown."""
+    names: dict[str, str] = {}
+    for progress in approvals:
+        for level in progress.levels:
+            names.update(level.eligible)
+            for row in level.signed:
+                for user_id in (str(row["approver"]), str(row["signed_by"])):
+                    if user_id not in names:
+                        user = state.accounts.user(user_id)
+                        names[user_id] = str(user["display_name"]) if user else user_id
+    return names
 
 
 async def detail(request: Request) -> Response:

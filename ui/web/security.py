@@ -82,7 +82,8 @@ class CSRFMiddleware:
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
-        if headers.get("authorization", "").lower().startswith("bearer ") and "cookie" not in headers:
+        signed_callback = scope["path"].startswith("/callbacks/")
+        if (signed_callback or headers.get("authorization", "").lower().startswith("bearer ")) and "cookie" not in headers:
             await self.app(scope, receive, send)
             return
         expected = scope.get("session", {}).get(CSRF_FIELD)
