@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from integrations import identity, sms
+from integrations import anti_fraud, bank, credit_report, e_signature, gps, identity, sms
 
-__all__ = ["identity", "sms"]
+__all__ = ["anti_fraud", "bank", "credit_report", "e_signature", "gps", "identity", "sms"]

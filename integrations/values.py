@@ -18,7 +18,7 @@ _WHOLE = re.compile(r"^[+-]?\d{1,12}$")
 
 
 class BadValue(ValueError):
-    """A value that cannot be read as the type expected; the message says what was expected."""
+    """A value that cannot be read as the type expected; the message names the type expected."""
 
     def __init__(self, en: str, zh: str) -> None:
         super().__init__(en)

@@ -1,7 +1,7 @@
 """A small application, written to a test's folder, whose bank, e-signature and GPS integrations take callbacks.
 
 Its integrations run the hook `provider_tests.record_event`, which stores each callback
-event as a `provider_event` record, so a test sees how often the hook ran. The bank and
+event as a `provider_event` record, so a test can count how often the hook ran. The bank and
 GPS integrations use the HTTP providers (their addresses and secrets come from the test's
 environment); the e-signature integration uses the sandbox.
 """

@@ -38,9 +38,9 @@ PROVIDER_APP: dict[str, str | bytes | None] = {
         interface: identity_check
         provider: sandbox
     """,
-    "integrations/gps.yaml": """
-        name: gps
-        interface: gps
+    "integrations/weather.yaml": """
+        name: weather
+        interface: weather
         provider: http
         settings: {timeout_seconds: 10}
     """,
@@ -119,16 +119,16 @@ def test_undeclared_integration(make_app: AppFactory) -> None:
     providers = Providers(model_of(make_app).integrations, {})
     with pytest.raises(ProviderUnavailable) as raised:
         providers["sms"]
-    assert raised.value.en == "The application declares no integration 'sms'; its integrations are gps, identity_check"
-    assert raised.value.zh == "应用中没有名为 'sms' 的集成；现有集成：gps, identity_check"
+    assert raised.value.en == "The application declares no integration 'sms'; its integrations are identity_check, weather"
+    assert raised.value.zh == "应用中没有名为 'sms' 的集成；现有集成：identity_check, weather"
 
 
 def test_unprovided_interface(make_app: AppFactory) -> None:
     model = model_of(make_app)
-    assert [integration.name for integration in unprovided(model)] == ["gps"]
+    assert [integration.name for integration in unprovided(model)] == ["weather"]
     with pytest.raises(ProviderUnavailable) as raised:
-        Providers(model.integrations, {})["gps"]
-    assert raised.value.en.startswith("No installed package provides the http provider of 'gps'")
+        Providers(model.integrations, {})["weather"]
+    assert raised.value.en.startswith("No installed package provides the http provider of 'weather'")
 
 
 def test_second_registration_rejected() -> None:
@@ -157,11 +157,11 @@ def test_check_warns_of_unprovided(make_app: AppFactory, capsys: pytest.CaptureF
     code = main(["check", str(app), "--format", "json", "--lang", "en"])
     report: dict[str, Any] = json.loads(capsys.readouterr().out)
     assert code == 0
-    assert [(item["code"], Path(item["file"]).name) for item in report["diagnostics"]] == [("integration.W001", "gps.yaml")]
+    assert [(item["code"], Path(item["file"]).name) for item in report["diagnostics"]] == [("integration.W001", "weather.yaml")]
 
 
 @pytest.mark.parametrize(("title", "message"), [
-    ("gps", "Saving the item failed: No installed package provides the http provider of 'gps'"),
+    ("weather", "Saving the item failed: No installed package provides the http provider of 'weather'"),
     ("sms", "Saving the item failed: The application declares no integration 'sms'"),
 ])
 def test_hook_reports_unavailable_provider(make_app: AppFactory, make_web_app: Callable[..., WebApp], title: str,
