@@ -20,3 +20,5 @@ class ProviderError(HookError):
         super().__init__(en, zh)
         self.integration = integration
         self.code = code
+        # A missing or invalid setting is the administrator's to fix, so users are told to ask one.
+        self.for_administrator = code == "not_configured"

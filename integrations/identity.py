@@ -54,6 +54,8 @@ def _checked(config: ProviderConfig, name: str, id_number: str) -> str:
     if not (name or "").strip():
         raise ProviderError(config.name, "rejected", "Enter the name to check", "请填写要核验的姓名")
     text = (id_number or "").strip().upper()
+    if not text:
+        raise ProviderError(config.name, "rejected", "Enter the ID number", "请填写身份证号")
     try:
         return str(ric.validate(text))
     except ValidationError:

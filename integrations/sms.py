@@ -77,6 +77,8 @@ def masked_phone(phone: str) -> str:
 
 def _checked_phone(config: ProviderConfig, phone: str) -> str:
     number = re.sub(r"[\s-]", "", phone or "")
+    if not number:
+        raise ProviderError(config.name, "rejected", "Enter a mobile number", "请填写手机号")
     if not _MOBILE.match(number):
         raise ProviderError(config.name, "rejected", f"{masked_phone(number)} is not a mainland mobile number; check it",
                             f"{masked_phone(number)} 不是有效的中国大陆手机号，请核对")

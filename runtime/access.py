@@ -56,6 +56,9 @@ class Access(Protocol):
     def scope(self, actor: Actor, entity: str, table: Table, action: str = "read") -> ColumnElement[bool] | None:
         """Return the SQL predicate limiting the rows the actor may reach for an action, or None for every row."""
 
+    def scope_through(self, actor: Actor, entity: str, table: Table, action: str, roles: frozenset[str]) -> ColumnElement[bool] | None:
+        """Return the predicate of the rows the actor reaches for an action through the given roles only."""
+
     def fields(self, actor: Actor, entity: str) -> FieldAccess:
         """Return the actor's field rules for the entity."""
 
@@ -67,6 +70,9 @@ class SystemAccess:
         return True
 
     def scope(self, actor: Actor, entity: str, table: Table, action: str = "read") -> ColumnElement[bool] | None:
+        return None
+
+    def scope_through(self, actor: Actor, entity: str, table: Table, action: str, roles: frozenset[str]) -> ColumnElement[bool] | None:
         return None
 
     def fields(self, actor: Actor, entity: str) -> FieldAccess:

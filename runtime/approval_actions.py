@@ -32,7 +32,8 @@ def add_approver(
                 "approval.none", f"“{firing.transition.label.en}” has no approval to add someone to now",
                 f"“{firing.transition.label.zh_cn}”当前没有可加签的审批")]})
         step = ensure_step(connection, service.schema.flows, entity_name, firing.current, now)
-        level = approvals.add_approver(service, connection, firing.principal, entity, firing.current, firing.transition, step, user_id)
+        level = approvals.add_approver(service, connection, firing.principal, entity, firing.current, firing.transition, step, user_id,
+                                       signed_in=actor)
         table = service.schema.entities[entity_name].table
         if connection.execute(update(table).where(table.c.id == record_id, table.c.version == version)
                               .values(version=table.c.version + 1, updated_at=now, updated_by=actor.id)).rowcount != 1:

@@ -22,7 +22,7 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, insert, select, true
 
 from metamodel import model as m
 from metamodel.decision_tables import matching_rules
@@ -69,8 +69,16 @@ class LevelProgress:
         return {str(row["approver"]) for row in self.signed}
 
     @property
+    def counted(self) -> int:
+        """Return the signatures that count towards `needed`: the role holders' up to their count, and the added users'."""
+        return min(len(self.signers - self.added), self.needed_by_role) + len(self.signers & self.added)
+
+    @property
     def waiting_for(self) -> dict[str, str]:
-        return {user: name for user, name in self.eligible.items() if user not in self.signers}
+        """Return the eligible approvers whose signature the level still waits for: only added users once the roles' count is met."""
+        role_count_met = len(self.signers - self.added) >= self.needed_by_role
+        return {user: name for user, name in self.eligible.items()
+                if user not in self.signers and (user in self.added or not role_count_met)}
 
     @property
     def complete(self) -> bool:
@@ -164,7 +172,11 @@ def progress(
     for level in levels:
         eligible, added = eligible_approvers(service, connection, entity, record, transition, level, step)
         signed = [dict(row) for row in decisions if row["level"] == level.name]
-        result.append(LevelProgress(level, eligible, signed, frozenset(added)))
+        # One person signs one level, so a user who signed another level may no longer sign this one.
+        elsewhere = {str(row[key]) for row in decisions if row["level"] != level.name for key in ("approver", "signed_by")}
+        eligible = {user: name for user, name in eligible.items()
+                    if user not in elsewhere or user in {str(row["approver"]) for row in signed}}
+        result.append(LevelProgress(level, eligible, signed, frozenset(added) & set(eligible)))
     return ApprovalProgress(transition, result)
 
 
@@ -191,17 +203,30 @@ def eligible_approvers(
     eligible: dict[str, str] = {}
     for user_id in sorted((holders | added) - submitters):
         candidate = actor_of(service, connection, user_id)
-        if candidate is not None and may_fire(service, connection, candidate, entity.name, int(record["id"]), transition.name):
+        if candidate is None:
+            continue
+        # A role holder signs through the level's roles, in their data scope; an added user through any grant.
+        through = None if user_id in added else frozenset(roles)
+        if may_fire(service, connection, candidate, entity.name, int(record["id"]), transition.name, through=through):
             eligible[user_id] = candidate.name
     return eligible, added & set(eligible)
 
 
-def may_fire(service: RecordService, connection: Connection, actor: Actor, entity: str, record_id: int, action: str) -> bool:
-    """Tell whether the actor is granted the action and the record lies in its scope for it."""
+def may_fire(service: RecordService, connection: Connection, actor: Actor, entity: str, record_id: int, action: str,
+             *, through: frozenset[str] | None = None) -> bool:
+    """Tell whether the actor is granted the action and the record lies in its scope for it.
+
+    With `through`, only the grants of the actor's roles among those count.
+    """
     if not service.access.allows(actor, action, entity):
         return False
     table = service.schema.entities[entity].table
-    return connection.scalar(select(table.c.id).where(table.c.id == record_id, service._scoped(actor, entity, action))) is not None
+    if through is None:
+        scope = service._scoped(actor, entity, action)
+    else:
+        predicate = service.access.scope_through(actor, entity, table, action, through)
+        scope = predicate if predicate is not None else true()
+    return connection.scalar(select(table.c.id).where(table.c.id == record_id, scope)) is not None
 
 
 def refusal(
@@ -240,7 +265,7 @@ def refusal(
 
 
 def _not_your_turn(entity: m.Entity, transition: m.Transition, level: LevelProgress) -> ValidationFailed:
-    """Say whose signature the current level waits for, or that nobody is left who could give it."""
+    """Return the error naming whose signature the current level waits for, or saying that no one left may give it."""
     waiting = sorted(level.waiting_for.values())
     if not waiting or level.unreachable:
         return _failed(entity, "approval.stuck", f"“{level.level.label.en}” of “{transition.label.en}” needs {level.needed} "
@@ -277,9 +302,16 @@ def sign(
 
 def add_approver(
     service: RecordService, connection: Connection, actor: Actor, entity: m.Entity, record: Mapping[str, Any],
-    transition: m.Transition, step: dict[str, Any], user_id: str,
+    transition: m.Transition, step: dict[str, Any], user_id: str, *, signed_in: Actor | None = None,
 ) -> LevelProgress:
-    """Add a user to the current level of an approval step; the actor must be one of its eligible approvers."""
+    """Add a user to the current level of an approval step; the actor must be one of its eligible approvers.
+
+    `signed_in` is the user who acts, when they act for the actor through a delegation. The
+    person who submitted the record adds no approver, for themselves or for a delegator.
+    """
+    if signed_in is not None and signed_in.id in {step.get("entered_by"), step.get("entered_for")}:
+        raise _failed(entity, "approval.own", "The person who submitted the record to this step cannot add approvers to it",
+                      "提交人不能为自己提交的记录加签", path="approver")
     state = progress(service, connection, actor, entity, record, transition, step)
     current = state.current
     if current is None:

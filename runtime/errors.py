@@ -63,7 +63,7 @@ class PermissionDenied(RecordError):
     def __init__(self, entity: str, action: str) -> None:
         self.entity = entity
         self.action = action
-        self.message_en = f"you may not {action} {entity} records"
+        self.message_en = f"You may not {action} {entity} records"
         self.message_zh = f"您没有对 {entity} 执行 {action} 操作的权限"
         super().__init__(self.message_en)
 

@@ -1,4 +1,4 @@
-"""Which transitions a user may fire by hand on a record now, so screens offer only those.
+"""The transitions a user may fire by hand on a record now, so that screens offer only those.
 
 A transition is offered when the user, or a delegator whose delegation to the user covers a
 role the transition needs, is granted it on the record, and, by kind:
@@ -6,7 +6,8 @@ role the transition needs, is granted it on the record, and, by kind:
 - an approval only to an eligible approver of its current level who has not signed it and
   did not submit the record to this step (runtime/approvals.py `refusal`). When a routing
   table matches no rule, the transition stays offered, so that firing it shows the reason;
-- a withdrawal only to the user who moved the record into its state, before anyone signed.
+- a withdrawal only to the user who moved the record into its state, before anyone signed;
+- a return or a rejection to anyone but that user, who withdraws instead.
 
 The same functions refuse a firing that gets past the screen, so the two never disagree.
 """
@@ -57,6 +58,19 @@ def withdrawal_refusal(connection: Connection, flows: FlowTables, step: Mapping[
     return None
 
 
+def decision_refusal(step: Mapping[str, Any], principal: Actor, actor: Actor, transition: m.Transition,
+                     state_label: m.Label) -> Refusal | None:
+    """Return why the submitter may not return or reject the record they submitted to its step, or None."""
+    if transition.kind not in ("return", "reject"):
+        return None
+    submitters = {step.get("entered_by"), step.get("entered_for")} - {None}
+    if submitters & {principal.id, actor.id}:
+        return ("transition.own", f"The person who submitted the record to “{state_label.en}” cannot send it back or reject "
+                "it; withdraw it instead while nobody has signed", f"把记录提交到“{state_label.zh_cn}”的人不能退回或拒绝该记录；"
+                "在无人签署前可以撤回")
+    return None
+
+
 def available_transitions(service: RecordService, actor: Actor, entity: str, record: Mapping[str, Any]) -> list[m.Transition]:
     """Return the transitions the actor may fire by hand on the record in its state, itself or for a delegator."""
     flow = record_flow(service, entity, record)
@@ -80,7 +94,7 @@ def available_transitions(service: RecordService, actor: Actor, entity: str, rec
                        and (principal is actor or covers(role, needed_roles(transition)))]
             if not allowed:
                 continue
-            if transition.approval is None and transition.kind != "withdraw":
+            if transition.approval is None and transition.kind not in ("withdraw", "return", "reject"):
                 offered.append(transition)
                 continue
             view = view or _RecordView.read(service, connection, entity, record, flow)
@@ -116,10 +130,12 @@ class _RecordView:
 
     def open_to(self, transition: m.Transition, principal: Actor, actor: Actor, role: str | None) -> bool:
         """Tell whether `actor`, acting as `principal` (themselves or a delegator), may fire `transition` now."""
+        state = str(self.current.get("state"))
+        label = self.flow.states[state].label if state in self.flow.states else m.Label(state, state)
         if transition.kind == "withdraw":
-            state = str(self.current.get("state"))
-            label = self.flow.states[state].label if state in self.flow.states else m.Label(state, state)
             return withdrawal_refusal(self.connection, self.service.schema.flows, self.step, principal, label) is None
+        if transition.kind in ("return", "reject"):
+            return decision_refusal(self.step, principal, actor, transition, label) is None
         if SYSTEM_ROLE in principal.roles:
             return True
         try:

@@ -226,8 +226,12 @@ def plan_migration(service: RecordService, flow_name: str, source: str, mapping:
 
 def migrate_records(
     service: RecordService, plan: MigrationPlan, actor: Actor, progress: Callable[[int], None] | None = None,
+    fired: list[tuple[int, str]] | None = None,
 ) -> int:
-    """Move the plan's records to the current version in one transaction; return how many moved."""
+    """Move the plan's records to the current version in one transaction; return how many moved.
+
+    `fired` collects (record id, transition) of each approval that the signatures carried over completed.
+    """
     if plan.refused:
         raise FlowMigrationError("The plan leaves states unmapped or names unknown states; nothing was changed",
                                  "迁移计划中有未映射或不存在的状态；未做任何更改")
@@ -246,7 +250,9 @@ def migrate_records(
                                      "制定计划后该流程的记录有变动；未做任何更改，请重新运行命令")
         for start in range(0, len(rows), BATCH_SIZE):
             batch = rows[start:start + BATCH_SIZE]
-            _move_batch(service, connection, plan, actor, batch, target, now)
+            completed = _move_batch(service, connection, plan, actor, batch, target, now)
+            if fired is not None:
+                fired.extend(completed)
             moved += len(batch)
             if progress is not None:
                 progress(len(batch))
@@ -258,7 +264,7 @@ def migrate_records(
 def _move_batch(
     service: RecordService, connection: Connection, plan: MigrationPlan, actor: Actor, batch: Any, target: Mapping[str, str],
     now: datetime.datetime,
-) -> None:
+) -> list[tuple[int, str]]:
     table = service.schema.entities[plan.entity].table
     flows = service.schema.flows
     new_id = plan.target.version_id
@@ -284,10 +290,12 @@ def _move_batch(
         state = target[str(row["state"])]
         record = {"id": row["id"], "flow": plan.flow.name, "flow_version": new_id}
         before = old_steps.get(int(row["id"]))
+        # The time limit keeps counting from when the record entered the state, not from the migration.
+        entered = _aware(before["entered_at"]) if before else now
         step = enter_step(connection, flows, plan.entity, record, state, now,
                           transition=before["entered_by_transition"] if before else None,
                           by=before["entered_by"] if before else actor.id, acting_for=before["entered_for"] if before else None,
-                          due=due_times(plan.flow, state, now, service.timezone))
+                          due=due_times(plan.flow, state, entered, service.timezone))
         if before is not None and carry_over(connection, flows, before, int(step["id"]), plan.flow, state):
             signed.append(int(row["id"]))
         entries.append({
@@ -298,9 +306,17 @@ def _move_batch(
         })
     service.audit.append_many(connection, entries)
     entity = service.model.entities[plan.entity]
+    completed = []
     for record_id in signed:
         for name in fire_complete_approvals(service, connection, entity, record_id, now):
             logger.info("%s %s: the signatures carried over complete %s, which fired", plan.entity, record_id, name)
+            completed.append((record_id, name))
+    return completed
+
+
+def _aware(moment: datetime.datetime) -> datetime.datetime:
+    """Return a stored time with its zone; SQLite gives it back without one, in UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=datetime.timezone.utc)
 
 
 def version_report(service: RecordService) -> list[FlowReport]:

@@ -83,10 +83,13 @@ def _sweep_step(service: RecordService, step_id: int, now: datetime.datetime, re
             if transition is None or transition.sla is None:
                 continue
             remind_at = timer.get("remind_at")
+            overdue = datetime.datetime.fromisoformat(timer["due_at"]) <= now
             if remind_at and not timer["reminded"] and datetime.datetime.fromisoformat(remind_at) <= now:
-                _remind(service, connection, entity, transition, step, now)
                 timer["reminded"] = True
-                report.reminders += 1
+                # A sweep that comes late finds the time already run out: a reminder would name a past time.
+                if not overdue:
+                    _remind(service, connection, entity, transition, step, now)
+                    report.reminders += 1
             if datetime.datetime.fromisoformat(timer["due_at"]) > now:
                 continue
             if transition.sla.on_expiry and not timer["expired"]:

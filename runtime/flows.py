@@ -38,7 +38,7 @@ from runtime import approvals
 from runtime.access import SYSTEM_ACTOR, Actor, SystemAccess
 from runtime.delegations import active_delegators, actor_of, covers
 from runtime.errors import FieldError, NotFound, PermissionDenied, StaleVersion, ValidationFailed
-from runtime.flow_availability import needed_roles, withdrawal_refusal
+from runtime.flow_availability import decision_refusal, needed_roles, withdrawal_refusal
 from runtime.flow_steps import close_step, ensure_step, enter_step, visited_states
 from runtime.flow_versions import automatic_possible, record_flow
 from runtime.flow_timers import due_times
@@ -53,6 +53,9 @@ if TYPE_CHECKING:
     from runtime.records import RecordService
 
 logger = logging.getLogger(__name__)
+
+#: The longest comment a transition or signature keeps, in characters.
+MAX_COMMENT_LENGTH = 2000
 
 #: Automatic transitions fired one after another after a change, at most; a longer chain is a loop in the YAML.
 AUTOMATIC_CHAIN_LIMIT = 20
@@ -194,10 +197,18 @@ def _check(firing: _Firing) -> None:
                    f"“{transition.label.zh_cn}”在条件满足时自动执行，不能手工执行")
     if transition.comment == "required" and firing.comment is None:
         firing.add("comment", "required", "Write a comment for this step.", "请填写审批意见。")
+    if firing.comment is not None and len(firing.comment) > MAX_COMMENT_LENGTH:
+        firing.add("comment", "length", f"The comment has {len(firing.comment)} characters; shorten it to {MAX_COMMENT_LENGTH} at most",
+                   f"意见共 {len(firing.comment)} 个字符，请缩短到 {MAX_COMMENT_LENGTH} 个字符以内")
     firing.raise_errors()
     if transition.kind == "withdraw":
         _check_withdrawal(firing, state_label)
-    elif transition.kind == "return":
+    elif transition.kind in ("return", "reject"):
+        step = ensure_step(firing.connection, firing.service.schema.flows, firing.entity.name, current, firing.now)
+        refused = decision_refusal(step, firing.principal, firing.actor, transition, state_label)
+        if refused is not None:
+            firing.add("state", *refused)
+    if transition.kind == "return" and not firing.errors:
         visited = visited_states(firing.connection, firing.service.schema.flows, firing.entity.name, int(current["id"]))
         if transition.target not in visited:
             target = firing.flow.states[transition.target].label
@@ -256,7 +267,7 @@ def _record_signature(firing: _Firing, level: approvals.LevelProgress, version: 
     ).rowcount
     if updated != 1:
         raise service._lost_race(firing.connection, entity.name, record_id, version)
-    changes: dict[str, Any] = {"level": [None, level.level.name], "signatures": [None, f"{len(level.signed)}/{level.needed}"]}
+    changes: dict[str, Any] = {"level": [None, level.level.name], "signatures": [None, f"{level.counted}/{level.needed}"]}
     if firing.principal.id != firing.actor.id:
         changes["on_behalf_of"] = [None, firing.principal.id]
     service.audit.append(
@@ -264,7 +275,7 @@ def _record_signature(firing: _Firing, level: approvals.LevelProgress, version: 
         entity=entity.name, record_id=record_id, reason=firing.comment, changes=changes,
     )
     logger.info("%s %s: %s signed %s level %s (%s/%s)", entity.name, record_id, firing.actor.id, firing.transition.name,
-                level.level.name, len(level.signed), level.needed)
+                level.level.name, level.counted, level.needed)
 
 
 def _run_hooks(firing: _Firing) -> dict[str, Any]:
@@ -291,7 +302,8 @@ def _run_hooks(firing: _Firing) -> dict[str, Any]:
     if not changes:
         return changes
     service = firing.service
-    access = service.access.fields(firing.principal, firing.entity.name)
+    # The application's own code computed these values, so read-only fields may take them.
+    access = SystemAccess().fields(firing.principal, firing.entity.name)
     checked = service._validator(firing.connection, firing.entity).check(
         firing.connection, firing.principal, access, changes, firing.current, firing.now.date(), frozenset(changes)
     )

@@ -78,6 +78,11 @@ def call_hook(
         with service.within(connection):
             return function(bound)
     except HookError as stopped:
+        if stopped.for_administrator:
+            logger.error("hook %s on %s %s needs an administrator: %s", name, entity.name, record_id, stopped.en)
+            raise _failed(entity, RECORD_PATH, "hook.setup", f"{doing.en} failed: a service it uses is not set up yet; "
+                          "ask the administrator, who finds the missing setting in the log",
+                          f"{doing.zh_cn}失败：所用的服务尚未配置；请联系管理员（缺少的配置项见系统日志）") from stopped
         logger.info("hook %s stopped %s %s: %s", name, entity.name, record_id, stopped.en)
         raise _failed(entity, stopped.field or RECORD_PATH, "hook.stopped", stopped.en, stopped.zh) from stopped
     except ProviderUnavailable as missing:

@@ -57,6 +57,10 @@ class HookError(Exception):
     `field` names the field the message belongs to; without one it concerns the whole record.
     """
 
+    #: Whether the message is for an administrator (a missing setting, say): users are then told
+    #: to ask one, and the message goes to the log.
+    for_administrator = False
+
     def __init__(self, en: str, zh: str, *, field: str | None = None) -> None:
         super().__init__(en)
         self.en = en

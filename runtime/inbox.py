@@ -277,13 +277,17 @@ def _approval_condition(
                                               tables.steps.c.entered_for.in_(principal.people)))
     own_roles = set(principal.actor.roles)
     holds_level = any(own_roles & roles_including(service.model, level.roles) for level in levels)
+    # The role an overdue step escalates to may sign it, but only once the step has been escalated.
+    escalation = transition.sla.escalate_to if transition.sla is not None else None
+    escalated_only = not holds_level and bool(escalation) and bool(own_roles & roles_including(service.model, (str(escalation),)))
     condition = and_(
         table.c.flow == flow.name, table.c.state.in_(transition.sources), service._scoped(principal.actor, entity, transition.name),
-        ~signed, ~submitted, true() if holds_level else added,
+        ~signed, ~submitted, true() if holds_level or escalated_only else added,
     )
-    if transition.approval.mode != "levels":
+    if transition.approval.mode != "levels" and not escalated_only:
         return condition
-    # Which level is current depends on the signatures of the earlier ones: check the records found one by one.
+    # Which level is current depends on the signatures of the earlier ones, and an escalation on the step's
+    # timers: check the records found one by one.
     with service.engine.connect() as connection:
         candidates = [int(record_id) for (record_id,) in connection.execute(select(table.c.id).where(table.c.deleted_at.is_(None),
                                                                                                       condition))]

@@ -43,3 +43,17 @@ def job_run_table(metadata: MetaData, prefix: str) -> Table:
         Index(None, "recorded_at"),
         Index(None, "task", "recorded_at"),
     )
+
+
+def job_lock_table(metadata: MetaData, prefix: str) -> Table:
+    """Build the table of job locks (runtime/job_locks.py), named `<prefix>job_lock`: one row per lock held."""
+    return Table(
+        prefix + "job_lock",
+        metadata,
+        Column("name", String(127), primary_key=True),
+        #: The consumer that holds the lock: host, process and a random part.
+        Column("holder", String(255), nullable=False),
+        Column("acquired_at", DateTime(timezone=True), nullable=False),
+        #: When the lock lapses, so that a consumer that died while holding it does not block the job for ever.
+        Column("expires_at", DateTime(timezone=True), nullable=False),
+    )

@@ -7,7 +7,7 @@ embedded consumer runs its worker and scheduler as threads of the server process
 leaves signal handling to uvicorn.
 
 Built-in periodic task: the flow timer sweep (runtime/flow_sweep.py), every minute. It
-holds a Huey lock while it runs, so sweeps never overlap, and each step it handles is
+holds a job lock (runtime/job_locks.py) while it runs, so sweeps never overlap, and each step it handles is
 locked in the database, so two consumers that both run it act once. The sweep also prunes
 the job log (runtime/job_log.py) once an hour.
 
@@ -20,6 +20,7 @@ consumer never picks up a task for a change that was rolled back or is not visib
 
 from __future__ import annotations
 
+import datetime
 import functools
 import logging
 import threading
@@ -34,6 +35,7 @@ from sqlalchemy import Connection, Engine, event
 from sqlalchemy.exc import SQLAlchemyError
 
 from runtime.flow_sweep import SweepReport, sweep
+from runtime.job_locks import DEFAULT_LEASE_MINUTES, JobLocks
 from runtime.job_log import DEFAULT_RETENTION_DAYS, JobLog
 from runtime.schedules import register_schedules
 
@@ -72,6 +74,10 @@ class Jobs:
         #: The periodic task of each enabled schedule of the YAML, by schedule name.
         self.schedules: dict[str, Any] = register_schedules(self)
         self._policy_records: RecordService | None = None
+        lease = int(runtime.model.app.settings.get("job_lock_minutes", DEFAULT_LEASE_MINUTES))
+        #: Locks of the jobs that must not overlap, in the database (runtime/job_locks.py).
+        self.locks = JobLocks(runtime.engine, runtime.schema.job_locks, lease=datetime.timedelta(minutes=lease),
+                              clock=runtime.records.clock)
 
     def policy_records(self) -> RecordService:
         """Return the record service that enforces the application's permissions, built on first use.
@@ -89,7 +95,7 @@ class Jobs:
         Afterwards the job log is pruned, at most once an hour.
         """
         try:
-            with self.huey.lock_task(SWEEP_LOCK):
+            with self.locks.hold(SWEEP_LOCK):
                 started = time.monotonic()
                 report: SweepReport = sweep(self.policy_records())
                 logger.info("flow timer sweep: %s reminders, %s escalations, %s expiries, %s failures in %.3f s",

@@ -23,7 +23,7 @@ from sqlalchemy import ColumnElement, Engine, Table, and_, false, or_, select
 from metamodel import model as m
 from metamodel.expressions import Expression
 from runtime.access import Actor, FieldAccess
-from runtime.permissions import HeldLine, PermissionStore, PolicyLine
+from runtime.permissions import SYSTEM_ROLE, HeldLine, PermissionStore, PolicyLine
 from runtime.schema import Schema
 from runtime.sql_expressions import compile_predicate
 
@@ -42,6 +42,13 @@ class PolicyAccess:
     def scope(self, actor: Actor, entity: str, table: Table, action: str = "read") -> ColumnElement[bool] | None:
         entity_spec = self.store.model.entities[entity]
         return scope_predicate(self.store, actor, entity_spec, table, action, self._compile_filter)
+
+    def scope_through(self, actor: Actor, entity: str, table: Table, action: str, roles: frozenset[str]) -> ColumnElement[bool] | None:
+        """Return the scope of the grants the actor holds through `roles` only: an approval level's roles, say."""
+        if SYSTEM_ROLE in actor.roles:
+            return None
+        entity_spec = self.store.model.entities[entity]
+        return scope_predicate(self.store, actor, entity_spec, table, action, self._compile_filter, roles=roles)
 
     def fields(self, actor: Actor, entity: str) -> FieldAccess:
         return self.store.field_access(actor, entity)
@@ -69,14 +76,16 @@ def acting_in(actor: Actor, unit: str) -> Actor:
 
 
 def scope_predicate(
-    store: PermissionStore, actor: Actor, entity: m.Entity, table: Table, action: str, compile_filter: Any
+    store: PermissionStore, actor: Actor, entity: m.Entity, table: Table, action: str, compile_filter: Any,
+    *, roles: frozenset[str] | None = None,
 ) -> ColumnElement[bool] | None:
     """Return the SQL predicate of the actor's data scope, OR-ing the scopes of every grant that reaches the actor.
 
     "unit" and "unit_and_below" are computed from the unit where the granting role is held, and a
-    filter is compiled with that unit as the user's unit (see the module's documentation).
+    filter is compiled with that unit as the user's unit (see the module's documentation). With
+    `roles`, only the grants of roles held among them count.
     """
-    lines = store.scopes(actor, action, entity.name)
+    lines = [held for held in store.scopes(actor, action, entity.name) if roles is None or held.role in roles]
     if not lines:
         return false()
     parts: list[ColumnElement[bool]] = []

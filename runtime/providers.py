@@ -113,6 +113,11 @@ class Providers:
         self._environ = dict(environ)
         self._built: dict[str, Any] = {}
         self._lock = threading.Lock()
+        for integration in integrations.values():
+            variable = ProviderConfig(integration.name, integration.interface, integration.provider).variable("BASE_URL")
+            if integration.provider == "http" and not self._environ.get(variable):
+                logger.warning("integration %s uses the http provider, but %s is not set: every call will fail until it is "
+                               "set and the server restarted", integration.name, variable)
 
     def __getitem__(self, name: str) -> Any:
         with self._lock:

@@ -6,7 +6,7 @@ hook the YAML names (runtime/hooks.py) with a `ScheduleContext`: the system acto
 system's record service, through which the hook reads and writes like any other caller
 (permissions granted, every change audited). A run of a schedule
 
-1. takes the Huey lock `schedule:<name>`, so that runs of one schedule never overlap: a
+1. takes the job lock `schedule:<name>`, so that runs of one schedule never overlap: a
    run that finds it held ends as "locked" in the job log and is not retried;
 2. claims its minute in the job log (`JobLog.claim`), because every consumer's scheduler
    enqueues periodic tasks: of two runs for 02:00 only one claims it, the other ends as
@@ -18,9 +18,8 @@ Retries: a hook raises `RetryLater` to be run again. Huey retries a schedule up 
 `RETRIES` times, the first after `RETRY_DELAY` seconds and each later one after twice the
 wait before it (1, 2 and 4 minutes). Any other exception fails the run at once.
 
-A lock left by a consumer that died while running a schedule is not cleared by itself:
-Huey's SQLite storage and Redis before 7.4 cannot expire it. `huey.flush_locks` (or
-deleting the key `<queue>.lock.schedule:<name>`) frees it.
+The lock lives in the application's database with a lease (runtime/job_locks.py), so a
+lock left by a consumer that died while running a schedule lapses by itself.
 """
 
 from __future__ import annotations
@@ -133,8 +132,7 @@ def run_schedule(jobs: Jobs, schedule: m.Schedule, cron: Cron, task: Any, *, man
     now = records.clock().astimezone(zone)
     attempt = attempt_of(task)
     try:
-        lock = jobs.huey.lock_task(task_name(schedule.name))
-        lock.acquire()
+        holder = jobs.locks.acquire(task_name(schedule.name))
     except TaskLockedException:
         # Another run is under way: this one is reported as locked, never retried.
         task.retries = 0
@@ -153,7 +151,7 @@ def run_schedule(jobs: Jobs, schedule: m.Schedule, cron: Cron, task: Any, *, man
             schedule=schedule.name, scheduled_for=scheduled_for, attempt=attempt, manual=manual,
         ))
     finally:
-        lock.release()
+        jobs.locks.release(task_name(schedule.name), holder)
 
 
 def _call_hook(schedule: m.Schedule, task: Any, context: ScheduleContext) -> None:

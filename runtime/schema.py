@@ -37,7 +37,7 @@ from sqlalchemy.types import TypeDecorator, TypeEngine
 from metamodel import model as m
 from runtime.flow_tables import FlowTables, flow_tables
 from runtime.callback_tables import callback_table
-from runtime.job_tables import job_run_table
+from runtime.job_tables import job_lock_table, job_run_table
 
 NAMING_CONVENTION: dict[str, str] = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -100,6 +100,8 @@ class Schema:
     job_runs: Table
     #: Callbacks received from providers, each event once (runtime/callbacks.py).
     callbacks: Table
+    #: Locks of jobs that must not overlap (runtime/job_locks.py).
+    job_locks: Table
 
     @property
     def owned_tables(self) -> frozenset[str]:
@@ -357,7 +359,9 @@ def build_schema(model: m.AppModel) -> Schema:
     flows = flow_tables(metadata, SYSTEM_PREFIX, access.users)
     job_runs = job_run_table(metadata, SYSTEM_PREFIX)
     callbacks = callback_table(metadata, SYSTEM_PREFIX)
-    return Schema(metadata, MappingProxyType(entities), audit, head, registry, catalog_rows, access, flows, job_runs, callbacks)
+    job_locks = job_lock_table(metadata, SYSTEM_PREFIX)
+    return Schema(metadata, MappingProxyType(entities), audit, head, registry, catalog_rows, access, flows, job_runs, callbacks,
+                  job_locks)
 
 
 def _access_tables(metadata: MetaData) -> AccessTables:

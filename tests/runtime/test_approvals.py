@@ -463,8 +463,9 @@ def test_submitter_neither_waits_nor_adds(office: Office) -> None:
     level = progress(office, record).levels[0]
     assert "qian" not in level.eligible
     assert level.needed == 4
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(ValidationFailed) as own:
         office.records.add_approver(office.actor("qian"), "expense", record["id"], "approve", "chen", version=record["version"])
+    assert own.value.errors["approver"][0].code == "approval.own"
     with pytest.raises(ValidationFailed) as refused:
         office.records.add_approver(office.actor("m1"), "expense", record["id"], "approve", "qian", version=record["version"])
     assert refused.value.errors["approver"][0].code == "approval.own"
@@ -479,3 +480,33 @@ def test_delegate_inbox_leaves_out_own_claims(office: Office) -> None:
     waiting = {(row.principal.id, int(row.record["id"])) for row in page.rows}
     assert ("m3", int(other["id"])) in waiting
     assert ("m3", int(own["id"])) not in waiting
+
+
+def test_level_role_signs_in_its_own_scope(office: Office) -> None:
+    # li manages the east branch and is a director of the whole company; a manager level of a west claim is not his.
+    PermissionAdmin(office.records.access.store).assign(SYSTEM_ACTOR, "li", "director", "company")
+    PermissionAdmin(office.records.access.store).add_user(SYSTEM_ACTOR, "wu", "wu", "wu", "west")
+    PermissionAdmin(office.records.access.store).assign(SYSTEM_ACTOR, "wu", "clerk", "west")
+    wu = Actor(id="wu", name="wu", roles=("clerk",), org_unit="west")
+    draft = office.records.create(wu, "expense", {"title": "差旅", "amount": "800", "procedure": "single"})
+    record = office.records.transition(wu, "expense", draft["id"], "submit", version=draft["version"])
+    level = progress(office, record).levels[0]
+    assert set(level.eligible) == {"zhou"}
+
+
+def test_submitter_may_not_send_back_own_claim(office: Office) -> None:
+    PermissionAdmin(office.records.access.store).assign(SYSTEM_ACTOR, "qian", "manager", "east")
+    qian = Actor(id="qian", name="qian", roles=("clerk", "manager"), org_unit="east")
+    record = office.records.transition(qian, "expense", office.records.create(
+        qian, "expense", {"title": "会议", "amount": "900", "procedure": "all"})["id"], "submit", version=1)
+    assert "send_back" not in [t.name for t in office.records.transitions_for(qian, "expense", record)]
+    with pytest.raises(ValidationFailed) as refused:
+        office.records.transition(qian, "expense", record["id"], "send_back", version=record["version"], comment="退回")
+    assert refused.value.errors["state"][0].code == "transition.own"
+
+
+def test_long_comment_refused(office: Office) -> None:
+    record = office.submitted("single")
+    with pytest.raises(ValidationFailed) as refused:
+        office.sign("li", record, "好" * 2001)
+    assert refused.value.errors["comment"][0].code == "length"

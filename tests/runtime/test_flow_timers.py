@@ -12,6 +12,7 @@ from sqlalchemy import Engine, select
 from runtime.access import SYSTEM_ACTOR
 from runtime.errors import ValidationFailed
 from runtime.flow_sweep import sweep
+from runtime.inbox import Inbox
 from runtime.flow_timers import add_working_days, is_working_day
 from runtime.records import RecordService
 from tests.runtime.test_approvals import START, Office
@@ -124,3 +125,22 @@ def test_escalated_role_may_sign(office: Office) -> None:
     record = office.sign("chen", record)
     assert record["state"] == "review"
     assert office.sign("m1", record)["state"] == "approved"
+
+
+def test_escalated_step_in_role_inbox(office: Office) -> None:
+    record = office.submitted("quorum")
+    assert Inbox(office.records, office.actor("chen")).page(kind="approve").rows == []
+    office.clock.now = datetime.datetime(2026, 12, 4, 3, 0, tzinfo=datetime.timezone.utc)
+    assert sweep(office.records).escalations == 1
+    rows = Inbox(office.records, office.actor("chen")).page(kind="approve").rows
+    assert [int(row.record["id"]) for row in rows] == [int(record["id"])]
+
+
+def test_late_sweep_sends_no_stale_reminder(office: Office) -> None:
+    record = office.submitted("single")
+    # The sweep first runs after the time limit: the step expires without a reminder naming a past time.
+    office.clock.now = at(30)
+    report = sweep(office.records)
+    assert (report.reminders, report.expiries) == (0, 1)
+    assert notifications(office) == []
+    assert office.records.get(SYSTEM_ACTOR, "expense", record["id"])["state"] == "rejected"

@@ -453,3 +453,19 @@ def test_migrate_fires_approval_already_complete(deployment: Deployment) -> None
         assert "state" not in actions[-2][1]
     finally:
         runtime.close()
+
+
+def test_migrate_keeps_time_limit_running(deployment: Deployment) -> None:
+    runtime = deployment.open()
+    try:
+        in_review = fire(runtime, create(runtime), "submit")
+        due_before = open_step_of(runtime, in_review["id"])["due"]["approve"]["due_at"]
+    finally:
+        runtime.close()
+    deployment.edit("expense_single", rename_review)
+    runtime = deployment.open()
+    try:
+        migrate_records(runtime.records, plan_migration(runtime.records, "expense_single", "v1", {"review": "pending"}), SYSTEM_ACTOR)
+        assert open_step_of(runtime, in_review["id"])["due"]["approve"]["due_at"] == due_before
+    finally:
+        runtime.close()

@@ -213,6 +213,16 @@ def test_state_hooks_run_around_transition(office: Office, restore_registry: Non
     assert (record["state"], record["urgency"]) == ("manager_review", "urgent")
 
 
+def test_transition_hook_writes_read_only_field(office: Office, restore_registry: None) -> None:
+    wang = office.actor("wang", "staff", "engineering")
+    # The model is this test's own copy: urgency becomes read-only, and submit gets a hook that sets it.
+    object.__setattr__(office.model.entities["requisition"].fields["urgency"], "read_only", True)
+    object.__setattr__(office.model.flows["requisition_approval"].transitions["submit"], "hooks", ("office.urgent",))
+    registry.register("office.urgent", lambda context: {"urgency": "urgent"})
+    record = office.records.transition(wang, "requisition", office.draft()["id"], "submit", version=1)
+    assert (record["state"], record["urgency"]) == ("manager_review", "urgent")
+
+
 def test_state_limits_editable_fields(office: Office) -> None:
     wang = office.actor("wang", "staff", "engineering")
     li = office.actor("li", "manager", "engineering")

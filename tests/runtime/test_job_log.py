@@ -121,7 +121,7 @@ def test_locked_run_is_recorded_as_locked(jobs: Jobs) -> None:
 
 def test_sweep_skipped_while_locked_is_recorded_as_skipped(jobs: Jobs) -> None:
     jobs.flow_timers()
-    with jobs.huey.lock_task(SWEEP_LOCK):
+    with jobs.locks.hold(SWEEP_LOCK):
         run_queued(jobs.huey)
     jobs.flow_timers()
     run_queued(jobs.huey)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import logging
 import os
 import time
 import uuid
@@ -12,11 +13,13 @@ from typing import Iterator
 import pytest
 from huey import RedisHuey, SqliteHuey
 from huey.api import Huey
+from huey.exceptions import TaskLockedException
 from sqlalchemy import update
 
 from runtime.access import SYSTEM_ACTOR
 from runtime.app import Runtime
 from runtime.history import record_history
+from runtime.job_locks import JobLocks
 from runtime.jobs import SWEEP_LOCK, EmbeddedWorker, Jobs
 from runtime.migrate import migrate
 from runtime.settings import Settings
@@ -91,7 +94,7 @@ def test_embedded_consumer_runs_the_sweep(runtime: Runtime, queue: Huey) -> None
 def test_sweep_skipped_while_locked(runtime: Runtime, queue: Huey) -> None:
     record_id = overdue_record(runtime)
     jobs = Jobs(runtime, queue)
-    with queue.lock_task(SWEEP_LOCK):
+    with jobs.locks.hold(SWEEP_LOCK):
         assert jobs.sweep_flow_timers() == {}
     assert runtime.records.get(SYSTEM_ACTOR, "expense", record_id)["state"] == "review"
     assert jobs.sweep_flow_timers()["expiries"] == 1
@@ -103,3 +106,24 @@ def test_consumer_stops_within_its_timeout(runtime: Runtime, queue: Huey) -> Non
     started = time.monotonic()
     worker.stop()
     assert time.monotonic() - started < 10
+
+
+def test_lock_of_dead_consumer_lapses(runtime: Runtime, caplog: pytest.LogCaptureFixture) -> None:
+    now = [datetime.datetime(2026, 12, 5, 2, 0, tzinfo=datetime.timezone.utc)]
+    locks = JobLocks(runtime.engine, runtime.schema.job_locks, lease=datetime.timedelta(minutes=30), clock=lambda: now[0])
+    # A consumer takes the lock and dies without releasing it.
+    dead = locks.acquire("schedule:nightly")
+    with pytest.raises(TaskLockedException, match="schedule:nightly is locked by"):
+        locks.acquire("schedule:nightly")
+
+    now[0] += datetime.timedelta(minutes=31)
+    alive = locks.acquire("schedule:nightly")
+    assert alive != dead
+    # The dead holder's release, had it come back, leaves the new holder's lock alone.
+    with caplog.at_level(logging.WARNING):
+        locks.release("schedule:nightly", dead)
+    assert "no longer held by" in caplog.text
+    with pytest.raises(TaskLockedException):
+        locks.acquire("schedule:nightly")
+    locks.release("schedule:nightly", alive)
+    locks.release("schedule:nightly", locks.acquire("schedule:nightly"))

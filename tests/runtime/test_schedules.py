@@ -279,7 +279,7 @@ def test_a_schedule_never_overlaps_itself(scheduled: Callable[..., Jobs], hook_n
     calls: list[int] = []
     jobs = scheduled(nightly=("0 2 * * *", hook_name(lambda context: calls.append(1))))
     jobs.schedules["nightly"](MANUAL)
-    with jobs.huey.lock_task("schedule:nightly"):
+    with jobs.locks.hold("schedule:nightly"):
         run_queued(jobs.huey)
     [run] = runs(jobs)
     assert run.status == "locked"

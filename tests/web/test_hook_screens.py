@@ -96,3 +96,20 @@ def test_action_through_api(make_web_app: Callable[..., WebApp]) -> None:
         assert unknown.json()["error"]["code"] == "unknown_action"
         document = client.get("/api/openapi.json").json()
         assert "post" in document["paths"][f"/api/member/{{id}}/actions/freeze"]
+
+
+def test_delete_stopped_by_hook_shows_message(make_web_app: Callable[..., WebApp]) -> None:
+    web_app = office(make_web_app)
+    member_id = created_id(submit(web_app.client("clerk"), "/records/member/new", {"name": "王五"}))
+    # The after_delete hook keeps a member whose note is "keep"; the screen shows its message, not an error page.
+    client = web_app.client("boss")
+    stored = system_get(web_app, "member", member_id)
+    web_app.runtime.records.update(SYSTEM_ACTOR, "member", member_id, {"note": "keep"}, version=stored["version"])
+    page = client.get(f"/records/member/{member_id}").text
+    version = _VERSION.search(page)
+    assert version is not None
+    response = client.post(f"/records/member/{member_id}/delete", data={"csrf_token": csrf_of(page), "_version": version.group(1)},
+                           headers={"HX-Request": "true"})
+    assert response.status_code == 422, response.text
+    assert "备注为 keep 的会员不能删除" in response.text
+    assert system_get(web_app, "member", member_id)["deleted_at"] is None

@@ -112,9 +112,14 @@ def _migrate(runtime: Runtime, arguments: argparse.Namespace, mapping: dict[str,
         return 0
     with progress_display(sys.stdout.isatty()) as progress:
         advance = progress_callback(progress, say(lang, f"Flow {plan.flow.name}", f"流程 {plan.flow.name}"), plan.total)
-        moved = migrate_records(runtime.records, plan, CLI_ACTOR, advance)
+        fired: list[tuple[int, str]] = []
+        moved = migrate_records(runtime.records, plan, CLI_ACTOR, advance, fired)
     print(say(lang, f"Moved {moved} record(s) of {plan.flow.name} from {plan.source_tag} to {plan.target.tag}, one audit entry each.",
               f"已将流程 {plan.flow.name} 的 {moved} 条记录从 {plan.source_tag} 迁移到 {plan.target.tag}，每条记录均已写入审计日志。"))
+    for record_id, name in fired:
+        label = plan.flow.transitions[name].label
+        print(say(lang, f"  {plan.entity} {record_id}: the signatures carried over complete “{label.en}”, which the system fired.",
+                  f"  {plan.entity} {record_id}：保留的签署已满足“{label.zh_cn}”，系统已执行该流转。"))
     return 0
 
 

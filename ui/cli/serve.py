@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 from typing import Any
 
@@ -30,6 +31,8 @@ def register(subparsers: Any) -> None:
 
 
 def run(arguments: argparse.Namespace) -> int:
+    # uvicorn configures only its own loggers; the runtime's and the providers' INFO lines need a handler too.
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     lang = arguments.lang or language_from_environment()
     runtime = open_migrated_runtime(arguments.directory, lang)
     if runtime is None:

@@ -315,6 +315,10 @@ async def delete_record(request: Request) -> Response:
         logger.info("delete of %s %s by %s rejected: version %s is stale", entity.name, record_id, actor_of(request).id,
                     stale.expected)
         return _workflow(request, entity, record_id, 409, stale=stale_message(request, stale))
+    except ValidationFailed as refused:
+        # Records that refer to it, or an after_delete hook, keep the record.
+        logger.info("delete of %s %s by %s rejected: %s", entity.name, record_id, actor_of(request).id, ", ".join(refused.errors))
+        return _workflow(request, entity, record_id, 422, errors=refused.errors)
     except (NotFound, PermissionDenied) as error:
         raise http_error(request, error) from error
     return redirect(request, entity_url(entity.name))

@@ -89,7 +89,7 @@ def _row_view(request: Request, row: work.InboxRow, index: int) -> InboxRowView:
         parts = [i18n.label(progress.transition.label, lang)]
         if progress.transition.approval is not None and progress.transition.approval.mode == "levels":
             parts.append(i18n.label(level.level.label, lang))
-        parts.append(f"{i18n.pick(lang, 'signed', '已签')} {len(level.signed)} / {level.needed}")
+        parts.append(f"{i18n.pick(lang, 'signed', '已签')} {level.counted} / {level.needed}")
         approvals.append(" · ".join(parts))
     return InboxRowView(
         entity_label=i18n.label(entity.label, lang), title=record_title(entity, row.record, lang),

@@ -226,7 +226,7 @@ def _approval_paths(entity: m.Entity, flows: tuple[m.Flow, ...]) -> dict[str, An
     paths: dict[str, Any] = {f"/api/{name}/{{id}}/approvals": {
         "parameters": [_ref("parameters", "id")],
         "get": {
-            "operationId": f"approvals_{name}", "tags": [name], "summary": f"Approval progress of a {entity.label.en}",
+            "operationId": f"approvals_{name}", "tags": [name], "summary": f"Approval progress of one {entity.label.en} record",
             "description": "审批进度 / For each approval open in the record's state: its levels in order, the approvers of each, "
                            "who signed, how many signatures each needs, and who the current level is waiting for. "
                            "A delegate reads it for a record their delegator may act on.",

@@ -32,3 +32,9 @@ def freeze(context: HookContext) -> dict[str, Any]:
     if context.record.get("frozen"):
         raise HookError("The member is frozen already", "该会员已被冻结")
     return {"frozen": True, "note": f"由 {context.actor.name} 冻结"}
+
+
+@hook("hooked.keep_marked")
+def keep_marked(context: HookContext) -> None:
+    if context.record.get("note") == "keep":
+        raise HookError("A member whose note is keep cannot be deleted", "备注为 keep 的会员不能删除")
