@@ -37,6 +37,12 @@ logger = logging.getLogger(__name__)
 DEFAULT_TIMEOUT_SECONDS = 10.0
 DEFAULT_RETRIES = 2
 DEFAULT_BACKOFF_SECONDS = 0.5
+#: The numeric settings of every HTTP provider: name, default, minimum, whether a whole number.
+NUMERIC_SETTINGS: tuple[tuple[str, float, float, bool], ...] = (
+    ("retries", DEFAULT_RETRIES, 0, True),
+    ("backoff_seconds", DEFAULT_BACKOFF_SECONDS, 0, False),
+    ("timeout_seconds", DEFAULT_TIMEOUT_SECONDS, 0.001, False),
+)
 #: The maximum length, in characters, of a provider's rejection message shown to the user.
 MAX_REASON_CHARS = 200
 
@@ -73,6 +79,18 @@ class HttpProvider:
 
     def close(self) -> None:
         self.client.close()
+
+    @classmethod
+    def check_settings(cls, config: ProviderConfig) -> list[ProviderError]:
+        """Return an error for each numeric setting of the YAML the client cannot use, for `metadesk check`."""
+        problems = []
+        for key, default, minimum, whole in NUMERIC_SETTINGS:
+            try:
+                _setting(config, key, default, minimum=minimum, whole=whole)
+            except ProviderError as problem:
+                problem.field = key
+                problems.append(problem)
+        return problems
 
     def call(self, method: str, path: str, payload: Mapping[str, Any] | None, *, operation: str,
              ids: Mapping[str, Any] | None = None) -> dict[str, Any]:

@@ -501,6 +501,12 @@ MESSAGES: dict[str, Message] = {
         "Fix the Python error at this line; the application cannot start until the module imports.",
         "请修正此行的 Python 错误；该模块能够导入之前，应用无法启动。",
     ),
+    "integration.E001": _m(
+        "{reason}",
+        "{reason}",
+        "The provider reads this setting on its first call and would fail every call with it.",
+        "服务实现会在第一次调用时读取该设置，设置有误时每次调用都会失败。",
+    ),
     "integration.W001": _m(
         "no installed package provides the {found} provider of the interface {interface}, so hooks cannot use it",
         "没有已安装的包提供接口 {interface} 的 {found} 实现，钩子无法使用该集成",

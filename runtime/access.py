@@ -59,6 +59,9 @@ class Access(Protocol):
     def scope_through(self, actor: Actor, entity: str, table: Table, action: str, roles: frozenset[str]) -> ColumnElement[bool] | None:
         """Return the predicate of the rows the actor reaches for an action through the given roles only."""
 
+    def owning_unit(self, actor: Actor, entity: str) -> str | None:
+        """Return the org unit that owns a record the actor creates."""
+
     def fields(self, actor: Actor, entity: str) -> FieldAccess:
         """Return the actor's field rules for the entity."""
 
@@ -74,6 +77,9 @@ class SystemAccess:
 
     def scope_through(self, actor: Actor, entity: str, table: Table, action: str, roles: frozenset[str]) -> ColumnElement[bool] | None:
         return None
+
+    def owning_unit(self, actor: Actor, entity: str) -> str | None:
+        return actor.org_unit
 
     def fields(self, actor: Actor, entity: str) -> FieldAccess:
         return FieldAccess(reveal_masked=True, writes_read_only=True)

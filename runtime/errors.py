@@ -39,11 +39,14 @@ class ValidationFailed(RecordError):
         self.entity = entity
         self.errors = dict(errors)
         count = sum(len(items) for items in self.errors.values())
+        # "_record" marks a problem of the whole record, which names no field.
         self.message_en = f"{count} field error(s) in {entity}: " + "; ".join(
-            f"{path}: {item.message_en}" for path, items in self.errors.items() for item in items
+            item.message_en if path == "_record" else f"{path}: {item.message_en}"
+            for path, items in self.errors.items() for item in items
         )
         self.message_zh = f"{entity} 有 {count} 处字段错误：" + "；".join(
-            f"{path}：{item.message_zh}" for path, items in self.errors.items() for item in items
+            item.message_zh if path == "_record" else f"{path}：{item.message_zh}"
+            for path, items in self.errors.items() for item in items
         )
         super().__init__(self.message_en)
 

@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from metamodel import model as m
-from metamodel.diagnostics import Diagnostic, DocPath, Text
+from metamodel.diagnostics import Diagnostic, DocPath, Text, suggest
 from metamodel.yamlsource import Document, read_document
 from runtime.hooks import registry
 from runtime.providers import registry as provider_registry
-from runtime.providers import unprovided
+from runtime.providers import ProviderConfig, unprovided
 
 logger = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ def _error_line(path: Path, error: BaseException) -> int:
     if isinstance(error, SyntaxError) and error.lineno:
         return int(error.lineno)
     for frame in reversed(traceback.extract_tb(error.__traceback__)):
-        if Path(frame.filename) == path and frame.lineno:
+        if Path(frame.filename).resolve() == path.resolve() and frame.lineno:
             return int(frame.lineno)
     return 1
 
@@ -129,6 +129,27 @@ def hook_uses(model: m.AppModel) -> list[HookUse]:
     return uses
 
 
+def _setting_problems(model: m.AppModel) -> list[Diagnostic]:
+    """Return an error for each setting a provider rejects, where the provider can check its settings without a call."""
+    found = []
+    for item in model.integrations.values():
+        factory = provider_registry.get(item.interface, item.provider)
+        check = getattr(factory, "check_settings", None)
+        if check is None:
+            continue
+        config = ProviderConfig(item.name, item.interface, item.provider, dict(item.settings))
+        problems = check(config)
+        if not problems:
+            continue
+        document = read_document(Path(item.source.file), item.source.file)[0]
+        for problem in problems:
+            path: DocPath = ("settings", problem.field) if problem.field else ("settings",)
+            line, column = document.position(path) if document is not None else (item.source.line, item.source.column)
+            found.append(Diagnostic("integration.E001", item.source.file, line, column, path,
+                                    {"reason": Text(problem.en, problem.zh)}))
+    return found
+
+
 def _located(uses: list[HookUse]) -> list[tuple[HookUse, int, int]]:
     """Return each use with the line and column of its hook name, read again from its YAML file."""
     documents: dict[str, Document | None] = {}
@@ -156,10 +177,21 @@ def hook_diagnostics(model: m.AppModel, directory: str | Path) -> list[Diagnosti
         reason = f"{type(failed.error).__name__}: {failed.error}"
         return [Diagnostic("hook.E002", str(failed.file), failed.line, 1, (), {"reason": reason})]
     known: list[str] | Text = registry.names() or Text("none", "无")
-    found = [Diagnostic("hook.W001", use.file, line, column, use.path, {"found": use.name, "where": use.where, "expected": known})
+    found = [Diagnostic("hook.W001", use.file, line, column, use.path,
+                        {"found": use.name, "where": use.where, "expected": known, "suggestion": suggest(use.name, registry.names())})
              for use, line, column in _located(unregistered_hooks(model))]
+    known_pairs = provider_registry.known()
+    interfaces = sorted({interface for interface, _ in known_pairs})
     for item in unprovided(model):
-        kinds: list[str] | Text = [kind for interface, kind in provider_registry.known() if interface == item.interface]
-        found.append(Diagnostic("integration.W001", item.source.file, item.source.line, item.source.column, ("provider",),
-                                {"found": item.provider, "interface": item.interface, "expected": kinds or Text("none", "无")}))
+        kinds = [kind for interface, kind in known_pairs if interface == item.interface]
+        # An interface that no package provides is most likely misspelt; otherwise the provider kind is missing.
+        path: DocPath = ("provider",) if kinds else ("interface",)
+        document = read_document(Path(item.source.file), item.source.file)[0]
+        line, column = document.position(path) if document is not None else (item.source.line, item.source.column)
+        expected: list[str] | Text = kinds or Text(f"none; the interfaces are {', '.join(interfaces) or '-'}",
+                                                    f"无；现有接口：{', '.join(interfaces) or '-'}")
+        found.append(Diagnostic("integration.W001", item.source.file, line, column, path,
+                                {"found": item.provider, "interface": item.interface, "expected": expected,
+                                 "suggestion": None if kinds else suggest(item.interface, interfaces)}))
+    found.extend(_setting_problems(model))
     return found

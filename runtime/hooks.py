@@ -15,6 +15,7 @@ logged with the record id and shown to the user as a failure of the hook.
 
 from __future__ import annotations
 
+import inspect
 import logging
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -57,8 +58,8 @@ class HookError(Exception):
     `field` names the field the message belongs to; without one it concerns the whole record.
     """
 
-    #: Whether the message is for an administrator (a missing setting, say): users are then told
-    #: to ask one, and the message goes to the log.
+    #: Whether the message is for an administrator, such as a missing setting. Users then read
+    #: that they should ask one, and the message goes to the log.
     for_administrator = False
 
     def __init__(self, en: str, zh: str, *, field: str | None = None) -> None:
@@ -82,7 +83,9 @@ class HookRegistry:
 
     def register(self, name: str, function: HookFunction) -> None:
         if name in self._hooks and self._hooks[name] is not function:
-            raise ValueError(f"a hook named {name!r} is already registered by {self._hooks[name].__module__}")
+            existing = self._hooks[name]
+            where = inspect.getsourcefile(existing) or existing.__module__
+            raise ValueError(f"a hook named {name!r} is already registered by {existing.__name__} in {where}; give one of them another name")
         self._hooks[name] = function
 
     def get(self, name: str) -> HookFunction:

@@ -44,7 +44,7 @@ class PolicyAccess:
         return scope_predicate(self.store, actor, entity_spec, table, action, self._compile_filter)
 
     def scope_through(self, actor: Actor, entity: str, table: Table, action: str, roles: frozenset[str]) -> ColumnElement[bool] | None:
-        """Return the scope of the grants the actor holds through `roles` only: an approval level's roles, say."""
+        """Return the scope of the grants the actor has through `roles` only, such as an approval level's roles."""
         if SYSTEM_ROLE in actor.roles:
             return None
         entity_spec = self.store.model.entities[entity]
@@ -52,6 +52,19 @@ class PolicyAccess:
 
     def fields(self, actor: Actor, entity: str) -> FieldAccess:
         return self.store.field_access(actor, entity)
+
+    def owning_unit(self, actor: Actor, entity: str) -> str | None:
+        """Return the actor's own unit when a role that grants create is held there or above it, else that role's unit.
+
+        A head-office user who creates through a role held in a branch creates the record in that
+        branch, where the same role's scope lets them read it.
+        """
+        if SYSTEM_ROLE in actor.roles:
+            return actor.org_unit
+        units = list(dict.fromkeys(held.unit for held in self.store.scopes(actor, "create", entity)))
+        if not units or actor.org_unit is None or any(self.store.tree.within(actor.org_unit, unit) for unit in units):
+            return actor.org_unit
+        return units[0]
 
     def _compile_filter(self, expression: Expression, entity: m.Entity, actor: Actor) -> ColumnElement[bool]:
         return compile_predicate(expression, entity, self.tables, scope_variables(actor))

@@ -2,9 +2,9 @@
 
 An integration document names an interface (such as `sms`), a provider kind (`http` or
 `sandbox`) and settings. Provider packages register a factory per interface and kind with
-`register_provider`, or through the entry-point group `metadesk.providers` (each entry point
-names a module whose import registers its providers); this repository's `integrations`
-package is one. A hook reaches the provider of an integration as
+`register_provider`, or through the entry-point group `metadesk.providers`, where each entry
+point names a module whose import registers its providers. This repository's
+`integrations` package is one. A hook reaches the provider of an integration as
 `context.providers["sms"]`, by the integration's name. Each provider is built on first use
 from a `ProviderConfig`: the settings of the YAML and the environment, where its address
 and credentials live as METADESK_<NAME>_BASE_URL, METADESK_<NAME>_KEY_ID and
@@ -28,7 +28,7 @@ ENTRY_POINT_GROUP = "metadesk.providers"
 
 @dataclass(frozen=True)
 class ProviderConfig:
-    """What a provider is built from: its integration's YAML and the environment."""
+    """The input a provider is built from: its integration's YAML and the environment."""
 
     name: str
     interface: str
@@ -37,7 +37,7 @@ class ProviderConfig:
     environ: Mapping[str, str] = field(default_factory=dict)
 
     def variable(self, key: str) -> str:
-        """Return the name of the environment variable that holds `key` for this integration."""
+        """Return the name of the environment variable that gives `key` for this integration."""
         return f"METADESK_{self.name.upper()}_{key}"
 
     def env(self, key: str) -> str | None:

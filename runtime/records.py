@@ -144,7 +144,7 @@ class RecordService(RecordReads):
         codec = self.codecs[entity.name]
         row = codec.encode(checked.values)
         row.update(created_at=now, created_by=actor.id, updated_at=now, updated_by=actor.id,
-                   org_unit=actor.org_unit, version=1)
+                   org_unit=self.access.owning_unit(actor, entity.name), version=1)
         if codec.has_flow:
             row.update(self._initial_state(connection, entity, checked, actor, now))
         if SEARCH_COLUMN in codec.table.c:

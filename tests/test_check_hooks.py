@@ -96,3 +96,54 @@ def test_action_and_field_hooks_unregistered(make_app: AppFactory, capsys: pytes
     assert 'entity customer, action stamp runs the hook "check_tests.stamp", which no code registers, so that step fails ' \
            "until one does" in messages
     assert any(message.startswith('field customer.grade, computed_by runs the hook "check_tests.grade"') for message in messages)
+
+
+def test_broken_module_line_with_relative_folder(make_app: AppFactory, capsys: pytest.CaptureFixture[str],
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    app = make_app({"entities/customer.yaml": HOOKED_ENTITY})
+    write_hooks(app, "late.py", """
+        VALUE = 1
+
+
+        raise RuntimeError("import-time failure")
+    """)
+    monkeypatch.chdir(app.parent)
+    code, report = check_json(Path(app.name), capsys)
+    assert code == 1
+    (problem,) = report["diagnostics"]  # type: ignore[misc]
+    assert (problem["code"], problem["line"]) == ("hook.E002", 4)
+
+
+def test_unregistered_hook_suggests_close_name(make_app: AppFactory, capsys: pytest.CaptureFixture[str]) -> None:
+    app = make_app({"entities/customer.yaml": HOOKED_ENTITY.replace("check_tests.normalize", "spelling_tests.normalise")})
+    write_hooks(app, "spelling.py", """
+        from runtime.hooks import hook
+
+
+        @hook("spelling_tests.normalize")
+        def normalize(context):
+            return None
+    """)
+    # Hook names are registered once per process, so this test's names are its own.
+    code = main(["check", str(app), "--lang", "en"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert 'hint: Did you mean "spelling_tests.normalize"?' in out
+
+
+def test_bad_provider_settings_are_errors(make_app: AppFactory, capsys: pytest.CaptureFixture[str]) -> None:
+    app = make_app({"integrations/sms.yaml": """
+        name: sms
+        interface: sms
+        provider: http
+        settings: {timeout_seconds: abc, retries: -1, backoff_seconds: 0.5}
+    """, "integrations/identity.yaml": """
+        name: identity
+        interface: identity_checks
+        provider: sandbox
+    """})
+    code, report = check_json(app, capsys)
+    assert code == 1
+    found = sorted((item["code"], item["path"]) for item in report["diagnostics"])  # type: ignore[union-attr, index]
+    assert found == [("integration.E001", "settings.retries"), ("integration.E001", "settings.timeout_seconds"),
+                     ("integration.W001", "interface")]

@@ -29,6 +29,9 @@ class HidingAccess:
     def fields(self, actor: Actor, entity: str) -> FieldAccess:
         return FieldAccess(hidden=frozenset({"cost"}) if entity == "product" else frozenset())
 
+    def owning_unit(self, actor: Actor, entity: str) -> str | None:
+        return actor.org_unit
+
 
 @pytest.fixture
 def stocked(shop: ShopRuntime) -> ShopRuntime:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from runtime.access import Actor, SystemAccess
+from runtime.access import SYSTEM_ACTOR, Actor, SystemAccess
 from runtime.errors import NotFound, PermissionDenied, ValidationFailed
 from runtime.permission_admin import PermissionAdmin, PermissionConfigError
 from runtime.permissions import PermissionStore, PolicyLine
@@ -15,6 +15,7 @@ from runtime.policy_access import PolicyAccess, explain
 from runtime.record_query import ListQuery
 from runtime.records import RecordService
 from tests.runtime.conftest import ShopRuntime
+from tests.runtime.test_approvals import Office
 
 PERMISSIONS = """
     roles:
@@ -256,3 +257,18 @@ def test_runtime_org_unit_joins_tree(secured: Secured) -> None:
     assert "G-gina" not in secured.names("erin")
     with pytest.raises(PermissionConfigError):
         secured.admin.add_org_unit(ADMIN, "bj_partner", "bj", "partner", "重复", "Again")
+
+
+def test_record_created_in_unit_of_granting_role(engine: Engine, tmp_path: Path) -> None:
+    office = Office(engine, tmp_path)
+    admin = PermissionAdmin(office.records.access.store)
+    # hq works at head office but enters claims for the east branch, through a clerk role held there.
+    admin.add_user(SYSTEM_ACTOR, "hq", "hq", "hq", "company")
+    admin.assign(SYSTEM_ACTOR, "hq", "clerk", "east")
+    hq = Actor(id="hq", name="hq", roles=("clerk",), org_unit="company")
+    created = office.records.create(hq, "expense", {"title": "差旅", "amount": "800", "procedure": "single"})
+    assert created["org_unit"] == "east"
+    assert office.records.get(hq, "expense", created["id"])["id"] == created["id"]
+    # A user whose role is held in their own unit keeps creating there.
+    assert office.records.create(office.actor("qian"), "expense", {"title": "会议", "amount": "90", "procedure": "single"})[
+        "org_unit"] == "east"
