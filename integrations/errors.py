@@ -20,5 +20,5 @@ class ProviderError(HookError):
         super().__init__(en, zh)
         self.integration = integration
         self.code = code
-        # A missing or invalid setting is the administrator's to fix, so users are told to ask one.
+        # A missing or invalid setting is the administrator's to fix, so the message users read asks them to contact one.
         self.for_administrator = code == "not_configured"

@@ -1,8 +1,9 @@
 """The HTTP client every `http` provider uses: address and credentials from the environment, timeouts, retries, signing.
 
-Settings of the integration's YAML: `timeout_seconds` (default 10), `retries` (extra
-attempts after a timeout, a connection failure, a 5xx or a 429; default 2) and
-`backoff_seconds` (the wait before the first retry, doubled before each next; default 0.5).
+Settings of the integration's YAML: `timeout_seconds` (default 10), `retries` and
+`backoff_seconds`. `retries` counts the extra attempts after a timeout, a connection
+failure, a 5xx or a 429 (default 2). `backoff_seconds` is the wait before the first retry,
+doubled before each next (default 0.5).
 The environment gives METADESK_<NAME>_BASE_URL (required), and METADESK_<NAME>_KEY_ID with
 METADESK_<NAME>_SECRET, which sign each request (integrations/signing.py) when both are set;
 setting only one of the two is a configuration error. A setting or variable that is

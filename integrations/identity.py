@@ -6,7 +6,7 @@ The interface, for hooks (`context.providers["identity_check"]`):
 
 `IdentityResult.matched` is True when the national records hold the name under the ID
 number (and, for a three-element check, the phone is registered to that person). Otherwise
-`reason` says why: "name_mismatch", "phone_mismatch" or "no_record". A failed call raises
+`reason` gives the cause: "name_mismatch", "phone_mismatch" or "no_record". A failed call raises
 ProviderError. An empty name or an invalid ID number (wrong length, birth date, region or check
 character) is rejected with ProviderError "rejected" before any call.
 

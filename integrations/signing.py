@@ -1,10 +1,11 @@
 """HMAC-SHA256 signatures of provider requests and callbacks, and their checks.
 
 A signed request carries four headers: the key id, a Unix timestamp in seconds, a random
-nonce, and the hex HMAC-SHA256, under the shared secret, of these lines joined by "\n":
-the method, the path, the timestamp, the nonce and the hex SHA-256 of the body. A callback
-is checked the same way; one whose timestamp is more than `WINDOW_SECONDS` away from now is
-rejected as a replay, and a repeated event id is stored once by the runtime.
+nonce, and a signature. The signature is the hex HMAC-SHA256, under the shared secret, of
+these lines joined by "\n": the method, the path, the timestamp, the nonce and the hex
+SHA-256 of the body. A callback is checked the same way. One whose timestamp is more than
+`WINDOW_SECONDS` away from now is rejected as a replay, and the runtime stores a repeated
+event id once.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ WINDOW_SECONDS = 300
 
 
 class SignatureRejected(CallbackRejected):
-    """A callback whose signature is missing, wrong or too old; the message says which."""
+    """A callback whose signature is missing, wrong or too old; the message names which."""
 
 
 def signature(secret: str, method: str, path: str, timestamp: str, nonce: str, body: bytes) -> str:

@@ -6,7 +6,7 @@ The interface, for hooks (`context.providers["sms"]`):
     parse_callback(method, path, headers, body) -> runtime.callbacks.Callback
 
 `send` takes a mainland mobile number, the provider's template code and the template's
-variables; the receipt says whether the provider accepted the message and gives its id.
+variables; the receipt tells whether the provider accepted the message and gives its id.
 Delivery receipts arrive later as callbacks to POST /callbacks/<integration>, signed like
 requests (integrations/signing.py) with METADESK_<NAME>_SECRET, as JSON
 {"event_id", "message_id", "status": "delivered" | "failed", "reason"}; the runtime stores

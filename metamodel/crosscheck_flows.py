@@ -125,7 +125,7 @@ def _check_sla(checker: CrossChecker, document: Document, flow: m.Flow, path: Do
         _check_reminder(checker, document, sla_path, transition.name, sla, sla.remind_before_hours)
     if sla.escalate_to is not None:
         checker.role_ref(document, sla_path + ("escalate_to",), sla.escalate_to)
-        # A role without the transition's grant is only told, which is how a manager is asked to chase a step.
+        # A role without the transition's grant only receives the notification, which is how a manager is asked to chase a step.
     expiry = sla.on_expiry
     if expiry is not None and expiry not in flow.transitions:
         expected = sorted(flow.transitions)

@@ -111,8 +111,8 @@ def diagnose(validator: Draft202012Validator, kind: str, document: Document) -> 
     """Turn the validator's errors on a document into diagnostics.
 
     An error from the `then` or `else` of an `if` whose tested key is itself missing or
-    invalid is left out: the branch was chosen by a value that is wrong, so its errors
-    would only mislead, and the key's own error names the fix.
+    invalid is left out. A wrong value chose that branch, so its errors would only mislead,
+    and the key's own error names the fix.
     """
     errors = list(validator.iter_errors(document.data))
     root: Any = validator.schema

@@ -4,7 +4,7 @@ A provider parses and verifies a callback (integrations/signing.py) into a `Call
 runtime stores it in `md_callback`, keyed by integration and event id, and in the same
 transaction runs the hook the integration's YAML names in its `callback_hook` setting, as
 the system. The same event sent again is recognised by its key and neither stored nor
-handled twice; a hook that fails rolls the event back, so the provider's next delivery
+handled twice. A hook that fails rolls the event back, so the provider's next delivery
 is handled afresh.
 """
 

@@ -13,7 +13,7 @@ them. An `after_*` hook changes other records through `context.records`; what it
 is not written.
 
 NOTE: a hook that calls a provider (`context.providers`) keeps the write transaction open
-while it waits, which on SQLite holds the database's write lock; keep such providers'
+while it waits. On SQLite that keeps the database's write lock, so keep such providers'
 timeouts and retries short.
 """
 
@@ -84,7 +84,7 @@ def before_save(
 ) -> Checked:
     """Run the before_save hooks and the hooks of computed fields; return the values checked again with their results.
 
-    A field's `computed_by` hook runs after the before_save hooks, sees their values, and returns the field's value.
+    A field's `computed_by` hook runs after the before_save hooks, receives their values, and returns the field's value.
     """
     if not has_save_work(entity):
         return checked

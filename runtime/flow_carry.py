@@ -8,7 +8,7 @@ that no signature is lost without a warning. The new step keeps who submitted th
 record to it, so the submitter may still withdraw it and still may not approve it. When the
 signatures carried over already complete an approval of the new version (a lower quorum,
 say), the approval's transition fires as the system, so that the record does not wait for a
-signature nobody can give.
+signature that no one can give.
 """
 
 from __future__ import annotations

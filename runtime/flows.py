@@ -54,7 +54,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-#: The longest comment a transition or signature keeps, in characters.
+#: Maximum length of a transition's or signature's comment, in characters.
 MAX_COMMENT_LENGTH = 2000
 
 #: Automatic transitions fired one after another after a change, at most; a longer chain is a loop in the YAML.
@@ -281,7 +281,7 @@ def _record_signature(firing: _Firing, level: approvals.LevelProgress, version: 
 def _run_hooks(firing: _Firing) -> dict[str, Any]:
     """Run the hooks of leaving the state, of the transition and of entering the next state, in that order.
 
-    Each hook sees what the ones before returned. What they return together is checked, with
+    Each hook receives the values the ones before returned. What they return together is checked, with
     the transition's conditions, and written with the state change.
     """
     transition, flow = firing.transition, firing.flow

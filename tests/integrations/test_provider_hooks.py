@@ -112,7 +112,7 @@ def test_provider_not_configured(make_web_app: Callable[..., WebApp], monkeypatc
     web_app = office(make_web_app, monkeypatch, None)
     response = submit(web_app.client("clerk"), "/records/applicant/new", new_applicant())
     assert response.status_code == 422
-    # The missing variable is the administrator's to set: users are told to ask one, and the log names it.
+    # The missing variable is the administrator's to set: users read that they should ask one, and the log names it.
     assert "所用的服务尚未配置；请联系管理员" in response.text
     assert "METADESK_IDENTITY_CHECK_BASE_URL" not in response.text
     assert applicants(web_app) == []

@@ -413,7 +413,7 @@ def test_one_role_delegate_signs_only_its_levels(office: Office) -> None:
                                        role="manager")
     record = office.sign("deputy", office.submitted("levels", "20000", grade="A"))
     assert [row["approver"] for row in progress(office, record).levels[0].signed] == ["li"]
-    # li holds the director role too, but one person signs one level of a step, through a delegate or not.
+    # li has the director role too, but one person signs one level of a step, through a delegate or not.
     with pytest.raises(ValidationFailed) as refused:
         office.sign("deputy", record)
     assert refused.value.errors["approval"][0].code == "approval.other_level"

@@ -87,7 +87,7 @@ def test_sweep_reminds_once_then_expires(office: Office) -> None:
 
     office.clock.now = at(25)
     report = sweep(office.records)
-    # The expiry transition decides the record, so the escalation role is not told to take it over.
+    # The expiry transition decides the record, so the escalation role gets no notification to take it over.
     assert (report.escalations, report.expiries) == (0, 1)
     assert [kind for _, kind, _ in notifications(office)] == ["sla_reminder"]
     assert office.records.get(SYSTEM_ACTOR, "expense", record["id"])["state"] == "rejected"

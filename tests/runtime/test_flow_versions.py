@@ -443,7 +443,7 @@ def test_migrate_fires_approval_already_complete(deployment: Deployment) -> None
     try:
         migrate_records(runtime.records, plan_migration(runtime.records, "expense_all", "v1", {}), SYSTEM_ACTOR)
         moved = runtime.records.get(SYSTEM_ACTOR, "expense", signed["id"])
-        # m1's signature meets the new quorum of one, so the record does not wait for a signature nobody needs to give.
+        # m1's signature meets the new quorum of one, so the record does not wait for a signature no one needs to give.
         assert moved["state"] == "approved"
         audit = runtime.schema.audit
         with runtime.engine.connect() as connection:

@@ -87,7 +87,7 @@ def test_embedded_consumer_runs_the_sweep(runtime: Runtime, queue: Huey) -> None
     assert runtime.records.get(SYSTEM_ACTOR, "expense", record_id)["state"] == "rejected"
     actions = [entry.action for entry in record_history(runtime.records, SYSTEM_ACTOR, "expense", record_id)]
     assert actions.count("transition:reject") == 1
-    # The expiry transition decided the record, so nobody is told to take it over.
+    # The expiry transition decided the record, so no escalation notification is sent.
     assert actions.count("sla_escalation:approve") == 0
 
 
