@@ -30,15 +30,19 @@ $(VENDOR)/.installed: node_modules/.package-lock.json
 	cp node_modules/echarts/dist/echarts.min.js $(VENDOR)/echarts.min.js
 	touch $@
 
-# Debian's Chromium and CJK fonts, for the browser tests and their screenshots in Chinese.
-# Playwright's own browser download is never used. Installing needs root; other users get
-# the command to run, and the browser tests skip until then.
+# Debian's Chromium for the browser tests, CJK fonts for screenshots and printed PDFs in
+# Chinese, and Pango, which WeasyPrint lays out PDF text with. Playwright's own browser
+# download is never used. Installing needs root; other users get the command to run, and
+# the browser tests skip until then.
+SYSTEM_PACKAGES := chromium fonts-noto-cjk libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0
+
 browser-deps:
-	@if [ -x /usr/bin/chromium ] && fc-list 2>/dev/null | grep -qi 'Noto Sans CJK'; then exit 0; fi; \
+	@if [ -x /usr/bin/chromium ] && fc-list 2>/dev/null | grep -qi 'Noto Sans CJK' \
+		&& ldconfig -p 2>/dev/null | grep -q 'libpangoft2-1.0'; then exit 0; fi; \
 	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium fonts-noto-cjk; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(SYSTEM_PACKAGES); \
 	else \
-		echo "The browser tests need Debian's chromium and fonts-noto-cjk: run 'sudo make browser-deps'. Until then they are skipped."; \
+		echo "The browser tests and printing need: $(SYSTEM_PACKAGES). Run 'sudo make browser-deps'. Until then the browser tests are skipped."; \
 	fi
 
 # Check the app, create or update its database (SQLite under data/ unless METADESK_DATABASE_URL

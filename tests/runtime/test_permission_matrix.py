@@ -6,7 +6,8 @@ For each (role, unit) a user has that role in that unit. The test checks that:
   not apply in the user's unit are set aside. The matrix is for any unit, and two admin
   lines here are limited to one unit each, so that this matters;
 - for reading, the ids `RecordService.list` returns are the ids `RecordService.get`
-  returns a record for, and the ids a plain SELECT with the scope predicate finds.
+  returns a record for, and the ids a plain SELECT with the scope predicate finds;
+- an export holds exactly the listed records that also lie inside the export scope.
 
 Records of every entity are seeded through the system actor in several units, by several
 creators, with one deleted record per entity.
@@ -30,6 +31,7 @@ from metamodel.model import AppModel
 from runtime.access import Actor, SystemAccess
 from runtime.crypto import KeyRing
 from runtime.errors import NotFound, PermissionDenied
+from runtime.exports import RecordExports
 from runtime.migrate import migrate
 from runtime.permission_admin import MatrixCell, PermissionAdmin
 from runtime.permissions import PermissionStore, PolicyLine
@@ -276,3 +278,41 @@ def test_scopes_bite(matrix: Matrix) -> None:
     assert listed("collector", second, "loan_application") == []
     assert listed("credit_officer", first, "vehicle") == [live["vehicle"][0]]
     assert matrix.admin.matrix()[("branch_manager", "vehicle", "read")].origins == ("admin", "yaml")
+
+
+def test_export_holds_the_listed_rows_inside_the_export_scope(matrix: Matrix) -> None:
+    """An export is the list narrowed by the export scope: never a row the list hides."""
+    # Credit officers read vehicles in their unit and below; here they may export only their own.
+    matrix.admin.grant(ADMIN, "credit_officer", "vehicle", "export", scope="own")
+    policy = PolicyAccess(matrix.store, matrix.schema)
+    records = RecordService(matrix.model, matrix.schema, matrix.engine, access=policy, keys=matrix.keys)
+    exports = RecordExports(records)
+    exported_somewhere = narrower = 0
+    for role in matrix.roles:
+        for unit in matrix.units:
+            actor = matrix.actor(role, unit)
+            for entity in matrix.seeded:
+                if not matrix.store.allows(actor, "export", entity):
+                    with pytest.raises(PermissionDenied):
+                        exports.start(actor, entity, ListQuery())
+                    continue
+                if not matrix.store.allows(actor, "read", entity):
+                    with pytest.raises(PermissionDenied):
+                        exports.start(actor, entity, ListQuery())
+                    continue
+                listed = {row["id"] for row in records.list(actor, entity, ListQuery(limit=500)).rows}
+                export = exports.start(actor, entity, ListQuery(), page_size=2)
+                exported = [row["id"] for page in export.pages() for row in page]
+                table = matrix.schema.entities[entity].table
+                export_scope = policy.scope(actor, entity, table, "export")
+                query = select(table.c.id).where(table.c.deleted_at.is_(None))
+                if export_scope is not None:
+                    query = query.where(export_scope)
+                with matrix.engine.connect() as connection:
+                    in_export_scope = set(connection.scalars(query))
+                assert len(exported) == len(set(exported)) == export.total, (role, unit, entity)
+                assert set(exported) == listed & in_export_scope, (role, unit, entity, exported, listed)
+                exported_somewhere += bool(exported)
+                narrower += len(exported) < len(listed)
+    assert exported_somewhere > 0
+    assert narrower > 0
