@@ -3,7 +3,9 @@
 Settings of the integration's YAML: `timeout_seconds` (default 10), `retries` and
 `backoff_seconds`. `retries` counts the extra attempts after a timeout, a connection
 failure, a 5xx or a 429 (default 2). `backoff_seconds` is the wait before the first retry,
-doubled before each next (default 0.5).
+doubled before each next (default 0.5). A 429 or 503 with a Retry-After header (seconds or an
+HTTP date) waits at least that long; when it asks for more than `max_wait_seconds` (default
+30), the call fails at once with the wait in its message instead of holding the caller.
 The environment gives METADESK_<NAME>_BASE_URL (required), and METADESK_<NAME>_KEY_ID with
 METADESK_<NAME>_SECRET, which sign each request (integrations/signing.py) when both are set;
 setting only one of the two is a configuration error. A setting or variable that is
@@ -20,6 +22,8 @@ secrets reach the log. Every attempt of one call carries the same Idempotency-Ke
 
 from __future__ import annotations
 
+import datetime
+import email.utils
 import json
 import logging
 import math
@@ -38,11 +42,13 @@ logger = logging.getLogger(__name__)
 DEFAULT_TIMEOUT_SECONDS = 10.0
 DEFAULT_RETRIES = 2
 DEFAULT_BACKOFF_SECONDS = 0.5
+DEFAULT_MAX_WAIT_SECONDS = 30.0
 #: The numeric settings of every HTTP provider: name, default, minimum, whether a whole number.
 NUMERIC_SETTINGS: tuple[tuple[str, float, float, bool], ...] = (
     ("retries", DEFAULT_RETRIES, 0, True),
     ("backoff_seconds", DEFAULT_BACKOFF_SECONDS, 0, False),
     ("timeout_seconds", DEFAULT_TIMEOUT_SECONDS, 0.001, False),
+    ("max_wait_seconds", DEFAULT_MAX_WAIT_SECONDS, 0, False),
 )
 #: The maximum length, in characters, of a provider's rejection message shown to the user.
 MAX_REASON_CHARS = 200
@@ -74,6 +80,7 @@ class HttpProvider:
                 f"请同时设置 {missing}：只有 {pair.replace(' and ', ' 和 ')} 都设置时才会对请求签名；请两者都设置或都不设置")
         self.retries = int(_setting(config, "retries", DEFAULT_RETRIES, minimum=0, whole=True))
         self.backoff = _setting(config, "backoff_seconds", DEFAULT_BACKOFF_SECONDS, minimum=0)
+        self.max_wait = _setting(config, "max_wait_seconds", DEFAULT_MAX_WAIT_SECONDS, minimum=0)
         timeout = _setting(config, "timeout_seconds", DEFAULT_TIMEOUT_SECONDS, minimum=0.001)
         self.client = httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout, trust_env=False)
         self.prefix = httpx.URL(base_url).path.rstrip("/")
@@ -101,6 +108,7 @@ class HttpProvider:
         shown = " ".join(f"{key}={value}" for key, value in (ids or {}).items())
         failure = ProviderError(self.config.name, "unavailable", "", "")
         for attempt in range(1, self.retries + 2):
+            asked_wait: float | None = None
             headers = {"Content-Type": "application/json", "Idempotency-Key": request_id}
             if self.key_id and self.secret:
                 headers.update(signed_headers(self.key_id, self.secret, method, self.prefix + path, body))
@@ -128,8 +136,16 @@ class HttpProvider:
                     raise self._rejected(response)
                 failure = self._error("unavailable", f"answered HTTP {response.status_code}",
                                       f"返回 HTTP {response.status_code}")
+                asked_wait = retry_after(response)
+                if asked_wait is not None and asked_wait > self.max_wait and attempt <= self.retries:
+                    seconds = math.ceil(asked_wait)
+                    raise ProviderError(
+                        self.config.name, "unavailable",
+                        f"{self.service_en.capitalize()} is busy (HTTP {response.status_code}) and asks to wait "
+                        f"{seconds} seconds; try again after that",
+                        f"{self.service_zh}繁忙（HTTP {response.status_code}），要求等待 {seconds} 秒；请稍后重试")
             if attempt <= self.retries:
-                time.sleep(self.backoff * 2 ** (attempt - 1))
+                time.sleep(max(self.backoff * 2 ** (attempt - 1), asked_wait or 0.0))
         raise failure
 
     def _json(self, response: httpx.Response, operation: str) -> dict[str, Any]:
@@ -163,6 +179,24 @@ class HttpProvider:
     def _log(self, operation: str, ids: str, outcome: str, started: float, attempt: int) -> None:
         logger.info("%s %s %s: %s in %.0f ms (attempt %s of %s)", self.config.name, operation, ids, outcome,
                     (time.monotonic() - started) * 1000, attempt, self.retries + 1)
+
+
+def retry_after(response: httpx.Response) -> float | None:
+    """Return the seconds a 429 or 503 response asks the client to wait, or None when it does not say."""
+    if response.status_code not in (429, 503):
+        return None
+    value = response.headers.get("Retry-After", "").strip()
+    if not value:
+        return None
+    if value.isdigit():
+        return float(value)
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.timezone.utc)
+    return max(0.0, (moment - datetime.datetime.now(datetime.timezone.utc)).total_seconds())
 
 
 def _setting(config: ProviderConfig, key: str, default: float, *, minimum: float, whole: bool = False) -> float:

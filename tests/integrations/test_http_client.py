@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+import email.utils
 import logging
 import socket
 import time
@@ -242,3 +244,41 @@ def test_logs_show_outcome_not_personal_data(mock_provider: MockProvider, caplog
     everything = caplog.text + "\n".join(record.getMessage() for record in caplog.records)
     for secret_or_personal in (number, number[6:14], phone, name, SECRET):
         assert secret_or_personal not in everything
+
+
+def test_retry_after_seconds_waited(mock_provider: MockProvider) -> None:
+    mock_provider.program(Reply(429, {}, headers={"Retry-After": "1"}), Reply(200, MATCH))
+    started = time.monotonic()
+    assert identity(mock_provider.url, retries=1, backoff_seconds=0.01).verify("张三", id_number(123)).matched
+    # The backoff alone would wait 0.01 s; the provider asked for one second.
+    assert time.monotonic() - started >= 1.0
+    assert len(mock_provider.requests) == 2
+
+
+def test_retry_after_date_waited(mock_provider: MockProvider) -> None:
+    soon = email.utils.format_datetime(datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=2), usegmt=True)
+    mock_provider.program(Reply(503, {}, headers={"Retry-After": soon}), Reply(200, MATCH))
+    started = time.monotonic()
+    assert identity(mock_provider.url, retries=1, backoff_seconds=0.01).verify("张三", id_number(123)).matched
+    # An HTTP date has whole seconds, so the wait is between one and two seconds.
+    assert time.monotonic() - started >= 0.9
+    assert len(mock_provider.requests) == 2
+
+
+def test_retry_after_beyond_max_wait_fails_at_once(mock_provider: MockProvider) -> None:
+    mock_provider.program(Reply(429, {}, headers={"Retry-After": "120"}), Reply(200, MATCH))
+    started = time.monotonic()
+    error = failure(identity(mock_provider.url, retries=2, max_wait_seconds=5))
+
+    assert time.monotonic() - started < 1.0
+    assert error.code == "unavailable"
+    assert error.en == "The identity check service is busy (HTTP 429) and asks to wait 120 seconds; try again after that"
+    assert error.zh == "实名认证服务繁忙（HTTP 429），要求等待 120 秒；请稍后重试"
+    assert len(mock_provider.requests) == 1
+
+
+def test_unreadable_retry_after_keeps_the_backoff(mock_provider: MockProvider) -> None:
+    mock_provider.program(Reply(429, {}, headers={"Retry-After": "soon"}), Reply(200, MATCH))
+    started = time.monotonic()
+    assert identity(mock_provider.url, retries=1, backoff_seconds=0.01).verify("张三", id_number(123)).matched
+    assert time.monotonic() - started < 0.5
