@@ -90,6 +90,26 @@ class ScheduleContext(HookContext):
     manual: bool = False
 
 
+class _RetryLaterLogFilter(logging.Filter):
+    """Turn Huey's error with a traceback for a task that raised RetryLater into one line at INFO.
+
+    Huey logs every exception of a task with its traceback at ERROR; a hook that asks to be
+    run again has not failed, and the job log keeps its reason.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, RetryLater):
+            record.levelno, record.levelname = logging.INFO, logging.getLevelName(logging.INFO)
+            task = record.args[0] if isinstance(record.args, tuple) and record.args else "?"
+            record.msg, record.args = "task %s asked to be run again later: %s", (task, error.reason)
+            record.exc_info = record.exc_text = None
+        return True
+
+
+_RETRY_LATER_FILTER = _RetryLaterLogFilter()
+
+
 def task_name(schedule: str) -> str:
     return TASK_PREFIX + schedule
 
@@ -98,6 +118,8 @@ def register_schedules(jobs: Jobs) -> dict[str, Any]:
     """Register a periodic task for every enabled schedule of the application; return them by schedule name."""
     runtime = jobs.runtime
     zone = runtime.records.timezone
+    # Huey's logger is named "huey"; adding the same filter object twice keeps one.
+    logging.getLogger("huey").addFilter(_RETRY_LATER_FILTER)
     tasks: dict[str, Any] = {}
     for schedule in runtime.model.schedules.values():
         if not schedule.enabled:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import logging
 import time
 import uuid
 import zoneinfo
@@ -220,7 +221,9 @@ def test_unregistered_hook_fails_the_run_and_the_consumer_carries_on(scheduled: 
     assert {run.attempt for run in runs(jobs)} == {1}
 
 
-def test_retry_later_retries_with_a_growing_delay(scheduled: Callable[..., Jobs], hook_name: Any) -> None:
+def test_retry_later_retries_with_a_growing_delay(scheduled: Callable[..., Jobs], hook_name: Any,
+                                                 caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="huey")
     attempts: list[int] = []
 
     def hook(context: HookContext) -> None:
@@ -242,6 +245,11 @@ def test_retry_later_retries_with_a_growing_delay(scheduled: Callable[..., Jobs]
     assert attempts == [1, 2, 3]
     assert [(run.attempt, run.status) for run in runs(jobs)] == [(1, "retrying"), (2, "retrying"), (3, "succeeded")]
     assert runs(jobs)[0].error == "RetryLater: the bank file has not arrived"
+    # Asking to be run again is no error: Huey's lines about it are INFO, without a traceback.
+    retried = [record for record in caplog.records if "run again later" in record.getMessage()]
+    assert [record.levelname for record in retried] == ["INFO", "INFO"]
+    assert all("the bank file has not arrived" in record.getMessage() and not record.exc_info for record in retried)
+    assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
     # 60 seconds before the first retry, twice that before the second (both counted from about `started`).
     assert 59 <= (first_eta - started).total_seconds() <= 90
     assert 119 <= (second_eta - started).total_seconds() <= 150
