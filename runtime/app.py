@@ -101,4 +101,7 @@ class Runtime:
         return service
 
     def close(self) -> None:
+        """Close the providers' connections and the database pool."""
+        if self.records.providers is not None:
+            self.records.providers.close()
         self.engine.dispose()

@@ -128,6 +128,19 @@ class Providers:
     def declared(self, name: str) -> m.Integration | None:
         return self._integrations.get(name)
 
+    def close(self) -> None:
+        """Close every provider built so far that has a `close` method (HTTP clients hold pooled connections)."""
+        with self._lock:
+            built, self._built = self._built, {}
+        for name, provider in built.items():
+            closer = getattr(provider, "close", None)
+            if not callable(closer):
+                continue
+            try:
+                closer()
+            except Exception:  # noqa: BLE001 - one provider failing to close must not keep the others open
+                logger.exception("provider %s could not be closed", name)
+
     def _build(self, name: str) -> Any:
         integration = self._integrations.get(name)
         if integration is None:

@@ -89,6 +89,24 @@ def test_built_once_on_first_use(make_app: AppFactory) -> None:
     assert built[0].variable("SECRET") == "METADESK_COUNTER_SECRET"
 
 
+def test_close_closes_built_providers(make_app: AppFactory) -> None:
+    http_model = model_of(make_app, {"integrations/identity_check.yaml": """
+        name: identity_check
+        interface: identity_check
+        provider: http
+    """})
+    providers = Providers(http_model.integrations, {"METADESK_IDENTITY_CHECK_BASE_URL": "http://127.0.0.1:9"})
+    first = providers["identity_check"]
+    assert not first.client.is_closed
+
+    providers.close()
+    assert first.client.is_closed
+    # A provider asked for after closing is built anew, with an open client.
+    second = providers["identity_check"]
+    assert second is not first and not second.client.is_closed
+    providers.close()
+
+
 def test_kind_chosen_by_yaml(make_app: AppFactory) -> None:
     model = model_of(make_app)
     assert isinstance(Providers(model.integrations, {})["identity_check"], SandboxIdentityCheck)
