@@ -161,7 +161,9 @@ def _alter(batch: Any, connection: Connection, step: Step) -> None:
         batch.alter_column(step.column, new_column_name=step.detail)
     elif step.kind == "add_column":
         source: Column[Any] = step.payload[3]
-        batch.add_column(Column(source.name, source.type, nullable=True))
+        # A server default (system tables declare some) also fills the rows that exist already.
+        default = getattr(source.server_default, "arg", None)
+        batch.add_column(Column(source.name, source.type, nullable=True, server_default=default))
     elif step.kind == "drop_column":
         batch.drop_column(step.column)
     elif step.kind in ("change_type", "narrow_type"):

@@ -16,6 +16,8 @@ from tests.conftest import REPOSITORY
 from tests.integrations.conftest import KEY_ID, SECRET
 from tests.integrations.mock_provider import MockProvider
 from tests.web.conftest import WebApp, serving
+from runtime.callbacks import MAX_FAILED_DELIVERIES
+from ui.cli import main
 from ui.web.callbacks import MAX_CALLBACK_BYTES
 
 HOOKED = REPOSITORY / "tests" / "apps" / "hooked"
@@ -146,7 +148,7 @@ def test_unknown_integration_not_found(office: Office) -> None:
     assert office.stored() == []
 
 
-def test_failing_hook_stores_nothing(office: Office) -> None:
+def test_failing_hook_keeps_the_event_failed(office: Office) -> None:
     # A delivery of msg-1 exists already, so the hook's create fails on the unique message id.
     blocking = office.web_app.runtime.records.create(SYSTEM_ACTOR, "delivery",
                                                      {"message_id": "msg-1", "event_id": "manual", "status": "failed"})
@@ -157,7 +159,9 @@ def test_failing_hook_stores_nothing(office: Office) -> None:
     assert failed.status_code == 500
     assert failed.json()["error"]["code"] == "hook_failed"
     assert failed.json()["error"]["message_zh"] == "回调处理失败，请稍后重新发送"
-    assert office.stored() == []
+    [kept] = office.stored()
+    assert (kept["event_id"], kept["status"], kept["attempts"], kept["handled_at"]) == ("evt-1", "failed", 1, None)
+    assert "message_id" in kept["error"]
     assert [row["event_id"] for row in office.deliveries()] == ["manual"]
 
     # Once the cause is gone, the provider's redelivery of the same event is handled afresh.
@@ -166,8 +170,52 @@ def test_failing_hook_stores_nothing(office: Office) -> None:
     redelivered = office.post(body, headers)
     assert redelivered.status_code == 200, redelivered.text
     assert redelivered.json()["status"] == "stored"
-    assert [row["event_id"] for row in office.stored()] == ["evt-1"]
+    [handled] = office.stored()
+    assert (handled["status"], handled["attempts"], handled["error"]) == ("handled", 2, None)
+    assert handled["handled_at"] is not None
     assert [(row["message_id"], row["event_id"]) for row in office.deliveries()] == [("msg-0", "manual"), ("msg-1", "evt-1")]
+    assert office.post(body, headers).json()["status"] == "duplicate"
+
+
+def test_event_failing_every_time_waits_for_an_administrator(office: Office, monkeypatch: pytest.MonkeyPatch,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    blocking = office.web_app.runtime.records.create(SYSTEM_ACTOR, "delivery",
+                                                     {"message_id": "msg-1", "event_id": "manual", "status": "failed"})
+    body = receipt()
+    headers = signed(body)
+    answers = [office.post(body, headers) for _ in range(MAX_FAILED_DELIVERIES)]
+
+    assert [answer.status_code for answer in answers] == [500] * (MAX_FAILED_DELIVERIES - 1) + [200]
+    assert answers[-1].json() == {"status": "failed", "event_id": "evt-1", "attempts": MAX_FAILED_DELIVERIES}
+    assert [(row["status"], row["attempts"]) for row in office.stored()] == [("failed", MAX_FAILED_DELIVERIES)]
+
+    # The administrator finds it, removes the cause and runs it again from the command line.
+    settings = office.web_app.settings
+    monkeypatch.setenv("METADESK_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("METADESK_DATA_DIR", str(settings.data_dir))
+    monkeypatch.delenv("METADESK_REDIS_URL", raising=False)
+    assert main(["callbacks", str(HOOKED), "--lang", "en"]) == 0
+    listed = capsys.readouterr().out
+    assert "1 callbacks whose hook failed:" in listed
+    assert "sms evt-1 (sms_delivered), received " in listed
+    assert "message_id: another record already has this value" in listed
+    assert f"{MAX_FAILED_DELIVERIES} attempts" in listed
+
+    assert main(["callbacks", str(HOOKED), "--lang", "en", "--retry", "evt-1"]) == 2
+    assert "--retry needs --integration NAME" in capsys.readouterr().out
+    assert main(["callbacks", str(HOOKED), "--lang", "en", "--retry-all"]) == 1
+    assert "sms evt-1: failed again (attempt 6)" in capsys.readouterr().out
+
+    office.web_app.runtime.records.update(SYSTEM_ACTOR, "delivery", blocking["id"], {"message_id": "msg-0"},
+                                          version=blocking["version"])
+    assert main(["callbacks", str(HOOKED), "--lang", "en", "--integration", "sms", "--retry", "evt-1"]) == 0
+    assert "sms evt-1: handled." in capsys.readouterr().out
+    assert [(row["status"], row["attempts"]) for row in office.stored()] == [("handled", 7)]
+    assert [row["event_id"] for row in office.deliveries()] == ["manual", "evt-1"]
+    assert main(["callbacks", str(HOOKED), "--lang", "zh-CN"]) == 0
+    assert "没有待处理的回调" in capsys.readouterr().out
+    assert main(["callbacks", str(HOOKED), "--lang", "en", "--integration", "fax"]) == 1
+    assert "The application declares no integration 'fax'" in capsys.readouterr().out
 
 
 def test_missing_secret_not_configured(make_web_app: Callable[..., WebApp], monkeypatch: pytest.MonkeyPatch) -> None:

@@ -190,3 +190,22 @@ def test_backup_readable_by_owner_only(shop: ShopRuntime) -> None:
 
     assert result.backup is not None
     assert all(path.stat().st_mode & 0o077 == 0 for path in result.backup.iterdir())
+
+
+def test_new_system_column_gets_its_server_default(shop: ShopRuntime) -> None:
+    """Columns added to a system table in a later release reach the rows stored before, with their server default."""
+    table = shop.schema.callbacks
+    with shop.engine.begin() as connection:
+        connection.execute(table.insert().values(integration="sms", event_id="e-1", kind="sms_delivered", payload={},
+                                                 received_at=text("CURRENT_TIMESTAMP")))
+        # The table as an earlier release created it: without the columns that track failed hooks.
+        for name in ("handled_at", "error", "attempts", "status"):
+            connection.execute(text(f"ALTER TABLE {table.name} DROP COLUMN {name}"))
+
+    result = shop.reload()
+
+    assert sorted((step.kind, step.column) for step in result.plan.steps if step.table == table.name) == [
+        ("add_column", name) for name in ("attempts", "error", "handled_at", "status")]
+    with shop.engine.connect() as connection:
+        assert connection.execute(text(f"SELECT status, attempts, error FROM {table.name}")).all() == [("handled", 1, None)]
+    assert shop.reload().applied is False

@@ -12,9 +12,9 @@ from sqlalchemy.exc import OperationalError
 
 from metamodel.diagnostics import language_from_environment
 from runtime.database import DatabaseUrlError
-from ui.cli import audit, catalogs, check, flow, keys, migrate, perm, seed, serve, token, worker
+from ui.cli import audit, callbacks, catalogs, check, flow, keys, migrate, perm, seed, serve, token, worker
 
-SUBCOMMANDS = (check, migrate, catalogs, seed, serve, worker, audit, keys, perm, flow, token)
+SUBCOMMANDS = (check, migrate, catalogs, seed, serve, worker, audit, keys, perm, flow, token, callbacks)
 
 
 def _version() -> str:

@@ -6,7 +6,9 @@ responses are JSON: 200 {"status": "stored" | "duplicate"}, 400 for an unreadabl
 401 for a missing, wrong or stale signature, 404 for an integration that takes no callbacks,
 413 for a body over MAX_CALLBACK_BYTES, 503 for a provider that is not configured (no base
 address, or no secret to check signatures with), 500 when the callback hook fails (the
-provider delivers again later). Nothing of a rejected callback is stored.
+provider delivers again later). After the hook has failed MAX_FAILED_DELIVERIES times the
+answer is 200 {"status": "failed"}: the event waits for an administrator (`metadesk
+callbacks`), so the provider may stop delivering it. Nothing of a rejected callback is stored.
 """
 
 from __future__ import annotations
@@ -17,8 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from runtime.callbacks import CallbackRejected, receive
-from runtime.errors import ValidationFailed
+from runtime.callbacks import CallbackFailed, CallbackRejected, receive
 from runtime.hooks import HookError
 from runtime.providers import ProviderUnavailable
 from ui.web.state import web
@@ -83,8 +84,9 @@ async def receive_callback(request: Request) -> Response:
 
     try:
         stored = receive(state.records, integration, callback)
-    except ValidationFailed as failed:
-        logger.error("callback %s %s: its hook failed: %s", name, callback.event_id, failed)
+    except CallbackFailed as failed:
+        if failed.given_up:
+            return JSONResponse({"status": "failed", "event_id": callback.event_id, "attempts": failed.attempts})
         return _answer(500, "hook_failed", "The callback could not be handled; deliver it again later",
                        "回调处理失败，请稍后重新发送")
 
