@@ -111,5 +111,6 @@ def after(service: RecordService, connection: Connection, actor: Actor, entity: 
     if not entity.hooks.get(event):
         return
     access = SystemAccess().fields(SYSTEM_ACTOR, entity.name)
-    record = service._read(connection, SYSTEM_ACTOR, entity, access, record_id, deleted=event == "after_delete")
+    # As stored: outside the acting user's data scope too, which a record just moved out of it may be.
+    record = service.system_view()._read(connection, SYSTEM_ACTOR, entity, access, record_id, deleted=event == "after_delete")
     run_hooks(service, connection, actor, entity, event, record or {"id": record_id})

@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterator, Mapping
 from sqlalchemy import Connection, Engine, bindparam, func, select, true
 
 from metamodel import model as m
-from runtime.access import Access, Actor, FieldAccess
+from runtime.access import Access, Actor, FieldAccess, SystemAccess
 from runtime.audit import AuditLog
 from runtime.crypto import KeyRing
 from runtime.database import WRITE_OPTION
@@ -90,6 +90,21 @@ class RecordReads:
         self._statements: dict[tuple[str, frozenset[str], bool], Any] = {}
         #: The application's third-party providers, which hooks reach as `context.providers`; set by Runtime.open.
         self.providers: Providers | None = None
+        self._system_view: RecordReads | None = None
+
+    def system_view(self) -> Any:
+        """Return a service of the same class over the same database that grants every action, row and field.
+
+        It is built once, shares the providers, and joins the connection of an enclosing
+        `within` block as this service does. Hooks reach it through `HookRecords.as_system`.
+        """
+        if type(self.access) is SystemAccess:
+            return self
+        if self._system_view is None:
+            view = type(self)(self.model, self.schema, self.engine, access=SystemAccess(), keys=self.keys, clock=self.clock)
+            view.providers = self.providers
+            self._system_view = view
+        return self._system_view
 
     # Plumbing ---------------------------------------------------------------
 

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import logging
+import textwrap
 from pathlib import Path
 from typing import Any, Mapping
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import ColumnElement, Engine, Table, func, select
 
-from runtime.errors import ValidationFailed
+from runtime.access import Actor, FieldAccess, SystemAccess
+from runtime.errors import NotFound, ValidationFailed
 from runtime.hooks import HookContext, HookError, hook
+from runtime.records import RecordService
 from tests.runtime.conftest import ACTOR, SHOP_APP, ShopRuntime, write_app
 
 HOOKED_FILES = {
@@ -174,3 +177,49 @@ def test_hook_computed_field_overrides_input(hooked: ShopRuntime) -> None:
     created = hooked.records.create(ACTOR, "category", {"code": "c1", "name": "书", "slug": "mine"})
     updated = hooked.records.update(ACTOR, "category", created["id"], {"name": "图书与音像"}, version=created["version"])
     assert (created["slug"], updated["slug"]) == ("c1-small", "c1-large")
+
+
+class OwnRowsMasked(SystemAccess):
+    """A user who reads only the records they created, with masked fields masked."""
+
+    def scope(self, actor: Actor, entity: str, table: Table, action: str = "read") -> ColumnElement[bool] | None:
+        return table.c.created_by == actor.id
+
+    def fields(self, actor: Actor, entity: str) -> FieldAccess:
+        return FieldAccess()
+
+
+#: What the checking hook read, as the acting user and as the system.
+seen: dict[str, Any] = {}
+
+
+@hook("tests_hooks.check_supplier")
+def check_supplier(context: HookContext) -> None:
+    assert context.records is not None
+    # Products named "<name> <id>" are checked against the product with that id.
+    words = str(context.record["name"]).split()
+    if len(words) < 2:
+        return
+    other = int(words[-1])
+    try:
+        context.records.get("product", other)
+    except NotFound:
+        seen["as_user"] = "not found"
+    seen["as_system"] = context.records.as_system("compare suppliers").get("product", other)["supplier_phone"]
+    seen["own"] = context.records.get("product", context.record["id"])["supplier_phone"]
+
+
+def test_hook_reads_as_the_system_only_when_asking(tmp_path: Path, engine: Engine, caplog: pytest.LogCaptureFixture) -> None:
+    checked = textwrap.dedent(SHOP_APP["entities/product.yaml"]).rstrip() + "\nhooks:\n  after_save: [tests_hooks.check_supplier]\n"
+    root = write_app(tmp_path / "shop", {**SHOP_APP, "entities/product.yaml": checked})
+    shop = ShopRuntime(root, engine, tmp_path)
+    other = shop.records.create(Actor("someone", roles=("system",)), "product",
+                                {"name": "龙井", "price": 10, "supplier_phone": "13800138000"})
+    user = RecordService(shop.model, shop.schema, engine, access=OwnRowsMasked(), keys=shop.keys)
+    caplog.set_level(logging.INFO, logger="runtime.hook_records")
+
+    user.create(Actor("clerk", roles=("clerk",)), "product", {"name": f"碧螺春 {other['id']}", "price": 12,
+                                                            "supplier_phone": "13900139000"})
+
+    assert seen == {"as_user": "not found", "as_system": "13800138000", "own": "139****9000"}
+    assert any("hook of clerk reads as the system: compare suppliers" in record.getMessage() for record in caplog.records)

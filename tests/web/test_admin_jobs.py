@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
 from huey.api import Huey
@@ -13,7 +14,7 @@ from runtime.access import SYSTEM_ACTOR
 from runtime.jobs import Jobs
 from runtime.permission_admin import PermissionAdmin
 from tests.runtime.job_support import make_queue, run_queued
-from tests.web.conftest import WebApp
+from tests.web.conftest import GUARANTEE, WebApp
 from tests.web.test_admin import AdminClient, shown
 
 
@@ -37,9 +38,9 @@ def run_rows(page: str) -> list[str]:
 
 
 @pytest.mark.parametrize(("lang", "phrases"), [
-    ("zh-CN", ["任务调度", "每日逾期计算", "每天 02:00", "guarantee.compute_overdue", "未注册", "立即运行", "流程时限检查", "每分钟",
+    ("zh-CN", ["任务调度", "每日逾期计算", "每天 02:00", "guarantee.compute_overdue", "立即运行", "流程时限检查", "每分钟",
                "时间均为 Asia/Shanghai 时区", "没有运行记录", "运行记录保留 30 天"]),
-    ("en", ["Jobs and schedules", "Daily overdue computation", "every day at 02:00", "not registered", "Run now",
+    ("en", ["Jobs and schedules", "Daily overdue computation", "every day at 02:00", "Run now",
             "Flow timers", "every minute", "Times are in the time zone Asia/Shanghai", "No runs recorded", "Runs are kept for 30 days"]),
 ])
 def test_page_lists_tasks_and_schedules(web_app: WebApp, jobs: Jobs, lang: str, phrases: list[str]) -> None:
@@ -96,15 +97,12 @@ def test_run_now_enqueues_audits_and_shows_the_run(web_app: WebApp, jobs: Jobs) 
     assert "已将定时任务 daily_overdue 加入队列，立即运行。" in notice
     assert run_rows(notice) == ["queued"]
 
-    # The guarantee app's hooks are not installed in the test environment, so the run fails and shows why.
+    # The guarantee app's overdue hook runs over an empty book and succeeds.
     assert run_queued(jobs.huey) == 1
     page = shown(root.get("/admin/jobs"))
-    assert run_rows(page) == ["failed"]
-    assert "定时任务 daily_overdue 调用的钩子 guarantee.compute_overdue 尚未注册" in page
-    assert run_rows(root.get("/admin/jobs?status=failed").text) == ["failed"]
-    assert run_rows(root.get("/admin/jobs?status=succeeded").text) == []
-    english = shown(AdminClient(web_app, lang="en").get("/admin/jobs?status=failed"))
-    assert "the schedule daily_overdue calls the hook guarantee.compute_overdue, which is not registered" in english
+    assert run_rows(page) == ["succeeded"]
+    assert run_rows(root.get("/admin/jobs?status=failed").text) == []
+    assert run_rows(root.get("/admin/jobs?status=succeeded").text) == ["succeeded"]
 
 
 def test_run_now_needs_the_csrf_token(web_app: WebApp, jobs: Jobs) -> None:
@@ -128,3 +126,26 @@ def test_unknown_status_filter(web_app: WebApp, jobs: Jobs) -> None:
     page: Any = AdminClient(web_app).get("/admin/jobs?status=done")
     assert page.status_code == 422
     assert "未知的状态 'done'；请使用：queued, running, succeeded, skipped, failed, retrying, locked, expired。" in shown(page)
+
+
+def test_unregistered_hook_shown_and_its_run_fails(make_web_app: Callable[..., WebApp], queue: Huey, tmp_path: Path) -> None:
+    app = tmp_path / "guarantee"
+    shutil.copytree(GUARANTEE, app, ignore=shutil.ignore_patterns("__pycache__"))
+    schedule = app / "schedules" / "daily_overdue.yaml"
+    schedule.write_text(schedule.read_text(encoding="utf-8").replace("guarantee.compute_overdue", "guarantee.not_written"),
+                        encoding="utf-8")
+    web_app = make_web_app(app)
+    web_app.app.state.jobs = jobs = Jobs(web_app.runtime, queue)
+    root = AdminClient(web_app)
+    page = shown(root.get("/admin/jobs"))
+    assert "guarantee.not_written" in page
+    assert "未注册" in page
+
+    root.post("/admin/jobs/daily_overdue/run", {})
+    assert run_queued(jobs.huey) == 1
+    page = shown(root.get("/admin/jobs"))
+    assert run_rows(page) == ["failed"]
+    assert "定时任务 daily_overdue 调用的钩子 guarantee.not_written 尚未注册" in page
+    english = shown(AdminClient(web_app, lang="en").get("/admin/jobs?status=failed"))
+    assert "not registered" in english
+    assert "the schedule daily_overdue calls the hook guarantee.not_written, which is not registered" in english

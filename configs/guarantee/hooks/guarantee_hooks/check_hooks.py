@@ -1,0 +1,144 @@
+"""Hooks of forwarding and reviewing an application: identity check, anti-fraud rules and the credit report."""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from typing import Any, Mapping
+
+from runtime.hook_records import HookRecords
+from runtime.hooks import HookContext, HookError, hook
+from runtime.record_query import Condition, Group, ListQuery
+
+from .anti_fraud import Facts, age_on, evaluate, read_rules
+from .context import DATA_FOLDER, birth_date_of, created_day, providers_of, reference_id, required_reference, system_records
+from .schedule import add_months
+
+logger = logging.getLogger(__name__)
+
+RULES = read_rules(DATA_FOLDER / "anti_fraud_rules.yaml")
+#: The reason of a credit report query when the integration's settings give none.
+DEFAULT_QUERY_REASON = "loan_approval"
+#: The prefix of the warning line the credit report adds to anti_fraud_warnings.
+CREDIT_LINE_PREFIX = "征信："
+
+IDENTITY_MISMATCH = {
+    "name_mismatch": ("the name does not match the ID number", "姓名与身份证号不一致"),
+    "phone_mismatch": ("the mobile number is not registered to this person", "手机号不属于该身份证持有人"),
+    "no_record": ("no record of this ID number was found", "未查到该身份证号的记录"),
+}
+
+
+def _people(context: HookContext, reader: HookRecords) -> list[tuple[str, dict[str, Any]]]:
+    """Return the borrower and, when there is one, the co-borrower, read in clear, with the field each comes from."""
+    people = [("customer", reader.get("customer", required_reference(context, "customer", "borrower", "借款人")))]
+    co_borrower = reference_id(context.record.get("co_borrower"))
+    if co_borrower is not None:
+        people.append(("co_borrower", reader.get("customer", co_borrower)))
+    return people
+
+
+@hook("guarantee.run_identity_check")
+def run_identity_check(context: HookContext) -> dict[str, Any]:
+    """Check that the borrower's (and co-borrower's) name, ID number and mobile belong together."""
+    provider = providers_of(context)["identity_check"]
+    results = []
+    for field, person in _people(context, system_records(context)):
+        result = provider.verify(person["name"], person["id_number"], person.get("phone") or None)
+        if not result.matched:
+            en, zh = IDENTITY_MISMATCH.get(result.reason or "", ("the identity check did not match", "实名认证未通过"))
+            raise HookError(f"The identity check of {person['name']} failed: {en}; correct the customer record",
+                            f"{person['name']} 实名认证未通过：{zh}；请核对客户信息", field=field)
+        results.append(f"{person['name']} 一致（核验号 {result.request_id}）")
+    return {"identity_check_result": "；".join(results)}
+
+
+def _recent_applications(reader: HookRecords, context: HookContext, field: str, value: Any, window_days: int) -> tuple[str, ...]:
+    """Return the numbers of other applications of the last `window_days` days whose borrower has `field` equal to `value`."""
+    if value is None or str(value).strip() == "":
+        return ()
+    customers = reader.list("customer", ListQuery(where=Condition(field, "eq", value), limit=500, fields=("name",))).rows
+    if not customers:
+        return ()
+    since = created_day(context.record) - datetime.timedelta(days=window_days)
+    where = Group("and", (Condition("customer", "in", [row["id"] for row in customers]), Condition("created_at", "ge", since.isoformat())))
+    rows = reader.list("loan_application", ListQuery(where=where, limit=500, fields=("application_no",))).rows
+    own_id = int(context.record["id"])
+    return tuple(str(row.get("application_no") or f"#{row['id']}") for row in rows if int(row["id"]) != own_id)
+
+
+@hook("guarantee.run_anti_fraud")
+def run_anti_fraud(context: HookContext) -> dict[str, Any]:
+    """Screen the borrower with the provider, apply anti_fraud_rules.yaml, stop on a blacklist hit, and record the warnings."""
+    reader = system_records(context)
+    people = _people(context, reader)
+    borrower = people[0][1]
+    provider = providers_of(context)["anti_fraud"]
+    screening = provider.screen(borrower["name"], borrower["id_number"], borrower["phone"])
+    dealer = reader.get("dealer", required_reference(context, "dealer", "dealer", "经销商"))
+
+    birth = birth_date_of(borrower)
+    term_end = add_months(created_day(context.record), int(context.record.get("term_months") or 0))
+    phone_rule, address_rule = RULES["same_phone"].settings, RULES["same_address"].settings
+    facts = Facts(
+        blacklisted=tuple(person["name"] for _, person in people if person.get("blacklisted")),
+        provider_hits=tuple((hit.list_name, hit.reason) for hit in screening.hits),
+        same_phone=_recent_applications(reader, context, "phone", borrower.get("phone"), phone_rule["window_days"]),
+        same_address=_recent_applications(reader, context, "address", borrower.get("address"), address_rule["window_days"]),
+        age_at_term_end=age_on(birth, term_end) if birth is not None else None,
+        dealer_name=str(dealer.get("name") or ""),
+        dealer_rating=dealer.get("rating"),
+        dealer_status=dealer.get("cooperation_status"),
+    )
+    outcome = evaluate(RULES, facts)
+    if outcome.stops:
+        # Dealer staff forward applications and may not see the blacklist, so the message names no list.
+        logger.info("loan_application %s stopped by anti-fraud rules %s", context.record.get("id"),
+                    ", ".join(sorted({item.rule for item in outcome.stops})))
+        raise HookError(f"{borrower['name']} did not pass the guarantor's anti-fraud screening, so the application cannot be "
+                        "forwarded; contact the guarantor's risk department",
+                        f"{borrower['name']} 未通过担保公司的反欺诈筛查，申请不能转交；请联系担保公司风险管理部", field="customer")
+    return {"anti_fraud_score": screening.score, "anti_fraud_warnings": outcome.text() or None}
+
+
+def credit_warning(report: Any) -> str | None:
+    """Return the warning line of a credit report with anything overdue, or None for a clean one."""
+    if not (report.current_overdue_count or report.overdue_count_24m):
+        return None
+    return (f"{CREDIT_LINE_PREFIX}当前逾期账户 {report.current_overdue_count} 个，逾期金额 {report.overdue_amount:,.2f} 元；"
+            f"近 24 个月逾期 {report.overdue_count_24m} 个月，最长连续 {report.max_overdue_months} 个月")
+
+
+def with_credit_line(warnings: str | None, line: str | None) -> str | None:
+    """Return the warnings with the credit report's line replaced by `line`."""
+    kept = [item for item in (warnings or "").splitlines() if item and not item.startswith(CREDIT_LINE_PREFIX)]
+    if line:
+        kept.append(line)
+    return "\n".join(kept) or None
+
+
+def authorization_id(customer: Mapping[str, Any]) -> str:
+    """Return the id of the borrower's signed authorization: the customer and the time of the consent on record."""
+    signed = customer.get("consent_signed_at")
+    if not isinstance(signed, datetime.datetime):
+        raise HookError(f"{customer['name']} has not signed the personal information consent, which the credit report query "
+                        "needs; record the consent on the customer first",
+                        f"{customer['name']} 尚未签署个人信息授权，不能查询征信；请先在客户档案中登记授权时间", field="customer")
+    return f"C{customer['id']}-{signed:%Y%m%d%H%M%S}"
+
+
+@hook("guarantee.pull_credit_report")
+def pull_credit_report(context: HookContext) -> dict[str, Any]:
+    """Query the borrower's credit report and store its overdue counts on the application."""
+    providers = providers_of(context)
+    borrower = system_records(context).get("customer", required_reference(context, "customer", "borrower", "借款人"))
+    declared = providers.declared("credit_report")
+    reason = str(declared.settings.get("query_reason") or DEFAULT_QUERY_REASON) if declared is not None else DEFAULT_QUERY_REASON
+    report = providers["credit_report"].query(borrower["name"], borrower["id_number"], authorization_id(borrower), reason=reason)
+    return {
+        "credit_report_id": report.report_id,
+        "credit_current_overdue_count": report.current_overdue_count,
+        "credit_overdue_count_24m": report.overdue_count_24m,
+        "credit_max_overdue_months": report.max_overdue_months,
+        "anti_fraud_warnings": with_credit_line(context.record.get("anti_fraud_warnings"), credit_warning(report)),
+    }

@@ -1,0 +1,132 @@
+"""A migrated guarantee app with one user per role, valid master data, and helpers that move a loan along its flow."""
+
+from __future__ import annotations
+
+import datetime
+import importlib
+from decimal import Decimal
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import stdnum.cn.ric
+import stdnum.cn.uscc
+from stdnum import luhn
+from vininfo import Vin
+
+from integrations.e_signature import sandbox_pdf
+from runtime.access import Actor
+from runtime.app import Runtime
+from runtime.attachments import Attachments
+from runtime.hook_loading import load_app_hooks
+from runtime.migrate import migrate
+from runtime.permission_admin import PermissionAdmin
+from runtime.records import RecordService
+from runtime.settings import Settings
+from tests.conftest import REPOSITORY
+
+GUARANTEE = REPOSITORY / "configs" / "guarantee"
+SYSTEM = Actor(id="seed", roles=("system",), org_unit="head_office")
+DEALER_UNIT, OTHER_DEALER_UNIT, BRANCH = "dealer_bj_yizhuang", "dealer_sh_pudong", "beijing_branch"
+#: The user of each role, with the unit they work in.
+USERS = {
+    "dealer": ("dealer_staff", DEALER_UNIT), "other_dealer": ("dealer_staff", OTHER_DEALER_UNIT),
+    "credit": ("credit_officer", BRANCH), "risk": ("risk_officer", BRANCH), "risk2": ("risk_officer", BRANCH), "bank": ("bank_liaison", BRANCH),
+    "operations": ("operations_officer", BRANCH), "finance": ("finance", "finance_department"),
+    "committee1": ("committee_member", "risk_department"), "committee2": ("committee_member", "risk_department"),
+}
+
+
+def hooks_module(name: str) -> ModuleType:
+    """Return a module of the app's hook package, loading the app's hooks first."""
+    load_app_hooks(GUARANTEE, "guarantee")
+    return importlib.import_module(f"guarantee_hooks.{name}")
+
+
+def resident_id(sequence: int, birth: str = "19850505") -> str:
+    """Return a valid resident ID number with the given sequence digits (the 15th to 17th)."""
+    prefix = f"110105{birth}{sequence:03d}"
+    return prefix + stdnum.cn.ric.calc_check_digit(prefix + "0")
+
+
+def card_number(serial: int) -> str:
+    body = f"622202{serial:012d}"
+    return body + luhn.calc_check_digit(body)
+
+
+class World:
+    def __init__(self, database_url: str, data_dir: Path) -> None:
+        settings = Settings(data_dir=data_dir, database_url=database_url, redis_url=None, secret_key="test-secret")
+        self.runtime = Runtime.open(GUARANTEE, settings)
+        migrate(self.runtime.engine, self.runtime.schema, self.runtime.model, backup_root=self.runtime.backup_root)
+        admin = PermissionAdmin(self.runtime.permissions())
+        for user, (role, unit) in USERS.items():
+            admin.add_user(SYSTEM, user, user, user, unit)
+            admin.assign(SYSTEM, user, role, unit)
+        self.users: RecordService = self.runtime.records_for_users()
+        self.attachments = Attachments(self.users, self.runtime.files)
+        self.count = 0
+        bank = self.system_create("bank", {"code": "ICBC", "name": "中国工商银行"})
+        self.bank = bank
+
+    def close(self) -> None:
+        self.runtime.close()
+
+    def actor(self, user: str) -> Actor:
+        role, unit = USERS[user]
+        return Actor(id=user, name=user, roles=(role,), org_unit=unit)
+
+    def system_create(self, entity: str, values: dict[str, Any], unit: str = DEALER_UNIT) -> int:
+        reason = "test data" if self.runtime.model.entities[entity].reason_required else None
+        actor = Actor(id="seed", roles=("system",), org_unit=unit)
+        return int(self.runtime.records.create(actor, entity, values, reason=reason)["id"])
+
+    def product(self, flow: str = "standard", method: str = "equal_instalment", **extra: Any) -> int:
+        self.count += 1
+        values = {"code": f"P_{self.count:03d}", "name": f"产品{self.count}", "bank": self.bank, "repayment_method": method,
+                  "terms": [12, 24, 36], "annual_rate": Decimal("0.06") if method != "card_instalment" else Decimal(0),
+                  "fee_rate": Decimal("0.0035") if method == "card_instalment" else Decimal(0),
+                  "guarantee_fee_rate": Decimal("0.015"), "min_down_payment_ratio": Decimal("0.3"), "max_ltv": Decimal("0.7"),
+                  "max_amount": Decimal("800000"), "flow": flow, **extra}
+        return self.system_create("loan_product", values, "head_office")
+
+    def customer(self, sequence: int = 123, unit: str = DEALER_UNIT, **extra: Any) -> int:
+        self.count += 1
+        values = {"name": f"客户{self.count}", "id_number": resident_id(sequence + self.count % 10), "phone": f"139{self.count:08d}",
+                  "birth_date": datetime.date(1985, 5, 5), "monthly_income": Decimal("30000"), "address": f"北京市朝阳区测试路{self.count}号",
+                  "consent_signed_at": datetime.datetime(2026, 1, 5, 9, 30, tzinfo=datetime.timezone.utc), **extra}
+        return self.system_create("customer", values, unit)
+
+    def dealer(self, unit: str = DEALER_UNIT, **extra: Any) -> int:
+        self.count += 1
+        first = f"91110000{600037300 + self.count:09d}"
+        name = f"经销商{self.count}"
+        values = {"name": name, "credit_code": first + stdnum.cn.uscc.calc_check_digit(first), "legal_representative": "张三",
+                  "cooperation_status": "active", "rating": "A", "bank_name": "中国工商银行北京亦庄支行", "account_name": name,
+                  "bank_account": card_number(self.count), **extra}
+        return self.system_create("dealer", values, unit)
+
+    def vehicle(self, unit: str = DEALER_UNIT) -> int:
+        self.count += 1
+        serial = f"LSVAU2180N218{self.count:04d}"
+        vin = next(candidate for candidate in (serial[:8] + check + serial[9:] for check in "0123456789X")
+                   if Vin(candidate).verify_checksum(check_year=False))
+        return self.system_create("vehicle", {"brand": "大众", "vin": vin, "price": Decimal("200000")}, unit)
+
+    def application(self, product: int, *, customer: int | None = None, dealer: int | None = None,
+                    loan_amount: str = "120000", user: str = "dealer") -> dict[str, Any]:
+        """Create a draft as dealer staff and attach its documents."""
+        values = {"customer": customer or self.customer(), "dealer": dealer or self.dealer(), "product": product,
+                  "vehicle": self.vehicle(), "vehicle_price": Decimal("200000"), "down_payment": Decimal("60000"),
+                  "loan_amount": Decimal(loan_amount), "term_months": 36}
+        record = self.users.create(self.actor(user), "loan_application", values)
+        return self.attachments.attach(self.actor(user), "loan_application", record["id"], "documents", sandbox_pdf(["ID card"]),
+                                       filename="id_card.pdf", version=record["version"])
+
+    def fire(self, record: dict[str, Any], transition: str, user: str, comment: str | None = None,
+             values: dict[str, Any] | None = None) -> dict[str, Any]:
+        return self.users.transition(self.actor(user), "loan_application", record["id"], transition, version=record["version"],
+                                     comment=comment, values=values)
+
+    def read(self, record: dict[str, Any], user: str = "finance") -> dict[str, Any]:
+        return self.users.get(self.actor(user), "loan_application", record["id"])
