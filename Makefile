@@ -38,7 +38,8 @@ SYSTEM_PACKAGES := chromium fonts-noto-cjk libpango-1.0-0 libpangoft2-1.0-0 libh
 
 browser-deps:
 	@if [ -x /usr/bin/chromium ] && fc-list 2>/dev/null | grep -qi 'Noto Sans CJK' \
-		&& ldconfig -p 2>/dev/null | grep -q 'libpangoft2-1.0'; then exit 0; fi; \
+		&& ldconfig -p 2>/dev/null | grep -q 'libpangoft2-1.0' \
+		&& ldconfig -p 2>/dev/null | grep -q 'libharfbuzz-subset'; then exit 0; fi; \
 	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(SYSTEM_PACKAGES); \
 	else \

@@ -85,13 +85,12 @@ def free_port() -> int:
 # The raw SQL of the page ---------------------------------------------------------
 
 
-def captured_selects(engine: Engine, action: Any) -> list[tuple[str, Any]]:
-    """Run `action` and return the SELECT statements it sent that read the listed entity's table."""
+def captured_statements(engine: Engine, action: Any) -> list[tuple[str, Any]]:
+    """Run `action` and return every statement it sent, with its parameters."""
     seen: list[tuple[str, Any]] = []
 
     def listener(_connection: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-        if statement.lstrip().upper().startswith("SELECT") and f"FROM {ENTITY}" in statement:
-            seen.append((statement, parameters))
+        seen.append((statement, parameters))
 
     event.listen(engine, "before_cursor_execute", listener)
     try:
@@ -99,6 +98,12 @@ def captured_selects(engine: Engine, action: Any) -> list[tuple[str, Any]]:
     finally:
         event.remove(engine, "before_cursor_execute", listener)
     return seen
+
+
+def captured_selects(engine: Engine, action: Any) -> list[tuple[str, Any]]:
+    """Run `action` and return the SELECT statements it sent that read the listed entity's table."""
+    return [(statement, parameters) for statement, parameters in captured_statements(engine, action)
+            if statement.lstrip().upper().startswith("SELECT") and f"FROM {ENTITY}" in statement]
 
 
 def time_statement(engine: Engine, statement: str, parameters: Any, runs: int) -> tuple[float, float, int]:

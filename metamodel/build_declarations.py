@@ -1,4 +1,4 @@
-"""Build the app, permissions, report, catalog, schedule, integration and template documents.
+"""Build the app, permissions, report, dashboard, catalog, schedule, integration and template documents.
 
 Like build.py, each function takes a schema-valid document and reports only what the
 document alone can show to be wrong.
@@ -144,6 +144,21 @@ def build_report(builder: Builder, document: Document) -> m.Report:
             for item in data.get("charts", [])
         ),
     )
+
+
+def build_dashboard(builder: Builder, document: Document) -> m.Dashboard:
+    data = document.data
+    widgets = tuple(
+        m.Widget(
+            report=item["report"],
+            label=optional_label(item.get("label")),
+            show=item.get("show", "chart"),
+            chart=item.get("chart", 0),
+            width=item.get("width", 6),
+        )
+        for item in data["widgets"]
+    )
+    return m.Dashboard(data["name"], label(data["label"]), source_of(document), tuple(data["roles"]), widgets)
 
 
 def build_catalog(builder: Builder, document: Document) -> m.Catalog:

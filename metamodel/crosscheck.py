@@ -12,7 +12,7 @@ from metamodel import model as m
 from metamodel.build import ExpressionSite
 from metamodel.crosscheck_catalogs import check_catalogs
 from metamodel.crosscheck_flows import check_flows
-from metamodel.crosscheck_outputs import check_expressions, check_menus, check_reports, check_templates
+from metamodel.crosscheck_outputs import check_dashboards, check_expressions, check_menus, check_reports, check_templates
 from metamodel.crosscheck_seed import check_seed
 from metamodel.diagnostics import Diagnostic, DocPath, Text, suggest
 from metamodel.values import check_value
@@ -41,6 +41,7 @@ def crosscheck(
     check_catalogs(checker)
     check_templates(checker)
     check_menus(checker)
+    check_dashboards(checker)
     check_seed(checker)
     check_expressions(checker, sites)
     return checker.diagnostics
@@ -66,6 +67,7 @@ class CrossChecker:
             "report": self.model.reports,
             "catalog": self.model.catalogs,
             "template": self.model.templates,
+            "dashboard": self.model.dashboards,
         }
         table = tables[kind]
         for document in self.documents[kind]:

@@ -1,4 +1,4 @@
-"""Cross-checks of reports, templates, menus and the names inside expressions."""
+"""Cross-checks of reports, dashboards, templates, menus and the names inside expressions."""
 
 from __future__ import annotations
 
@@ -91,6 +91,25 @@ def check_menus(checker: CrossChecker) -> None:
                 checker.report(
                     document, "ref.E005", path + ("report",), found=item.report, expected=names, suggestion=suggest(item.report, names)
                 )
+
+
+def check_dashboards(checker: CrossChecker) -> None:
+    """Check that each widget names a declared report and, when it shows a chart, one the report declares."""
+    for document, dashboard in checker.named("dashboard"):
+        for index, role in enumerate(dashboard.roles):
+            checker.role_ref(document, ("roles", index), role)
+        for index, widget in enumerate(dashboard.widgets):
+            path: DocPath = ("widgets", index)
+            report = checker.model.reports.get(widget.report)
+            if report is None:
+                names = sorted(checker.model.reports)
+                checker.report(document, "ref.E005", path + ("report",), found=widget.report, expected=names,
+                               suggestion=suggest(widget.report, names))
+                continue
+            if widget.show == "chart" and widget.chart >= len(report.charts):
+                key = "chart" if "chart" in document.data["widgets"][index] else "report"
+                checker.report(document, "dashboard.E001", path + (key,), found=widget.chart + 1, report=report.name,
+                               count=len(report.charts))
 
 
 def check_expressions(checker: CrossChecker, sites: Iterable[ExpressionSite]) -> None:

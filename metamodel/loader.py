@@ -5,7 +5,7 @@ An application is a folder laid out by kind:
     app.yaml           the app document
     seed.yaml          optional hints for the demo data of `metadesk seed`
     entities/*.yaml    one entity per file
-    forms/  flows/  permissions/  reports/  catalogs/  schedules/  integrations/  templates/
+    forms/  flows/  permissions/  reports/  catalogs/  schedules/  integrations/  templates/  dashboards/
 
 Sub-folders inside a kind's folder are read too. Other folders holding YAML are
 reported, except hooks/ (Python code) and folders whose name starts with a dot
@@ -31,6 +31,7 @@ from metamodel.build_declarations import (
     PermissionsBuilder,
     build_app,
     build_catalog,
+    build_dashboard,
     build_integration,
     build_report,
     build_schedule,
@@ -53,6 +54,7 @@ FOLDERS: dict[str, str] = {
     "schedules": "schedule",
     "integrations": "integration",
     "templates": "template",
+    "dashboards": "dashboard",
 }
 
 #: Documents that sit at the top of the application folder besides app.yaml, by file stem.
@@ -72,9 +74,10 @@ _BUILDERS: dict[str, Callable[[Builder, Document], Any]] = {
     "schedule": build_schedule,
     "integration": build_integration,
     "template": build_template,
+    "dashboard": build_dashboard,
 }
 
-_NAMED_KINDS = ("entity", "form", "flow", "report", "catalog", "schedule", "integration", "template")
+_NAMED_KINDS = ("entity", "form", "flow", "report", "catalog", "schedule", "integration", "template", "dashboard")
 
 
 @dataclass
@@ -262,4 +265,5 @@ def _build_model(
         integrations=m.frozen_mapping(built["integration"]),
         templates=m.frozen_mapping(built["template"]),
         seed=seed,
+        dashboards=m.frozen_mapping(built["dashboard"]),
     )

@@ -406,6 +406,13 @@ MESSAGES: dict[str, Message] = {
         "Use bucket only with date and datetime fields, or remove it.",
         "bucket 只能用于 date 和 datetime 字段；请删除它。",
     ),
+    # Dashboards
+    "dashboard.E001": _m(
+        "{path} shows chart number {found} of the report {report}, which declares {count} chart(s)",
+        "{path} 显示报表 {report} 的第 {found} 个图表，但该报表只声明了 {count} 个图表",
+        "Count charts from 0 and use one the report declares, add the chart to the report, or set show: table.",
+        "图表从 0 开始编号；请使用报表已声明的图表、在报表中添加图表，或设置 show: table。",
+    ),
     # Permissions
     "perm.E001": _m(
         "role inheritance forms a cycle: {found}",

@@ -480,6 +480,33 @@ class Report:
     charts: tuple[Chart, ...] = ()
 
 
+#: Views of its report that a dashboard widget may show.
+WIDGET_VIEWS: tuple[str, ...] = ("chart", "table")
+
+
+@dataclass(frozen=True)
+class Widget:
+    """One report on a dashboard: its chart (by position among the report's charts) or its table."""
+
+    report: str
+    label: Label | None = None
+    show: str = "chart"
+    chart: int = 0
+    #: Columns of the dashboard's 12-column grid that the widget spans.
+    width: int = 6
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    """Report widgets on the home page of every user who has one of the roles."""
+
+    name: str
+    label: Label
+    source: Source
+    roles: tuple[str, ...]
+    widgets: tuple[Widget, ...]
+
+
 @dataclass(frozen=True)
 class Catalog:
     name: str
@@ -512,7 +539,11 @@ class Integration:
 
 @dataclass(frozen=True)
 class Position:
-    """A field printed at a fixed place on a pre-printed form, in millimetres from the top left."""
+    """A field printed at a fixed place on a pre-printed form.
+
+    `x_mm` and `y_mm` are millimetres from the paper's top left corner to the top left of the
+    field's text box; `width_mm` is the box's width and `font_size` is in points.
+    """
 
     field: str
     x_mm: Decimal
@@ -528,7 +559,7 @@ class Template:
     entity: str
     kind: str
     source: Source
-    #: Path of the Jinja HTML file, relative to the application directory.
+    #: Path of the Jinja HTML file, relative to the folder of the template's YAML file.
     file: str | None = None
     paper: str = "A4"
     positions: tuple[Position, ...] = ()
@@ -621,6 +652,7 @@ class AppModel:
     templates: Mapping[str, Template]
     #: Hints for `metadesk seed`; None when the application has no seed.yaml.
     seed: Seed | None = None
+    dashboards: Mapping[str, Dashboard] = field(default_factory=lambda: frozen_mapping({}))
 
     def flows_for(self, entity: str) -> tuple[Flow, ...]:
         return tuple(flow for flow in self.flows.values() if flow.entity == entity)

@@ -35,6 +35,7 @@ KINDS: tuple[str, ...] = (
     "schedule",
     "integration",
     "template",
+    "dashboard",
     "seed",
 )
 

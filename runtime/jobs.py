@@ -14,6 +14,10 @@ the job log (runtime/job_log.py) once an hour.
 The application's YAML schedules are periodic tasks too (runtime/schedules.py), and every
 run of every task is written to the job log from Huey's signals.
 
+Queued task: `export_file` writes the file of a large export (runtime/export_jobs.py); the
+sweep also removes expired export files, at most once an hour.
+Queued task: `import_file` checks or writes the rows of a large import (runtime/imports_jobs.py).
+
 Work that a database change starts is enqueued with `enqueue_after_commit`, so that a
 consumer never picks up a task for a change that was rolled back or is not visible yet.
 """
@@ -34,7 +38,9 @@ from huey.exceptions import TaskLockedException
 from sqlalchemy import Connection, Engine, event
 from sqlalchemy.exc import SQLAlchemyError
 
+from runtime.export_jobs import EXPORT_TASK, ExportJobs
 from runtime.flow_sweep import SweepReport, sweep
+from runtime.imports_jobs import register_import_task
 from runtime.job_locks import DEFAULT_LEASE_MINUTES, JobLocks
 from runtime.job_log import DEFAULT_RETENTION_DAYS, JobLog
 from runtime.schedules import register_schedules
@@ -73,11 +79,17 @@ class Jobs:
         self.flow_timers: Any = self.huey.periodic_task(crontab(minute="*"), name="flow_timers", expires=120)(self.sweep_flow_timers)
         #: The periodic task of each enabled schedule of the YAML, by schedule name.
         self.schedules: dict[str, Any] = register_schedules(self)
+        #: The task that checks or writes a large import (runtime/imports_jobs.py).
+        self.imports: Any = register_import_task(self)
         self._policy_records: RecordService | None = None
         lease = int(runtime.model.app.settings.get("job_lock_minutes", DEFAULT_LEASE_MINUTES))
         #: Locks of the jobs that must not overlap, in the database (runtime/job_locks.py).
         self.locks = JobLocks(runtime.engine, runtime.schema.job_locks, lease=datetime.timedelta(minutes=lease),
                               clock=runtime.records.clock)
+        #: Files users export in the background (runtime/export_jobs.py), and the task that writes one.
+        self.exports = ExportJobs(runtime, self.policy_records,
+                                  lambda connection, job_id: enqueue_after_commit(connection, self.export_file, job_id))
+        self.export_file: Any = self.huey.task(name=EXPORT_TASK)(self.exports.run)
 
     def policy_records(self) -> RecordService:
         """Return the record service that enforces the application's permissions, built on first use.
@@ -92,7 +104,7 @@ class Jobs:
     def sweep_flow_timers(self) -> dict[str, int]:
         """Sweep the flow timers under the queue's lock; a sweep already running makes this one a no-op.
 
-        Afterwards the job log is pruned, at most once an hour.
+        Afterwards the job log is pruned and expired export files are removed, each at most once an hour.
         """
         try:
             with self.locks.hold(SWEEP_LOCK):
@@ -114,6 +126,10 @@ class Jobs:
         except SQLAlchemyError:
             # The sweep itself succeeded; the next hour's prune catches up.
             logger.exception("job log prune failed")
+        try:
+            self.exports.remove_expired_if_due()
+        except (SQLAlchemyError, OSError):
+            logger.exception("export cleanup failed")
 
     def consumer(self, *, workers: int = 1, embedded: bool = False) -> Consumer:
         """Return a consumer of this queue: with signal handlers for `metadesk worker`, without them when embedded."""

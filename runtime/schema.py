@@ -37,7 +37,10 @@ from sqlalchemy.types import TypeDecorator, TypeEngine
 from metamodel import model as m
 from runtime.flow_tables import FlowTables, flow_tables
 from runtime.callback_tables import callback_table
+from runtime.imports_tables import import_table
+from runtime.export_job_tables import export_job_table
 from runtime.job_tables import job_lock_table, job_run_table
+from runtime.printing_tables import print_calibration_table
 
 NAMING_CONVENTION: dict[str, str] = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -360,6 +363,12 @@ def build_schema(model: m.AppModel) -> Schema:
     job_runs = job_run_table(metadata, SYSTEM_PREFIX)
     callbacks = callback_table(metadata, SYSTEM_PREFIX)
     job_locks = job_lock_table(metadata, SYSTEM_PREFIX)
+    # Export jobs (runtime/export_jobs.py) find their table by name in the metadata.
+    export_job_table(metadata, SYSTEM_PREFIX)
+    # Reached as `schema.metadata.tables[SYSTEM_PREFIX + "import"]` (runtime/imports_runs.py).
+    import_table(metadata, SYSTEM_PREFIX)
+    # Reached as `schema.metadata.tables[SYSTEM_PREFIX + "print_calibration"]` (runtime/printing_calibration.py).
+    print_calibration_table(metadata, SYSTEM_PREFIX, access.users)
     return Schema(metadata, MappingProxyType(entities), audit, head, registry, catalog_rows, access, flows, job_runs, callbacks,
                   job_locks)
 

@@ -23,6 +23,12 @@ class Settings:
     redis_url: str | None
     #: Key that signs session cookies and tokens; None reads or creates data_dir/secret_key when first needed.
     secret_key: str | None = None
+    #: Imports of files with more data rows than this run as a background job (METADESK_IMPORT_JOB_ROWS).
+    import_job_rows: int = 1000
+    #: List exports of more matching records than this run as a background job (METADESK_EXPORT_JOB_ROWS).
+    export_job_rows: int = 10_000
+    #: Days the file of a background export is kept before a cleanup removes it (METADESK_EXPORT_RETENTION_DAYS).
+    export_retention_days: int = 7
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -34,6 +40,9 @@ class Settings:
             database_url=database_url,
             redis_url=environ.get("METADESK_REDIS_URL") or None,
             secret_key=environ.get("METADESK_SECRET_KEY") or None,
+            import_job_rows=int(environ.get("METADESK_IMPORT_JOB_ROWS") or 1000),
+            export_job_rows=int(environ.get("METADESK_EXPORT_JOB_ROWS") or 10_000),
+            export_retention_days=int(environ.get("METADESK_EXPORT_RETENTION_DAYS") or 7),
         )
 
     def signing_secret(self) -> str:

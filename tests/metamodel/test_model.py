@@ -88,7 +88,7 @@ def test_repository_layout() -> None:
                  "README.zh-CN.md", "Makefile", "package.json", "package-lock.json", ".ci/run"):
         assert (REPOSITORY / name).exists(), name
     schemas = sorted(path.name for path in (REPOSITORY / "metamodel" / "schemas").glob("*.schema.json"))
-    assert len(schemas) == 12
+    assert len(schemas) == 13
     assert Path(REPOSITORY / "metamodel" / "schemas" / "entity.schema.json").read_text().count("2020-12") == 1
 
 

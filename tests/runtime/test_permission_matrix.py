@@ -7,7 +7,8 @@ For each (role, unit) a user has that role in that unit. The test checks that:
   lines here are limited to one unit each, so that this matters;
 - for reading, the ids `RecordService.list` returns are the ids `RecordService.get`
   returns a record for, and the ids a plain SELECT with the scope predicate finds;
-- an export holds exactly the listed records that also lie inside the export scope.
+- an export holds exactly the listed records that also lie inside the export scope;
+- a report counts, per group and in total, exactly the listed records.
 
 Records of every entity are seeded through the system actor in several units, by several
 creators, with one deleted record per entity.
@@ -38,6 +39,7 @@ from runtime.permissions import PermissionStore, PolicyLine
 from runtime.policy_access import PolicyAccess
 from runtime.record_query import ListQuery
 from runtime.records import RecordService
+from runtime.reports import ReportRunner
 from runtime.schema import Schema, build_schema
 from tests.conftest import REPOSITORY
 
@@ -316,3 +318,30 @@ def test_export_holds_the_listed_rows_inside_the_export_scope(matrix: Matrix) ->
                 narrower += len(exported) < len(listed)
     assert exported_somewhere > 0
     assert narrower > 0
+
+
+def test_report_counts_the_listed_rows(matrix: Matrix) -> None:
+    """A report never counts a row the list hides: per state and in total, for every role and unit."""
+    policy = PolicyAccess(matrix.store, matrix.schema)
+    records = RecordService(matrix.model, matrix.schema, matrix.engine, access=policy, keys=matrix.keys)
+    reports = ReportRunner(records)
+    counted_somewhere = 0
+    for role in matrix.roles:
+        for unit in matrix.units:
+            actor = matrix.actor(role, unit)
+            if not matrix.store.allows(actor, "read", "loan_application"):
+                with pytest.raises(PermissionDenied):
+                    reports.run(actor, "applications_by_state")
+                continue
+            listed = records.list(actor, "loan_application", ListQuery(limit=500)).rows
+            result = reports.run(actor, "applications_by_state")
+            by_state = {group.keys[0]: group.values["application_count"] for group in result.rows}
+            expected: dict[str, int] = {}
+            for row in listed:
+                expected[row["state"]] = expected.get(row["state"], 0) + 1
+            assert by_state == expected, (role, unit)
+            assert result.total.values["application_count"] == len(listed), (role, unit)
+            assert result.total.values["total_loan_amount"] == (sum((row["loan_amount"] for row in listed), Decimal(0))
+                                                                if listed else None), (role, unit)
+            counted_somewhere += bool(listed)
+    assert counted_somewhere > 0

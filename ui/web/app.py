@@ -29,7 +29,7 @@ from runtime.jobs import EmbeddedWorker, Jobs
 from runtime.attachments import Attachments
 from runtime.permission_admin import PermissionAdmin
 from runtime.settings import Settings
-from ui.web import admin, admin_jobs, api, auth, callbacks, detail, forms, home, lists
+from ui.web import admin, admin_jobs, api, auth, callbacks, detail, export_pages, forms, home, imports, lists, printing, reports
 from ui.web.i18n import pick
 from ui.web.rendering import make_templates, render
 from ui.web.security import CSRFMiddleware, SecurityHeadersMiddleware
@@ -48,7 +48,7 @@ class NotMigrated(RuntimeError):
 
 
 def _route_modules() -> list[Any]:
-    return [auth, home, api, forms, detail, lists, admin, admin_jobs, callbacks]
+    return [auth, home, api, imports, forms, detail, lists, export_pages, printing, reports, admin, admin_jobs, callbacks]
 
 
 def open_state(directory: str | Path, settings: Settings) -> WebState:

@@ -37,6 +37,7 @@ from ui.web.form_view import FormBuilder
 from ui.web.forms import entity_of, http_error, redirect, stale_message
 from ui.web.history_view import HistoryFormatter
 from ui.web.navigation import entity_url
+from ui.web.printing_links import print_links
 from ui.web.rendering import render
 from ui.web.state import actor_of, is_htmx, lang_of, web
 from ui.web.transition_fields import check_dialog_fields, read_dialog_fields
@@ -119,6 +120,8 @@ def detail_context(
         "approvals": approvals,
         "signer_names": _signer_names(state, approvals),
         "actions": state.records.actions_for(actor, entity.name, record) if own else [],
+        # Print buttons only on the user's own view: a delegate may only do the delegator's steps.
+        "prints": print_links(request, entity, record) if own else [],
         "approver_ids": {actor.id, reader.id},
         "acting_for": reader if opened.delegated else None,
         "next_url": next_url,

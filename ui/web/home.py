@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -20,6 +21,7 @@ from runtime import inbox as work
 from runtime.access import Actor
 from runtime.flows import flow_of
 from ui.web import delegation_pages, i18n, notification_pages
+from ui.web.dashboards import dashboard_views
 from ui.web.notification_pages import notification_views
 from ui.web.display import record_title, record_url
 from ui.web.rendering import render
@@ -106,7 +108,8 @@ async def home(request: Request) -> Response:
     lang = lang_of(request)
     links = summary(actor, work.Inbox(state.records, actor).counts(), lang)
     return render(request, "home.html", {"summary": links, "title": i18n.pick(lang, "Home", "首页"),
-                                         "notifications": notification_views(request)})
+                                         "notifications": notification_views(request),
+                                         "dashboards": await run_in_threadpool(dashboard_views, request)})
 
 
 async def inbox(request: Request) -> Response:

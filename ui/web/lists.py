@@ -1,7 +1,7 @@
-"""The generated list page of every entity: search, filters, sort, pages, bulk delete and CSV export.
+"""The generated list page of every entity: search, filters, sort, pages, bulk delete and export.
 
 Saved filters are in lists_saved.py; the checks of a list address and their messages in
-list_checks.py and list_messages.py.
+list_checks.py and list_messages.py; exports to CSV and Excel in lists_export.py.
 
 GET /records/{entity} renders the whole page, or only its `results` block (table, pager,
 toolbar) for HTMX requests, which also get the list address to push into the address bar.
@@ -11,17 +11,16 @@ its thread pool. The POST handlers read the form first, then hand their work to 
 
 from __future__ import annotations
 
-import datetime
 import logging
 from dataclasses import dataclass, field, replace
 from typing import Any
-from urllib.parse import parse_qsl, quote, urlencode
+from urllib.parse import parse_qsl, urlencode
 
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MultiDict
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from metamodel import model as m
@@ -30,10 +29,10 @@ from runtime.record_query import ListQuery, Page
 from ui.web import i18n
 from ui.web.list_messages import Wording, query_problems
 from ui.web.lists_columns import Column, Formats, References, cell_text, list_columns, shown_fields
-from ui.web.lists_export import csv_filename, csv_rows, start_export
+from ui.web.lists_export import export_csv, export_xlsx
 from ui.web.lists_filters import PAGE_SIZES, ListState, Problem, filter_controls, read_list
 from ui.web.lists_saved import SaveAttempt, delete_filter, pop_save_attempt, save_filter, saved_filters
-from ui.web.lists_support import Notice, back_to_list, forbidden, list_entity, list_query, pop_notice
+from ui.web.lists_support import Notice, back_to_list, list_entity, list_query, pop_notice
 from ui.web.navigation import entity_url
 from ui.web.rendering import render
 from ui.web.state import WebState, actor_of, is_htmx, web
@@ -147,7 +146,9 @@ def list_context(request: Request, entity: m.Entity, listed: ListState, notice: 
         "current_query": current_query,
         "count_url": f"{base}/count{suffix}",
         "export_url": f"{base}/export.csv{suffix}" if allows(actor, "export", entity.name) else None,
+        "export_xlsx_url": f"{base}/export.xlsx{suffix}" if allows(actor, "export", entity.name) else None,
         "new_url": f"{base}/new" if allows(actor, "create", entity.name) else None,
+        "import_url": f"{base}/import" if allows(actor, "import", entity.name) and allows(actor, "create", entity.name) else None,
         "can_delete": allows(actor, "delete", entity.name),
         "saved": saved_filters(state).list(actor, entity.name),
         "attempt": attempt or SaveAttempt(),
@@ -184,42 +185,6 @@ def count_page(request: Request) -> Response:
     context = {"title": i18n.label(entity.label, actor.lang), "entity": entity, "total": total, "exact": True,
                "base_url": entity_url(entity.name), "current_query": listed.query_string(after=None)}
     return render(request, "lists_count.html", context, block="total")
-
-
-def export_csv(request: Request) -> Response:
-    """Export a list's records as CSV, through the runtime, which checks the export and logs it in the audit log.
-
-    An address with filters that do not apply exports nothing: leaving them out would export
-    more records than the user asked for.
-    """
-    entity = list_entity(request, "export")
-    state = web(request)
-    actor = actor_of(request)
-    listed = read_list(state.records, actor, entity, request.query_params, actor.lang)
-    if listed.problems:
-        logger.info("export of %s by %s rejected for invalid filters: %s", entity.name, actor.id,
-                    ", ".join(problem.key for problem in listed.problems))
-        raise _export_rejected(actor.lang, [problem.message for problem in listed.problems])
-    columns = list_columns(state.records, actor, entity)
-    formats = Formats.of(state.model, entity.name, actor.lang)
-    try:
-        export = start_export(state.records, actor, entity, columns, listed.query)
-    except PermissionDenied as denied:
-        raise forbidden(entity, "export", actor.lang) from denied
-    except ValidationFailed as failed:
-        problems = query_problems(listed.wording or Wording(entity), failed.errors, cursor_dropped=False)
-        raise _export_rejected(actor.lang, [problem.message(actor.lang) for problem in problems]) from failed
-    ascii_name, local_name = csv_filename(entity, actor.lang, datetime.date.today().isoformat())
-    disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(local_name)}"
-    return StreamingResponse(csv_rows(state.records, actor, export, columns, formats),
-                             media_type="text/csv; charset=utf-8", headers={"Content-Disposition": disposition})
-
-
-def _export_rejected(lang: str, messages: list[str]) -> HTTPException:
-    listed = i18n.pick(lang, " ", "").join(messages)
-    return HTTPException(400, i18n.pick(lang, f"Nothing was exported, because some filters are not valid. {listed} "
-                                              "Correct them on the list, then export again.",
-                                        f"未导出任何数据，因为部分筛选条件无效。{listed}请在列表中更正后再导出。"))
 
 
 # Bulk delete -------------------------------------------------------------------
@@ -318,6 +283,7 @@ def routes() -> list[BaseRoute]:
         Route("/records/{entity}", list_page, methods=["GET"]),
         Route("/records/{entity}/count", count_page, methods=["GET"]),
         Route("/records/{entity}/export.csv", export_csv, methods=["GET"]),
+        Route("/records/{entity}/export.xlsx", export_xlsx, methods=["GET"]),
         Route("/records/{entity}/saved-filters", save_filter, methods=["POST"]),
         Route("/records/{entity}/saved-filters/{filter_id:int}/delete", delete_filter, methods=["POST"]),
         Route("/records/{entity}/bulk-delete", bulk_delete, methods=["POST"]),

@@ -13,10 +13,11 @@ if TYPE_CHECKING:
     from ui.web.state import WebState
 
 #: Built-in pages a menu item may name, with their address and the system action they need (None: everyone).
-#: Menu items naming other pages, and reports, are left out until the application serves them.
+#: Menu items naming other pages are left out until the application serves them.
 PAGES: dict[str, tuple[str, str | None, m.Label]] = {
     "home": ("/", None, m.Label("首页", "Home")),
     "inbox": ("/inbox", None, m.Label("待办事项", "Inbox")),
+    "reports": ("/reports", None, m.Label("报表", "Reports")),
     "admin": ("/admin", "administer", m.Label("系统管理", "Administration")),
     "jobs": ("/admin/jobs", "jobs", m.Label("任务调度", "Jobs")),
 }
@@ -84,5 +85,9 @@ def _target(state: WebState, actor: Actor, item: m.MenuItem) -> tuple[str, m.Lab
         if action is not None and not allows(actor, action, m.SYSTEM_RESOURCE):
             return None
         return url, page_label
-    # NOTE: report pages do not exist yet, so their menu items are not shown.
+    if item.report is not None and item.report in model.reports:
+        report = model.reports[item.report]
+        if not allows(actor, "read", report.source_entity):
+            return None
+        return f"/reports/{report.name}", report.label
     return None
