@@ -61,6 +61,11 @@ def _url_problem(url: str, reason: str) -> str:
     )
 
 
+#: Helper threads SQLite's sorter may use. On a 2-core machine, grouping 1,000,000 narrow rows by
+#: a month and an id took 0.92 s without helper threads and 0.56-0.66 s with 3 to 8.
+SQLITE_SORT_THREADS = 4
+
+
 def _configure_sqlite(connection: Any, _record: Any) -> None:
     connection.isolation_level = None  # SQLAlchemy's "begin" listener issues BEGIN itself
     cursor = connection.cursor()
@@ -68,6 +73,8 @@ def _configure_sqlite(connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    # Large sorts (GROUP BY and ORDER BY over many rows, as reports run) may use helper threads.
+    cursor.execute(f"PRAGMA threads={SQLITE_SORT_THREADS}")
     cursor.close()
 
 

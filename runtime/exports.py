@@ -26,7 +26,7 @@ from metamodel.values import check_value
 from runtime.access import Actor, FieldAccess
 from runtime.errors import PermissionDenied
 from runtime.record_codec import RecordCodec, mask_value
-from runtime.record_query import MAX_LIMIT, Condition, Group, ListQuery, after_cursor, order_by
+from runtime.record_query import MAX_LIMIT, Condition, Group, ListQuery, order_by
 from runtime.record_reads import SYSTEM_FIELDS, RecordReads
 
 logger = logging.getLogger(__name__)
@@ -51,24 +51,17 @@ class Export:
     engine: Engine
 
     def pages(self) -> Iterator[list[dict[str, Any]]]:
-        """Yield the matching records a page at a time, in the query's sort, each as the actor may see it."""
-        sort_columns = [column for column, _ in self.keys]
-        extra = [column for column in sort_columns if column not in self.selected]
-        after: list[Any] | None = None
-        while True:
-            conditions = list(self.conditions)
-            if after is not None:
-                conditions.append(after_cursor(self.keys, after))
-            statement = (select(*self.selected, *extra).where(*conditions).order_by(*order_by(self.keys))
-                         .limit(self.page_size + 1))
-            with self.engine.connect() as connection:
-                rows = [dict(row) for row in connection.execute(statement).mappings()]
-            more = len(rows) > self.page_size
-            rows = rows[:self.page_size]
-            yield [self.codec.decode(row, self.access) for row in rows]
-            if not more:
-                return
-            after = [rows[-1][column.name] for column in sort_columns]
+        """Yield the matching records a page at a time, in the query's sort, each as the actor may see it.
+
+        One query streams the rows (a server-side cursor on PostgreSQL), so the database sorts
+        once however many pages there are; memory holds one page. The read lasts as long as
+        the caller takes to consume the pages.
+        """
+        statement = select(*self.selected).where(*self.conditions).order_by(*order_by(self.keys))
+        with self.engine.connect() as connection:
+            result = connection.execution_options(stream_results=True, yield_per=self.page_size).execute(statement)
+            for partition in result.mappings().partitions():
+                yield [self.codec.decode(dict(row), self.access) for row in partition]
 
 
 class RecordExports:
