@@ -17,7 +17,7 @@ from pathlib import Path
 from contextlib import contextmanager
 from typing import Any, BinaryIO, Iterator
 
-from sqlalchemy import Connection, Engine, Table, insert, select, update
+from sqlalchemy import Connection, Engine, Table, delete, insert, select, update
 
 from runtime.database import WRITE_OPTION
 from runtime.imports_check import RowOutcome
@@ -91,7 +91,6 @@ class ImportRuns:
 
     def start(self, entity: str, user_id: str, filename: str, extension: str, stream: BinaryIO) -> ImportRun:
         """Store an uploaded file under a random name and record the import; return it."""
-        # NOTE: nothing removes old uploads or import rows yet; data_dir/imports grows until cleared by hand.
         self.folder.mkdir(parents=True, exist_ok=True)
         stored_name = f"{secrets.token_hex(16)}.{extension}"
         with (self.folder / stored_name).open("xb") as target:
@@ -136,6 +135,31 @@ class ImportRuns:
             raise ValueError(f"import {run.id} cannot go from {self.get(run.id).status} to {status}")
         logger.info("import %s of %s is %s", run.id, run.entity, status)
         return self.get(run.id)
+
+    def remove_expired(self, retention: datetime.timedelta) -> int:
+        """Remove the imports not touched for `retention`, with their uploaded files; return how many.
+
+        Uploads hold personal data, so they are kept no longer than the retention. An import
+        still checking or writing is kept; a stored file that no import names goes once as old.
+        """
+        cutoff = self.clock() - retention
+        busy = ("checking", "writing")
+        with self._write() as connection:
+            expired = connection.execute(select(self.table.c.id, self.table.c.stored_name).where(
+                self.table.c.updated_at < cutoff, self.table.c.status.not_in(busy))).all()
+            if expired:
+                connection.execute(delete(self.table).where(self.table.c.id.in_([row.id for row in expired])))
+            kept = set(connection.execute(select(self.table.c.stored_name)).scalars())
+        removed_files = 0
+        if self.folder.is_dir():
+            for path in self.folder.iterdir():
+                modified = datetime.datetime.fromtimestamp(path.stat().st_mtime, datetime.timezone.utc)
+                if path.name not in kept and (path.name in {row.stored_name for row in expired} or modified < cutoff):
+                    path.unlink(missing_ok=True)
+                    removed_files += 1
+        if expired or removed_files:
+            logger.info("import cleanup removed %s imports and %s files", len(expired), removed_files)
+        return len(expired)
 
     def progress(self, run: ImportRun, **counts: int) -> None:
         """Record how many rows were checked or written so far."""

@@ -14,9 +14,10 @@ the job log (runtime/job_log.py) once an hour.
 The application's YAML schedules are periodic tasks too (runtime/schedules.py), and every
 run of every task is written to the job log from Huey's signals.
 
-Queued task: `export_file` writes the file of a large export (runtime/export_jobs.py); the
-sweep also removes expired export files, at most once an hour.
+Queued task: `export_file` writes the file of a large export (runtime/export_jobs.py).
 Queued task: `import_file` checks or writes the rows of a large import (runtime/imports_jobs.py).
+After a sweep, the same process removes expired export files and import uploads, each at most
+once an hour.
 
 Work that a database change starts is enqueued with `enqueue_after_commit`, so that a
 consumer never picks up a task for a change that was rolled back or is not visible yet.
@@ -40,7 +41,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from runtime.export_jobs import EXPORT_TASK, ExportJobs
 from runtime.flow_sweep import SweepReport, sweep
-from runtime.imports_jobs import register_import_task
+from runtime.imports_jobs import import_runs, register_import_task
 from runtime.job_locks import DEFAULT_LEASE_MINUTES, JobLocks
 from runtime.job_log import DEFAULT_RETENTION_DAYS, JobLog
 from runtime.schedules import register_schedules
@@ -64,6 +65,9 @@ def make_queue(runtime: Runtime) -> Huey:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     return SqliteHuey(name, filename=str(settings.data_dir / "jobs.db"), utc=True)
 
+
+#: The import cleanup runs at most this often, in seconds.
+IMPORT_CLEANUP_INTERVAL = 3600.0
 
 class Jobs:
     """The queue of one application with its tasks registered."""
@@ -90,6 +94,7 @@ class Jobs:
         self.exports = ExportJobs(runtime, self.policy_records,
                                   lambda connection, job_id: enqueue_after_commit(connection, self.export_file, job_id))
         self.export_file: Any = self.huey.task(name=EXPORT_TASK)(self.exports.run)
+        self._last_import_cleanup: float | None = None
 
     def policy_records(self) -> RecordService:
         """Return the record service that enforces the application's permissions, built on first use.
@@ -104,7 +109,7 @@ class Jobs:
     def sweep_flow_timers(self) -> dict[str, int]:
         """Sweep the flow timers under the queue's lock; a sweep already running makes this one a no-op.
 
-        Afterwards the job log is pruned and expired export files are removed, each at most once an hour.
+        Afterwards the job log is pruned, and expired export files and import uploads are removed, each at most once an hour.
         """
         try:
             with self.locks.hold(SWEEP_LOCK):
@@ -130,6 +135,13 @@ class Jobs:
             self.exports.remove_expired_if_due()
         except (SQLAlchemyError, OSError):
             logger.exception("export cleanup failed")
+        now = time.monotonic()
+        if self._last_import_cleanup is None or now - self._last_import_cleanup >= IMPORT_CLEANUP_INTERVAL:
+            self._last_import_cleanup = now
+            try:
+                import_runs(self.runtime, self.runtime.records).remove_expired(datetime.timedelta(days=self.runtime.settings.import_retention_days))
+            except (SQLAlchemyError, OSError):
+                logger.exception("import cleanup failed")
 
     def consumer(self, *, workers: int = 1, embedded: bool = False) -> Consumer:
         """Return a consumer of this queue: with signal handlers for `metadesk worker`, without them when embedded."""

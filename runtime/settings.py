@@ -13,6 +13,29 @@ from pathlib import Path
 from typing import Mapping
 
 
+class SettingError(ValueError):
+    """An environment variable whose value cannot be used; the message names it and says what it takes."""
+
+    def __init__(self, name: str, value: str, expected_en: str, expected_zh: str) -> None:
+        super().__init__(f"{name}={value!r} cannot be used: set it to {expected_en}, or unset it for the default")
+        self.en = str(self)
+        self.zh = f"{name}={value!r} 无法使用：请设为{expected_zh}，或删除该变量以使用默认值"
+
+
+def _whole_number(environ: Mapping[str, str], name: str, default: int, minimum: int) -> int:
+    """Return a whole-number variable of at least `minimum`, or `default` when it is unset or empty."""
+    text = (environ.get(name) or "").strip()
+    if not text:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or value < minimum:
+        raise SettingError(name, text, f"a whole number of at least {minimum}", f"不小于 {minimum} 的整数")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     #: Folder for the embedded database, uploaded files, keys and backups.
@@ -29,6 +52,8 @@ class Settings:
     export_job_rows: int = 10_000
     #: Days the file of a background export is kept before a cleanup removes it (METADESK_EXPORT_RETENTION_DAYS).
     export_retention_days: int = 7
+    #: Days an uploaded import file and its check results are kept (METADESK_IMPORT_RETENTION_DAYS).
+    import_retention_days: int = 7
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -40,9 +65,10 @@ class Settings:
             database_url=database_url,
             redis_url=environ.get("METADESK_REDIS_URL") or None,
             secret_key=environ.get("METADESK_SECRET_KEY") or None,
-            import_job_rows=int(environ.get("METADESK_IMPORT_JOB_ROWS") or 1000),
-            export_job_rows=int(environ.get("METADESK_EXPORT_JOB_ROWS") or 10_000),
-            export_retention_days=int(environ.get("METADESK_EXPORT_RETENTION_DAYS") or 7),
+            import_job_rows=_whole_number(environ, "METADESK_IMPORT_JOB_ROWS", 1000, 1),
+            export_job_rows=_whole_number(environ, "METADESK_EXPORT_JOB_ROWS", 10_000, 1),
+            export_retention_days=_whole_number(environ, "METADESK_EXPORT_RETENTION_DAYS", 7, 1),
+            import_retention_days=_whole_number(environ, "METADESK_IMPORT_RETENTION_DAYS", 7, 1),
         )
 
     def signing_secret(self) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import io
+import os
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -391,3 +392,30 @@ def test_semicolon_and_tab_separated_csv(shop: ShopRuntime, tmp_path: Path) -> N
         run = checked(imports, data, "csv")
         assert run.status == "checked", run.message_en
         assert reasons(run) == {2: [("单价", "type")]}
+
+
+def test_old_uploads_removed_with_their_imports(shop: ShopRuntime, tmp_path: Path) -> None:
+    imports = importer(shop, tmp_path)
+    runs = imports.runs
+    old = checked(imports, csv_bytes(["名称", "单价"], [["旧", "1"]]), "csv")
+    busy = upload(imports, csv_bytes(["名称", "单价"], [["忙", "1"]]), "csv")
+    runs.set_status(busy, "checking")
+    stray = runs.folder / "left-by-a-stopped-worker.csv"
+    stray.write_bytes(b"x")
+    week_ago = (datetime.datetime.now() - datetime.timedelta(days=8)).timestamp()
+    for path in (runs.path_of(old), runs.path_of(busy), stray):
+        os.utime(path, (week_ago, week_ago))
+    with shop.engine.begin() as connection:
+        connection.execute(runs.table.update().values(
+            updated_at=datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=8)))
+    recent = upload(imports, csv_bytes(["名称", "单价"], [["新", "1"]]), "csv")
+
+    assert runs.remove_expired(datetime.timedelta(days=7)) == 1
+
+    with pytest.raises(KeyError):
+        runs.get(old.id)
+    assert not runs.path_of(old).exists()
+    assert not stray.exists()
+    # An import still checking keeps its file however old, and a recent one stays.
+    assert runs.get(busy.id).status == "checking" and runs.path_of(busy).exists()
+    assert runs.get(recent.id).status == "uploaded" and runs.path_of(recent).exists()

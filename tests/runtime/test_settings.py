@@ -6,7 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from runtime.settings import Settings
+from runtime.settings import SettingError, Settings
+from tests.conftest import REPOSITORY
+from ui.cli import main
+
+GUARANTEE = REPOSITORY / "configs" / "guarantee"
 
 
 def test_defaults_without_environment(tmp_path: Path) -> None:
@@ -38,3 +42,19 @@ def test_configured_secret_wins(tmp_path: Path) -> None:
 
     assert settings.signing_secret() == "s3cret"
     assert not (tmp_path / "secret_key").exists()
+
+
+@pytest.mark.parametrize("value", ["ten", "0", "-5", "1.5"])
+def test_bad_whole_number_named(tmp_path: Path, value: str) -> None:
+    with pytest.raises(SettingError) as raised:
+        Settings.from_environment({"METADESK_DATA_DIR": str(tmp_path), "METADESK_EXPORT_JOB_ROWS": value})
+    assert raised.value.en == (f"METADESK_EXPORT_JOB_ROWS={value!r} cannot be used: set it to a whole number of at least 1, "
+                               "or unset it for the default")
+    assert raised.value.zh.startswith(f"METADESK_EXPORT_JOB_ROWS={value!r} 无法使用：请设为不小于 1 的整数")
+
+
+def test_command_reports_a_bad_setting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("METADESK_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("METADESK_IMPORT_RETENTION_DAYS", "a week")
+    assert main(["catalogs", str(GUARANTEE), "--lang", "en"]) == 1
+    assert "Error: METADESK_IMPORT_RETENTION_DAYS='a week' cannot be used" in capsys.readouterr().err

@@ -12,6 +12,7 @@ from sqlalchemy.exc import OperationalError
 
 from metamodel.diagnostics import language_from_environment
 from runtime.database import DatabaseUrlError
+from runtime.settings import SettingError
 from ui.cli import audit, callbacks, catalogs, check, flow, keys, migrate, perm, seed, serve, token, worker
 
 SUBCOMMANDS = (check, migrate, catalogs, seed, serve, worker, audit, keys, perm, flow, token, callbacks)
@@ -46,6 +47,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The reader of our output went away (`| head`): stop quietly, as other commands do.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
+        return 1
+    except SettingError as error:
+        print(_say(lang, f"Error: {error.en}.", f"错误：{error.zh}。"), file=sys.stderr)
         return 1
     except DatabaseUrlError as error:
         print(_say(lang, f"Error: {error}. Set METADESK_DATABASE_URL accordingly.",
