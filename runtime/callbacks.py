@@ -15,11 +15,12 @@ to the provider lets it stop delivering the event, which waits for an administra
 
 from __future__ import annotations
 
+import datetime
 import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from metamodel import model as m
@@ -37,6 +38,9 @@ HANDLED = "handled"
 FAILED = "failed"
 #: Failed runs of an event's hook after which the provider is no longer asked to deliver it again.
 MAX_FAILED_DELIVERIES = 5
+#: Days a handled event is kept when app.yaml sets no `callback_retention_days`. A provider's
+#: redelivery of an event older than that would run its hook again.
+DEFAULT_CALLBACK_RETENTION_DAYS = 90
 #: The maximum length, in characters, of the error text kept with a failed event.
 MAX_ERROR_CHARS = 2000
 
@@ -121,6 +125,16 @@ def failed_callbacks(service: RecordService, integration: str | None = None) -> 
         query = query.where(table.c.integration == integration)
     with service.engine.connect() as connection:
         return [dict(row) for row in connection.execute(query).mappings()]
+
+
+def remove_handled_callbacks(service: RecordService, cutoff: datetime.datetime) -> int:
+    """Delete the handled events received before `cutoff`; failed ones stay for an administrator. Return how many."""
+    table = service.schema.callbacks
+    with service._write() as connection:
+        removed = int(connection.execute(delete(table).where(table.c.status == HANDLED, table.c.received_at < cutoff)).rowcount)
+    if removed:
+        logger.info("callback cleanup removed %s handled events received before %s", removed, cutoff.isoformat())
+    return removed
 
 
 def retry(service: RecordService, integration: m.Integration, event_id: str) -> bool:

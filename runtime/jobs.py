@@ -16,7 +16,8 @@ run of every task is written to the job log from Huey's signals.
 
 Queued task: `export_file` writes the file of a large export (runtime/export_jobs.py).
 Queued task: `import_file` checks or writes the rows of a large import (runtime/imports_jobs.py).
-After a sweep, the same process removes expired export files and import uploads, each at most
+After a sweep, the same process removes expired export files, import uploads and handled
+provider callbacks (older than app.yaml's `callback_retention_days`, default 90), each at most
 once an hour.
 
 Work that a database change starts is enqueued with `enqueue_after_commit`, so that a
@@ -39,6 +40,7 @@ from huey.exceptions import TaskLockedException
 from sqlalchemy import Connection, Engine, event
 from sqlalchemy.exc import SQLAlchemyError
 
+from runtime.callbacks import DEFAULT_CALLBACK_RETENTION_DAYS, remove_handled_callbacks
 from runtime.export_jobs import EXPORT_TASK, ExportJobs
 from runtime.flow_sweep import SweepReport, sweep
 from runtime.imports_jobs import import_runs, register_import_task
@@ -66,8 +68,8 @@ def make_queue(runtime: Runtime) -> Huey:
     return SqliteHuey(name, filename=str(settings.data_dir / "jobs.db"), utc=True)
 
 
-#: The import cleanup runs at most this often, in seconds.
-IMPORT_CLEANUP_INTERVAL = 3600.0
+#: The cleanup of import uploads and handled callbacks runs at most this often, in seconds.
+CLEANUP_INTERVAL = 3600.0
 
 class Jobs:
     """The queue of one application with its tasks registered."""
@@ -94,7 +96,7 @@ class Jobs:
         self.exports = ExportJobs(runtime, self.policy_records,
                                   lambda connection, job_id: enqueue_after_commit(connection, self.export_file, job_id))
         self.export_file: Any = self.huey.task(name=EXPORT_TASK)(self.exports.run)
-        self._last_import_cleanup: float | None = None
+        self._last_cleanup: float | None = None
 
     def policy_records(self) -> RecordService:
         """Return the record service that enforces the application's permissions, built on first use.
@@ -109,7 +111,7 @@ class Jobs:
     def sweep_flow_timers(self) -> dict[str, int]:
         """Sweep the flow timers under the queue's lock; a sweep already running makes this one a no-op.
 
-        Afterwards the job log is pruned, and expired export files and import uploads are removed, each at most once an hour.
+        Afterwards the job log is pruned, and expired export files, import uploads and handled callbacks are removed, each at most once an hour.
         """
         try:
             with self.locks.hold(SWEEP_LOCK):
@@ -136,12 +138,19 @@ class Jobs:
         except (SQLAlchemyError, OSError):
             logger.exception("export cleanup failed")
         now = time.monotonic()
-        if self._last_import_cleanup is None or now - self._last_import_cleanup >= IMPORT_CLEANUP_INTERVAL:
-            self._last_import_cleanup = now
-            try:
-                import_runs(self.runtime, self.runtime.records).remove_expired(datetime.timedelta(days=self.runtime.settings.import_retention_days))
-            except (SQLAlchemyError, OSError):
-                logger.exception("import cleanup failed")
+        if self._last_cleanup is not None and now - self._last_cleanup < CLEANUP_INTERVAL:
+            return
+        self._last_cleanup = now
+        runtime = self.runtime
+        try:
+            import_runs(runtime, runtime.records).remove_expired(datetime.timedelta(days=runtime.settings.import_retention_days))
+        except (SQLAlchemyError, OSError):
+            logger.exception("import cleanup failed")
+        try:
+            days = int(runtime.model.app.settings.get("callback_retention_days", DEFAULT_CALLBACK_RETENTION_DAYS))
+            remove_handled_callbacks(runtime.records, runtime.records.clock() - datetime.timedelta(days=days))
+        except SQLAlchemyError:
+            logger.exception("callback cleanup failed")
 
     def consumer(self, *, workers: int = 1, embedded: bool = False) -> Consumer:
         """Return a consumer of this queue: with signal handlers for `metadesk worker`, without them when embedded."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import time
 from typing import Any, Callable, Iterator
@@ -16,7 +17,7 @@ from tests.conftest import REPOSITORY
 from tests.integrations.conftest import KEY_ID, SECRET
 from tests.integrations.mock_provider import MockProvider
 from tests.web.conftest import WebApp, serving
-from runtime.callbacks import MAX_FAILED_DELIVERIES
+from runtime.callbacks import MAX_FAILED_DELIVERIES, remove_handled_callbacks
 from ui.cli import main
 from ui.web.callbacks import MAX_CALLBACK_BYTES
 
@@ -240,3 +241,18 @@ def test_missing_base_url_not_configured(make_web_app: Callable[..., WebApp], mo
         response = client.post(PATH, content=body, headers=signed(body))
     assert response.status_code == 503
     assert "METADESK_SMS_BASE_URL" in response.json()["error"]["message"]
+
+
+def test_old_handled_events_removed_failed_kept(office: Office) -> None:
+    office.web_app.runtime.records.create(SYSTEM_ACTOR, "delivery", {"message_id": "msg-9", "event_id": "manual", "status": "failed"})
+    for event, message in (("evt-old", "msg-1"), ("evt-new", "msg-2"), ("evt-failing", "msg-9")):
+        body = receipt(event, message)
+        office.post(body, signed(body))
+    table = office.web_app.runtime.schema.callbacks
+    long_ago = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=100)
+    with office.web_app.runtime.engine.begin() as connection:
+        connection.execute(table.update().where(table.c.event_id.in_(["evt-old", "evt-failing"])).values(received_at=long_ago))
+
+    cutoff = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=90)
+    assert remove_handled_callbacks(office.web_app.runtime.records, cutoff) == 1
+    assert sorted((row["event_id"], row["status"]) for row in office.stored()) == [("evt-failing", "failed"), ("evt-new", "handled")]
