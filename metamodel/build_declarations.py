@@ -253,4 +253,5 @@ def build_template(builder: Builder, document: Document) -> m.Template:
             )
             for item in data.get("positions", [])
         ),
+        reveal=tuple(data.get("reveal", [])),
     )

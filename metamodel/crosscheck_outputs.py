@@ -74,6 +74,8 @@ def check_templates(checker: CrossChecker) -> None:
             continue
         for index, position in enumerate(template.positions):
             checker.field_ref(document, ("positions", index, "field"), entity, position.field)
+        for index, path in enumerate(template.reveal):
+            checker.field_ref(document, ("reveal", index), entity, path)
 
 
 def check_menus(checker: CrossChecker) -> None:

@@ -563,6 +563,9 @@ class Template:
     file: str | None = None
     paper: str = "A4"
     positions: tuple[Position, ...] = ()
+    #: Masked fields the printed document shows in full, by path from the entity (`customer.id_number`),
+    #: for a contract or form that must carry them. Hidden fields stay hidden.
+    reveal: tuple[str, ...] = ()
 
 
 #: Text generators a seed hint may name, realistic in Simplified Chinese.

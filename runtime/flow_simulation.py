@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from metamodel import model as m
+from runtime.flows import missing_before
 from runtime.simulated_access import granting, outside_scope
 from runtime.simulated_approval import ApprovalCheck, check_approval, describe_approval
 from runtime.simulated_record import (
@@ -259,7 +260,9 @@ class _Context:
             return GuardCheck(guard.source, False, tuple(values.items()), f"{type(exc).__name__}: {exc}")
 
     def missing(self, transition: m.Transition) -> list[str]:
-        return [name for name in (*transition.required_fields, *transition.required_documents) if _empty(self.values.get(name))]
+        fields = self.entity.fields
+        return [name for name in (*transition.required_fields, *transition.required_documents)
+                if missing_before(fields.get(name), self.values.get(name))]
 
     def grant_reasons(self, transition: m.Transition) -> list[Reason]:
         """Return why the role may not fire the transition by its grants and data scope, or nothing when it may."""
@@ -278,10 +281,6 @@ class _Context:
         details_zh = "；".join(reason[1] for reason in outside if reason is not None)
         return [Reason("scope", f"the record lies outside the data scope of {self.role.name} for {action}: {details_en}",
                        f"记录不在角色 {self.role.name} 执行 {action} 的数据范围内：{details_zh}")]
-
-
-def _empty(value: Any) -> bool:
-    return value is None or value == "" or value == [] or value == {}
 
 
 # Reasons -------------------------------------------------------------------------------------

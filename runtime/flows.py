@@ -229,9 +229,14 @@ def _check_values(firing: _Firing, merged: Mapping[str, Any]) -> None:
     """Add an error for each required field without a value and for a guard that does not hold."""
     transition, entity = firing.transition, firing.entity
     for required in (*transition.required_fields, *transition.required_documents):
-        if _empty(merged.get(required)):
-            field = entity.fields.get(required)
-            label = field.label if field is not None else m.Label(required, required)
+        field = entity.fields.get(required)
+        if not missing_before(field, merged.get(required)):
+            continue
+        label = field.label if field is not None else m.Label(required, required)
+        if field is not None and field.type == "boolean":
+            firing.add(required, "required", f"“{label.en}” must be ticked before “{transition.label.en}”",
+                       f"执行“{transition.label.zh_cn}”前需勾选“{label.zh_cn}”")
+        else:
             firing.add(required, "required", f"{label.en} is needed before “{transition.label.en}”",
                        f"执行“{transition.label.zh_cn}”前需填写{label.zh_cn}")
     if transition.guard is not None and not firing.errors and not _guard_holds(firing.service, firing.connection, entity, transition,
@@ -255,6 +260,13 @@ def _guard_holds(
 
 def _empty(value: Any) -> bool:
     return value is None or value == "" or value == [] or value == {}
+
+
+def missing_before(field: m.Field | None, value: Any) -> bool:
+    """Tell whether a field a transition requires lacks its value: a yes/no field must be yes, as a ticked checkbox."""
+    if field is not None and field.type == "boolean":
+        return value is not True
+    return _empty(value)
 
 
 def _record_signature(firing: _Firing, level: approvals.LevelProgress, version: int) -> None:
@@ -371,7 +383,8 @@ def run_automatic(service: RecordService, connection: Connection, entity: m.Enti
         ready = next((
             transition for transition in flow.transitions.values()
             if transition.automatic and current.get("state") in transition.sources
-            and not any(_empty(current.get(name)) for name in (*transition.required_fields, *transition.required_documents))
+            and not any(missing_before(entity.fields.get(name), current.get(name))
+                        for name in (*transition.required_fields, *transition.required_documents))
             and _guard_holds(service, connection, entity, transition, current, SYSTEM_ACTOR)
         ), None)
         if ready is None:

@@ -32,7 +32,7 @@ from runtime.printing_calibration import Calibrations, Offset, parse_offset
 from runtime.printing_documents import DocumentTemplates
 from runtime.printing_overlay import calibration_sheet_html, overlay_html
 from runtime.printing_pdf import html_to_pdf
-from runtime.printing_views import References, RecordView, field_text, resolve_path
+from runtime.printing_views import References, RecordView, field_text, resolve_path, revealed_fields
 from runtime.record_reads import RecordReads
 
 logger = logging.getLogger(__name__)
@@ -112,7 +112,9 @@ class RecordPrinting:
             record = records.get(actor, entity_name, record_id)
             if not self._in_print_scope(actor, entity_name, record_id):
                 raise NotFound(entity_name, record_id)
-            view = RecordView(References(records, actor), entity, record)
+            references = References(records, actor, reveal=revealed_fields(records.model, template))
+            record = references.revealed(entity_name, record)
+            view = RecordView(references, entity, record)
             offset: Offset | None = None
             if template.kind == "overlay":
                 offset = self.calibrations.offset(actor.id, template.name)
@@ -123,6 +125,8 @@ class RecordPrinting:
         pdf = html_to_pdf(html, paper=template.paper, folder=Path(template.source.file).parent)
 
         changes: dict[str, Any] = {"template": template.name, "kind": template.kind}
+        if template.reveal:
+            changes["revealed"] = list(template.reveal)
         if offset is not None:
             changes["offset_mm"] = {"dx": str(offset.dx_mm), "dy": str(offset.dy_mm)}
         with records._write() as connection:

@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any, Iterator, Mapping
 
 from metamodel import model as m
-from runtime.access import Actor
+from runtime.access import SYSTEM_ACTOR, Actor
 from runtime.errors import NotFound, PermissionDenied
 from runtime.printing_formats import format_amount, format_date, format_percent
 from runtime.record_reads import RecordReads
@@ -46,21 +46,50 @@ class ChoiceText(str):
         return text
 
 
-class References:
-    """Reads referenced records for views as one actor, each record once."""
+def revealed_fields(model: m.AppModel, template: m.Template) -> dict[str, frozenset[str]]:
+    """Return the fields a template shows in full, by entity: `customer.id_number` reveals customer's id_number."""
+    found: dict[str, set[str]] = {}
+    for path in template.reveal:
+        entity = model.entities.get(template.entity)
+        *hops, name = path.split(".")
+        for hop in hops:
+            field = entity.fields.get(hop) if entity is not None else None
+            entity = model.entities.get(field.entity) if field is not None and field.entity is not None else None
+        if entity is not None:
+            found.setdefault(entity.name, set()).add(name)
+    return {entity: frozenset(names) for entity, names in found.items()}
 
-    def __init__(self, records: RecordReads, actor: Actor, lang: str = "zh-CN") -> None:
+
+class References:
+    """Reads referenced records for views as one actor, each record once.
+
+    `reveal` names, by entity, masked fields to show in full. A record is read as the actor
+    first, so the read permission, the data scope and hidden fields apply; only then are the
+    named fields that the actor sees masked replaced by the stored values.
+    """
+
+    def __init__(self, records: RecordReads, actor: Actor, lang: str = "zh-CN",
+                 reveal: Mapping[str, frozenset[str]] | None = None) -> None:
         self.records = records
         self.actor = actor
         self.lang = lang
+        self.reveal = dict(reveal or {})
         self._cache: dict[tuple[str, int], dict[str, Any] | None] = {}
+
+    def revealed(self, entity: str, record: dict[str, Any]) -> dict[str, Any]:
+        """Return the record with the fields `reveal` names for its entity in full, where the actor sees them at all."""
+        names = [name for name in self.reveal.get(entity, ()) if name in record]
+        if not names:
+            return record
+        stored = self.records.system_view().get(SYSTEM_ACTOR, entity, int(record["id"]))
+        return {**record, **{name: stored.get(name) for name in names}}
 
     def read(self, entity: str, record_id: int) -> dict[str, Any] | None:
         """Return the record as the actor may see it, or None if the actor may not read it or it is gone."""
         key = (entity, record_id)
         if key not in self._cache:
             try:
-                self._cache[key] = self.records.get(self.actor, entity, record_id)
+                self._cache[key] = self.revealed(entity, self.records.get(self.actor, entity, record_id))
             except (NotFound, PermissionDenied):
                 logger.info("print for %s: %s %s is not readable and prints empty", self.actor.id, entity, record_id)
                 self._cache[key] = None

@@ -80,6 +80,9 @@ class RecordCodec:
                     columns[name + HASH_SUFFIX] = self.hash_of(field, value)
             elif field.type in ("json", "geo_point", "attachment", "attachments"):
                 columns[name] = json_value(value)
+            elif isinstance(value, datetime.datetime) and value.tzinfo is not None:
+                # Times are stored in UTC: SQLite's column keeps the wall-clock time and drops the zone.
+                columns[name] = value.astimezone(datetime.timezone.utc)
             else:
                 columns[name] = value
         return columns

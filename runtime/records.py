@@ -217,11 +217,14 @@ class RecordService(RecordReads):
             field = entity.fields[name]
             child_entity = m.Entity(name, field.label, field.source, m.frozen_mapping({item.name: item for item in field.fields}))
             child_codec = RecordCodec(child_entity, child, self.keys)
-            if rows:
-                connection.execute(
-                    insert(child),
-                    [{**child_codec.encode(row), "parent_id": record_id, "position": index} for index, row in enumerate(rows)],
-                )
+            # One INSERT per set of columns: executemany takes its columns from the first row, and
+            # rows that leave different optional fields empty would miss values or lose defaults.
+            by_columns: dict[tuple[str, ...], builtins.list[dict[str, Any]]] = {}
+            for index, row in enumerate(rows):
+                encoded = {**child_codec.encode(row), "parent_id": record_id, "position": index}
+                by_columns.setdefault(tuple(sorted(encoded)), []).append(encoded)
+            for group in by_columns.values():
+                connection.execute(insert(child), group)
         for name, link in tables.links.items():
             if name not in values:
                 continue

@@ -1,5 +1,8 @@
 """Demo users: one per role of the application, each in an org unit where the role's data scope shows demo records.
 
+A role that signs an approval level with a quorum gets as many users as the largest quorum
+(demo_<role>, demo_<role>_2, ...), all in the role's unit, so that the demo can complete the step.
+
 A role's unit comes from seed.yaml's `users` when it names one. Otherwise it follows the
 widest data scope of the role's grants (its inherited roles' included) on the entities
 that get demo records:
@@ -113,6 +116,28 @@ def place_roles(model: m.AppModel, seeded_entities: tuple[str, ...]) -> dict[str
     return placed
 
 
+def seats(model: m.AppModel, role: str) -> int:
+    """Return how many demo users a role gets: as many as the largest quorum of an approval level it signs, at least one.
+
+    A countersign of two committee members needs two people; the submitter, who may not
+    sign, is another role's user.
+    """
+    needed = 1
+    for flow in model.flows.values():
+        for transition in flow.transitions.values():
+            if transition.approval is None:
+                continue
+            for level in transition.approval.steps():
+                if role in level.roles and level.quorum is not None:
+                    needed = max(needed, level.quorum)
+    return needed
+
+
+def user_of(role: str, seat: int) -> str:
+    """Return the id of a role's demo user: demo_<role>, then demo_<role>_2 and so on."""
+    return USER_PREFIX + role + ("" if seat == 1 else f"_{seat}")
+
+
 def widest_scope(model: m.AppModel, role: str, entities: tuple[str, ...]) -> str | None:
     """Return the widest data scope the role (with the roles it inherits) holds on the entities, or on any when none."""
     roles = _with_inherited(model, role)
@@ -174,26 +199,25 @@ def seed_users(runtime: Runtime, secret: str, seeded_entities: tuple[str, ...], 
     users_table = runtime.schema.access.users
     settings = runtime.model.app.settings
     placed = place_roles(runtime.model, seeded_entities)
-    passwords = {role: demo_password(secret, USER_PREFIX + role, settings) for role in placed}
+    people = [(role, unit, user_of(role, seat)) for role, unit in placed.items() for seat in range(1, seats(runtime.model, role) + 1)]
+    passwords = {user_id: demo_password(secret, user_id, settings) for _, _, user_id in people}
     with runtime.engine.connect() as connection:
-        ids = [USER_PREFIX + role for role in placed]
+        ids = [user_id for _, _, user_id in people]
         existing = {row["id"]: row for row in connection.execute(select(users_table).where(users_table.c.id.in_(ids))).mappings()}
-    current = {role: _still_derived(existing[USER_PREFIX + role], passwords[role]) for role in placed if USER_PREFIX + role in existing}
 
     result: list[DemoUser] = []
-    for role, unit in placed.items():
-        user_id = USER_PREFIX + role
-        password = passwords[role]
+    for role, unit, user_id in people:
+        password = passwords[user_id]
         row = existing.get(user_id)
         if row is None:
-            name = display_name(role)
+            name = display_name(user_id.removeprefix(USER_PREFIX))
             admin.add_user(SEED_ACTOR, user_id, user_id, name, unit)
             admin.assign(SEED_ACTOR, user_id, role, unit)
             accounts.set_password(SEED_ACTOR, user_id, password)
             logger.info("demo user %s created in %s", user_id, unit)
             result.append(DemoUser(user_id, user_id, name, role, unit, password, True))
             continue
-        valid = current[role]
+        valid = _still_derived(row, password)
         if not valid and reset_passwords:
             accounts.set_password(SEED_ACTOR, user_id, password)
             valid = True

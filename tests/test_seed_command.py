@@ -106,7 +106,11 @@ def seeded(module_database: tuple[Path, str]) -> Iterator[tuple[Runtime, dict[st
 def test_second_run_changes_nothing(seeded: tuple[Runtime, dict[str, Any], dict[str, Any]]) -> None:
     runtime, first, second = seeded
     roles = list(runtime.model.permissions.roles)
-    assert [user["role"] for user in first["users"]] == roles
+    # One user per role, and two committee members, as the committee's countersign needs two signatures.
+    seats = {role: 2 if role == "committee_member" else 1 for role in roles}
+    assert [user["role"] for user in first["users"]] == [role for role in roles for _ in range(seats[role])]
+    assert [user["id"] for user in first["users"] if user["role"] == "committee_member"] == [
+        "demo_committee_member", "demo_committee_member_2"]
     assert all(user["created"] for user in first["users"])
     assert not any(user["created"] for user in second["users"])
     same = ("id", "username", "name", "role", "unit", "password")
@@ -119,7 +123,7 @@ def test_second_run_changes_nothing(seeded: tuple[Runtime, dict[str, Any], dict[
     users = runtime.schema.access.users
     with runtime.engine.connect() as connection:
         ids = list(connection.scalars(select(users.c.id).where(users.c.id.like("demo\\_%", escape="\\"))))
-    assert sorted(ids) == sorted(f"demo_{role}" for role in roles)
+    assert sorted(ids) == sorted([f"demo_{role}" for role in roles] + ["demo_committee_member_2"])
     for entity in ("customer", "dealer", "vehicle", "loan_application"):
         assert len(all_rows(runtime, entity)) == 6, entity
 

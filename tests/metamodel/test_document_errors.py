@@ -221,6 +221,12 @@ CASES: list[tuple[str, dict[str, str | None], str, str, int, int, str]] = [
         "ref.E008", "templates/receipt.yaml", 5, 7, 'file names the file "receipt.html", which does not exist',
     ),
     (
+        "template reveals an unknown field",
+        {"templates/slip.yaml": "name: slip\nlabel: {zh-CN: 单据, en: Slip}\nentity: item\nkind: overlay\n"
+                                "positions:\n  - {field: title, x_mm: 10, y_mm: 10}\nreveal: [titel]\n"},
+        "ref.E002", "templates/slip.yaml", 7, 10, 'reveal[0] names the field "titel", which the entity item does not have',
+    ),
+    (
         "catalog key not unique",
         {"catalogs/items.yaml": "name: items\nentity: item\nkey: title\nrows:\n  - {title: pen, price: 2}\n"},
         "catalog.E001", "catalogs/items.yaml", 3, 6, 'the catalog key "title" is not a unique field of the entity item',

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from sqlalchemy import Engine
 
 from runtime.audit import AuditLog
 from runtime.errors import NotFound, PermissionDenied
-from tests.runtime.printing_app import AUDITOR, CLERK, ID_NUMBERS, VIEWER, Lending, pdf_text
+from tests.runtime.printing_app import AUDITOR, CLERK, ID_NUMBERS, VIEWER, Lending, open_lending, pdf_text
 from tests.runtime.printing_app import lending  # noqa: F401  (a fixture, which pytest finds by name)
 
 
@@ -88,3 +91,27 @@ def test_each_print_audited_in_chain(lending: Lending) -> None:
 def test_templates_for_lists_entity_templates(lending: Lending) -> None:
     assert [template.name for template in lending.printing.templates_for(CLERK, "contract")] == ["contract", "slip"]
     assert lending.printing.templates_for(CLERK, "borrower") == []
+
+
+def test_revealed_fields_print_in_full_within_the_users_reach(tmp_path: Path, engine: Engine) -> None:
+    revealing = """
+        name: contract
+        label: {zh-CN: 借款合同, en: Loan contract}
+        entity: contract
+        kind: document
+        file: contract.html
+        paper: A5
+        reveal: [borrower.id_number]
+    """
+    lending = open_lending(tmp_path / "lending", engine, tmp_path / "backups", {"templates/contract.yaml": revealing})
+    printed = lending.printing.print_record(CLERK, "contract", lending.ids["contract_a"], "contract")
+    text = pdf_text(printed.pdf)
+
+    assert f"身份证号：{ID_NUMBERS[0]}" in text
+    # The screen still masks it, and a borrower outside the clerk's scope still prints empty.
+    assert lending.records.get(CLERK, "borrower", lending.ids["borrower_a"])["id_number"] != ID_NUMBERS[0]
+    foreign = pdf_text(lending.printing.print_record(CLERK, "contract", lending.ids["contract_a_foreign"], "contract").pdf)
+    assert ID_NUMBERS[1] not in foreign and ID_NUMBERS[1][-4:] not in foreign
+    # The print's audit entry says which fields it showed in full.
+    [entry, *_] = [item for item in lending.audit_entries() if item["record_id"] == lending.ids["contract_a"]]
+    assert entry["changes"]["revealed"] == ["borrower.id_number"]

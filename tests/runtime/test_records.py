@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import datetime
 import threading
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 from stdnum.cn import ric
 
 from runtime.access import Actor, FieldAccess, SystemAccess
 from runtime.errors import NotFound, StaleVersion, ValidationFailed
 from runtime.records import RecordService
-from tests.runtime.conftest import ACTOR, ShopRuntime
+from tests.runtime.conftest import ACTOR, SHOP_APP, ShopRuntime, write_app
 
 
 def resident_id(first17: str) -> str:
@@ -90,6 +92,16 @@ def test_child_rows_and_links_saved(shop: ShopRuntime) -> None:
 
     updated = shop.records.update(ACTOR, "product", record["id"], {"parts": [{"part_name": "盘", "quantity": 4}]}, version=1)
     assert [row["part_name"] for row in updated["parts"]] == ["盘"]
+
+
+def test_child_rows_filling_different_fields(shop: ShopRuntime) -> None:
+    """Rows that leave different optional fields empty are each saved with their own values."""
+    parts = [{"part_name": "杯", "quantity": 2}, {"part_name": "壶"}, {"part_name": "盘", "quantity": 6}, {"part_name": "托"}]
+    record = shop.records.create(ACTOR, "product", {"name": "茶具", "price": 10, "parts": parts})
+
+    assert [(row["part_name"], row["quantity"]) for row in record["parts"]] == [("杯", 2), ("壶", None), ("盘", 6), ("托", None)]
+    updated = shop.records.update(ACTOR, "product", record["id"], {"parts": list(reversed(parts))}, version=1)
+    assert [(row["part_name"], row["quantity"]) for row in updated["parts"]] == [("托", None), ("盘", 6), ("壶", None), ("杯", 2)]
 
 
 def test_reference_to_deleted_record_rejected(shop: ShopRuntime) -> None:
@@ -269,3 +281,22 @@ def test_money_stored_exactly(shop: ShopRuntime) -> None:
     with pytest.raises(ValidationFailed) as raised:
         shop.records.create(ACTOR, "product", {"name": "太多", "price": "10000000000000000"})
     assert raised.value.errors["price"][0].code == "digits"
+
+
+VISIT = """
+    name: visit
+    label: {zh-CN: 拜访, en: Visit}
+    fields:
+      - {name: at, type: datetime, label: {zh-CN: 时间, en: Time}, required: true}
+"""
+
+
+@pytest.mark.parametrize("text", ["2026-12-06T09:00:00+08:00", "2026-12-06T01:00:00Z", "2026-12-06T01:00:00+00:00",
+                                  "2026-12-05T20:00:00-05:00"])
+def test_times_with_a_zone_keep_their_moment(tmp_path: Path, engine: Engine, text: str) -> None:
+    shop = ShopRuntime(write_app(tmp_path / "shop", {**SHOP_APP, "entities/visit.yaml": VISIT}), engine, tmp_path)
+    created = shop.records.create(ACTOR, "visit", {"at": text})
+    expected = datetime.datetime(2026, 12, 6, 1, 0, tzinfo=datetime.timezone.utc)
+
+    assert created["at"] == expected
+    assert shop.records.get(ACTOR, "visit", created["id"])["at"] == expected

@@ -15,9 +15,12 @@ from stdnum import luhn
 from vininfo import Vin
 
 from integrations.e_signature import sandbox_pdf
-from runtime.access import Actor
+from runtime.access import SYSTEM_ACTOR, Actor
 from runtime.app import Runtime
 from runtime.attachments import Attachments
+from runtime.errors import ValidationFailed
+from runtime.hook_records import HookRecords
+from runtime.hooks import HookContext, registry
 from runtime.hook_loading import load_app_hooks
 from runtime.migrate import migrate
 from runtime.permission_admin import PermissionAdmin
@@ -35,6 +38,11 @@ USERS = {
     "operations": ("operations_officer", BRANCH), "finance": ("finance", "finance_department"),
     "committee1": ("committee_member", "risk_department"), "committee2": ("committee_member", "risk_department"),
 }
+#: The values of the money steps after approval, as the users of each role enter them.
+ADVANCE = {"advance_amount": Decimal("120000"), "advance_date": datetime.date(2026, 3, 2)}
+MORTGAGE = {"mortgage_registered_on": datetime.date(2026, 3, 5), "gps_installed": True}
+DISBURSEMENT = {"disbursed_amount": Decimal("120000"), "disbursed_on": datetime.date(2026, 3, 10),
+                "first_due_date": datetime.date(2026, 4, 30)}
 
 
 def hooks_module(name: str) -> ModuleType:
@@ -54,10 +62,16 @@ def card_number(serial: int) -> str:
     return body + luhn.calc_check_digit(body)
 
 
+def messages(error: ValidationFailed, lang: str = "en") -> str:
+    """Return the messages of a refused operation as one line, each after the field it names."""
+    return " | ".join(f"{path}: {item.message_en if lang == 'en' else item.message_zh}"
+                      for path, items in error.errors.items() for item in items)
+
+
 class World:
-    def __init__(self, database_url: str, data_dir: Path) -> None:
+    def __init__(self, database_url: str, data_dir: Path, app: Path = GUARANTEE) -> None:
         settings = Settings(data_dir=data_dir, database_url=database_url, redis_url=None, secret_key="test-secret")
-        self.runtime = Runtime.open(GUARANTEE, settings)
+        self.runtime = Runtime.open(app, settings)
         migrate(self.runtime.engine, self.runtime.schema, self.runtime.model, backup_root=self.runtime.backup_root)
         admin = PermissionAdmin(self.runtime.permissions())
         for user, (role, unit) in USERS.items():
@@ -114,11 +128,11 @@ class World:
         return self.system_create("vehicle", {"brand": "大众", "vin": vin, "price": Decimal("200000")}, unit)
 
     def application(self, product: int, *, customer: int | None = None, dealer: int | None = None,
-                    loan_amount: str = "120000", user: str = "dealer") -> dict[str, Any]:
-        """Create a draft as dealer staff and attach its documents."""
+                    loan_amount: str = "120000", user: str = "dealer", **extra: Any) -> dict[str, Any]:
+        """Create a draft as dealer staff and attach its documents; `extra` replaces or adds field values."""
         values = {"customer": customer or self.customer(), "dealer": dealer or self.dealer(), "product": product,
                   "vehicle": self.vehicle(), "vehicle_price": Decimal("200000"), "down_payment": Decimal("60000"),
-                  "loan_amount": Decimal(loan_amount), "term_months": 36}
+                  "loan_amount": Decimal(loan_amount), "term_months": 36, **extra}
         record = self.users.create(self.actor(user), "loan_application", values)
         return self.attachments.attach(self.actor(user), "loan_application", record["id"], "documents", sandbox_pdf(["ID card"]),
                                        filename="id_card.pdf", version=record["version"])
@@ -130,3 +144,35 @@ class World:
 
     def read(self, record: dict[str, Any], user: str = "finance") -> dict[str, Any]:
         return self.users.get(self.actor(user), "loan_application", record["id"])
+
+
+def to_approved_standard(world: World, record: dict[str, Any]) -> dict[str, Any]:
+    """Move a draft of the standard flow to approved."""
+    record = world.fire(record, "submit", "dealer")
+    record = world.fire(record, "forward", "dealer")
+    record = world.fire(record, "start_credit_review", "credit")
+    record = world.fire(record, "credit_approve", "credit", values={"home_visit_done": True})
+    record = world.fire(record, "risk_approve", "risk")
+    return world.fire(record, "bank_approve", "bank")
+
+
+def after_approval(world: World, record: dict[str, Any]) -> dict[str, Any]:
+    """Move an approved loan to repaying."""
+    record = world.fire(record, "issue_card", "bank", values={"repayment_card": card_number(999)})
+    record = world.fire(record, "advance", "finance", values=ADVANCE)
+    record = world.fire(record, "register_mortgage", "operations", values=MORTGAGE)
+    record = world.fire(record, "disburse", "bank", values=DISBURSEMENT)
+    return world.fire(record, "deduct", "finance")
+
+
+def pay_all(world: World, record: dict[str, Any]) -> dict[str, Any]:
+    """Record every instalment as paid in full on its due date, as finance."""
+    rows = [{**row, "paid_on": row["due_date"], "paid_amount": row["amount"]} for row in world.read(record)["instalments"]]
+    return world.users.update(world.actor("finance"), "loan_application", record["id"], {"instalments": rows}, version=record["version"])
+
+
+def compute_overdue(world: World, day: datetime.date) -> None:
+    """Run the daily overdue schedule's hook as the system, with `day` as the business date."""
+    context = HookContext(SYSTEM_ACTOR, "", {}, "schedule", records=HookRecords(world.runtime.records, SYSTEM_ACTOR),
+                          extra={"today": day})
+    registry.get("guarantee.compute_overdue")(context)

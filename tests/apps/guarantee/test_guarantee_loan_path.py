@@ -4,54 +4,12 @@ from __future__ import annotations
 
 import datetime
 from decimal import Decimal
-from pathlib import Path
-from typing import Any, Iterator
 
 import pytest
 
 from runtime.errors import NotFound, ValidationFailed
-from runtime.hooks import HookContext, registry
 
-from guarantee_world import World, card_number
-
-ADVANCE = {"advance_amount": Decimal("120000"), "advance_date": datetime.date(2026, 3, 2)}
-MORTGAGE = {"mortgage_registered_on": datetime.date(2026, 3, 5), "gps_installed": True}
-DISBURSEMENT = {"disbursed_amount": Decimal("120000"), "disbursed_on": datetime.date(2026, 3, 10),
-                "first_due_date": datetime.date(2026, 4, 30)}
-
-
-@pytest.fixture
-def world(database_url: str, tmp_path: Path) -> Iterator[World]:
-    built = World(database_url, tmp_path / "data")
-    yield built
-    built.close()
-
-
-def messages(error: ValidationFailed) -> str:
-    return " | ".join(f"{path}: {item.message_en}" for path, items in error.errors.items() for item in items)
-
-
-def to_approved_standard(world: World, record: dict[str, Any]) -> dict[str, Any]:
-    record = world.fire(record, "submit", "dealer")
-    record = world.fire(record, "forward", "dealer")
-    record = world.fire(record, "start_credit_review", "credit")
-    record = world.fire(record, "credit_approve", "credit", values={"home_visit_done": True})
-    record = world.fire(record, "risk_approve", "risk")
-    return world.fire(record, "bank_approve", "bank")
-
-
-def after_approval(world: World, record: dict[str, Any]) -> dict[str, Any]:
-    """Move an approved loan to repaying."""
-    record = world.fire(record, "issue_card", "bank", values={"repayment_card": card_number(999)})
-    record = world.fire(record, "advance", "finance", values=ADVANCE)
-    record = world.fire(record, "register_mortgage", "operations", values=MORTGAGE)
-    record = world.fire(record, "disburse", "bank", values=DISBURSEMENT)
-    return world.fire(record, "deduct", "finance")
-
-
-def pay_all(world: World, record: dict[str, Any]) -> dict[str, Any]:
-    rows = [{**row, "paid_on": row["due_date"], "paid_amount": row["amount"]} for row in world.read(record)["instalments"]]
-    return world.users.update(world.actor("finance"), "loan_application", record["id"], {"instalments": rows}, version=record["version"])
+from guarantee_world import ADVANCE, World, after_approval, card_number, compute_overdue, messages, pay_all, to_approved_standard
 
 
 def test_standard_flow_draft_to_release(world: World) -> None:
@@ -215,12 +173,7 @@ def test_overdue_schedule_sets_days(world: World) -> None:
     rows = world.read(record)["instalments"]
     rows[0] = {**rows[0], "paid_on": rows[0]["due_date"], "paid_amount": rows[0]["amount"]}
     world.users.update(world.actor("finance"), "loan_application", record["id"], {"instalments": rows}, version=record["version"])
-    hook = registry.get("guarantee.compute_overdue")
-    from runtime.hook_records import HookRecords
-    from runtime.access import SYSTEM_ACTOR
-    context = HookContext(SYSTEM_ACTOR, "", {}, "schedule", records=HookRecords(world.runtime.records, SYSTEM_ACTOR),
-                          extra={"today": datetime.date(2026, 7, 1)})
-    hook(context)
+    compute_overdue(world, datetime.date(2026, 7, 1))
     loan = world.read(record)
     assert loan["days_past_due"] == 32
     assert loan["overdue_bucket"] == "M2"

@@ -11,12 +11,23 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 import yaml
 
+from integrations.anti_fraud import LISTS as PROVIDER_LISTS
+
 ACTIONS = ("stop", "warn")
 RULES = ("blacklist", "same_phone", "same_address", "age_at_term_end", "dealer_watch", "provider_warnings")
+#: The settings each rule takes besides `action`.
+SETTINGS = {
+    "blacklist": ("provider_lists",),
+    "same_phone": ("window_days", "max_other_applications"),
+    "same_address": ("window_days", "max_other_applications"),
+    "age_at_term_end": ("min_years", "max_years"),
+    "dealer_watch": ("ratings", "cooperation_statuses"),
+    "provider_warnings": ("provider_lists",),
+}
 
 
 class RulesError(ValueError):
@@ -67,7 +78,7 @@ class Outcome:
 
 def read_rules(path: Path) -> dict[str, Rule]:
     """Read and check anti_fraud_rules.yaml; raise RulesError naming the file and the rule of a problem."""
-    document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    document = _load(path)
     if not isinstance(document, dict) or set(document) != set(RULES):
         found = sorted(document) if isinstance(document, dict) else document
         raise RulesError(f"{path}: expected exactly the rules {', '.join(RULES)}; found {found!r}")
@@ -76,18 +87,45 @@ def read_rules(path: Path) -> dict[str, Rule]:
         spec = document[name]
         if not isinstance(spec, dict) or spec.get("action") not in ACTIONS:
             raise RulesError(f"{path}: {name}.action must be one of {', '.join(ACTIONS)}")
+        unknown = sorted(str(key) for key in spec if key != "action" and key not in SETTINGS[name])
+        if unknown:
+            raise RulesError(f"{path}: {name} has the unknown setting(s) {', '.join(unknown)}. "
+                             f"Its settings are action, {', '.join(SETTINGS[name])}")
         rules[name] = Rule(spec["action"], {key: value for key, value in spec.items() if key != "action"})
     for name in ("same_phone", "same_address"):
         for key in ("window_days", "max_other_applications"):
-            if not isinstance(rules[name].settings.get(key), int) or rules[name].settings[key] < 0:
+            if not _whole(rules[name].settings.get(key)) or rules[name].settings[key] < 0:
                 raise RulesError(f"{path}: {name}.{key} must be a whole number of at least 0")
     ages = rules["age_at_term_end"].settings
-    if not isinstance(ages.get("min_years"), int) or not isinstance(ages.get("max_years"), int) or ages["min_years"] > ages["max_years"]:
+    if not _whole(ages.get("min_years")) or not _whole(ages.get("max_years")) or ages["min_years"] > ages["max_years"]:
         raise RulesError(f"{path}: age_at_term_end needs whole min_years and max_years, min_years not above max_years")
+    for key in ("ratings", "cooperation_statuses"):
+        values = rules["dealer_watch"].settings.get(key)
+        if not isinstance(values, list) or not all(isinstance(value, str) for value in values):
+            raise RulesError(f"{path}: dealer_watch.{key} must be a list of the dealer's {key.replace('_', ' ')} (empty for none)")
     for name in ("blacklist", "provider_warnings"):
-        if not isinstance(rules[name].settings.get("provider_lists"), list):
+        lists = rules[name].settings.get("provider_lists")
+        if not isinstance(lists, list):
             raise RulesError(f"{path}: {name}.provider_lists must be a list of the provider's list names")
+        unknown = [str(item) for item in lists if item not in PROVIDER_LISTS]
+        if unknown:
+            raise RulesError(f"{path}: {name}.provider_lists names {', '.join(unknown)}, which the anti-fraud service does not "
+                             f"report; its lists are {', '.join(PROVIDER_LISTS)}")
     return rules
+
+
+def _load(path: Path) -> Any:
+    # Reading from the open file makes YAML's syntax errors name the file, with the line and column.
+    try:
+        with path.open(encoding="utf-8") as stream:
+            return yaml.safe_load(stream)
+    except yaml.YAMLError as problem:
+        raise RulesError(f"{path}: invalid YAML: {problem}") from None
+
+
+def _whole(value: Any) -> TypeGuard[int]:
+    """Return whether a YAML value is a whole number; YAML's true and false are not."""
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def age_on(birth_date: datetime.date, day: datetime.date) -> int:
@@ -139,10 +177,10 @@ def _age(rule: Rule, facts: Facts) -> list[Finding]:
 
 def _dealer(rule: Rule, facts: Facts) -> list[Finding]:
     found = []
-    if facts.dealer_rating is not None and facts.dealer_rating in rule.settings.get("ratings", []):
+    if facts.dealer_rating is not None and facts.dealer_rating in rule.settings["ratings"]:
         found.append(Finding("dealer_watch", f"The dealer {facts.dealer_name} is on watch: rating {facts.dealer_rating}",
                              f"经销商 {facts.dealer_name} 处于关注名单：评级 {facts.dealer_rating}"))
-    if facts.dealer_status is not None and facts.dealer_status in rule.settings.get("cooperation_statuses", []):
+    if facts.dealer_status is not None and facts.dealer_status in rule.settings["cooperation_statuses"]:
         found.append(Finding("dealer_watch", f"The dealer {facts.dealer_name} is on watch: cooperation {facts.dealer_status}",
                              f"经销商 {facts.dealer_name} 处于关注名单：合作状态 {facts.dealer_status}"))
     return found

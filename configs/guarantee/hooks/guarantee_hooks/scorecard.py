@@ -6,10 +6,11 @@ of the first problem; `score` adds the points of each characteristic's bin to th
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, TypeGuard
 
 import yaml
 
@@ -77,12 +78,17 @@ def score(card: Scorecard, values: Mapping[str, Any]) -> ScoreResult:
 
 def read_scorecard(path: Path) -> Scorecard:
     """Read and check scorecard.yaml; raise ScorecardError naming the file and key of a problem."""
-    document = yaml.safe_load(path.read_text(encoding="utf-8"))
     where = str(path)
+    # Reading from the open file makes YAML's syntax errors name the file, with the line and column.
+    try:
+        with path.open(encoding="utf-8") as stream:
+            document = yaml.safe_load(stream)
+    except yaml.YAMLError as problem:
+        raise ScorecardError(f"{where}: invalid YAML: {problem}") from None
     if not isinstance(document, dict):
         raise ScorecardError(f"{where}: expected a mapping with base_points, characteristics and risk_levels")
     base = document.get("base_points")
-    if not isinstance(base, int):
+    if not _whole(base):
         raise ScorecardError(f"{where}: base_points must be an integer, not {base!r}")
     declared = document.get("characteristics")
     if not isinstance(declared, dict) or set(declared) != set(CHARACTERISTICS):
@@ -93,11 +99,11 @@ def read_scorecard(path: Path) -> Scorecard:
 
 
 def _characteristic(where: str, name: str, spec: Any) -> Characteristic:
-    if not isinstance(spec, dict) or not isinstance(spec.get("missing"), int):
+    if not isinstance(spec, dict) or not _whole(spec.get("missing")):
         raise ScorecardError(f"{where}: characteristics.{name} needs integer `missing` points")
     categories = spec.get("categories")
     if categories is not None:
-        if not isinstance(categories, dict) or not all(isinstance(points, int) for points in categories.values()):
+        if not isinstance(categories, dict) or not all(_whole(points) for points in categories.values()):
             raise ScorecardError(f"{where}: characteristics.{name}.categories must map each category to integer points")
         return Characteristic(name, spec["missing"], categories={str(key): value for key, value in categories.items()})
     bins = spec.get("bins")
@@ -105,8 +111,12 @@ def _characteristic(where: str, name: str, spec: Any) -> Characteristic:
         raise ScorecardError(f"{where}: characteristics.{name} needs a list of bins or a mapping of categories")
     parsed = []
     for index, item in enumerate(bins):
-        if not isinstance(item, dict) or not isinstance(item.get("points"), int) or set(item) - {"min", "max", "points"}:
+        if not isinstance(item, dict) or not _whole(item.get("points")) or set(item) - {"min", "max", "points"}:
             raise ScorecardError(f"{where}: characteristics.{name}.bins[{index}] needs integer points and optional min and max")
+        for bound in ("min", "max"):
+            value = item.get(bound)
+            if value is not None and (not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value)):
+                raise ScorecardError(f"{where}: characteristics.{name}.bins[{index}].{bound} must be a number, not {value!r}")
         lower = None if item.get("min") is None else Decimal(str(item["min"]))
         upper = None if item.get("max") is None else Decimal(str(item["max"]))
         if lower is not None and upper is not None and lower >= upper:
@@ -120,7 +130,12 @@ def _risk_levels(where: str, levels: Any) -> tuple[tuple[str, int], ...]:
         raise ScorecardError(f"{where}: risk_levels must list each level with its min_score")
     parsed = []
     for index, item in enumerate(levels):
-        if not isinstance(item, dict) or item.get("level") not in RISK_LEVELS or not isinstance(item.get("min_score"), int):
+        if not isinstance(item, dict) or item.get("level") not in RISK_LEVELS or not _whole(item.get("min_score")):
             raise ScorecardError(f"{where}: risk_levels[{index}] needs a level ({', '.join(RISK_LEVELS)}) and an integer min_score")
         parsed.append((str(item["level"]), int(item["min_score"])))
     return tuple(sorted(parsed, key=lambda pair: -pair[1]))
+
+
+def _whole(value: Any) -> TypeGuard[int]:
+    """Return whether a YAML value is a whole number; YAML's true and false are not."""
+    return isinstance(value, int) and not isinstance(value, bool)
