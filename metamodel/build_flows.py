@@ -53,6 +53,7 @@ def build_flow(builder: Builder, document: Document) -> m.Flow:
                 target=item["to"],
                 roles=tuple(item.get("roles", ())),
                 guard=guard,
+                guard_message=optional_label(item.get("guard_message")),
                 required_fields=tuple(item.get("required_fields", ())),
                 required_documents=tuple(item.get("required_documents", ())),
                 comment=item.get("comment", "required" if item.get("kind") in ("return", "reject") else "optional"),

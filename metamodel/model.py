@@ -366,6 +366,8 @@ class Transition:
     target: str
     roles: tuple[str, ...] = ()
     guard: Expression | None = None
+    #: What users read when the guard does not hold, instead of the guard's expression.
+    guard_message: Label | None = None
     required_fields: tuple[str, ...] = ()
     required_documents: tuple[str, ...] = ()
     comment: str = "optional"

@@ -241,8 +241,12 @@ def _check_values(firing: _Firing, merged: Mapping[str, Any]) -> None:
                        f"执行“{transition.label.zh_cn}”前需填写{label.zh_cn}")
     if transition.guard is not None and not firing.errors and not _guard_holds(firing.service, firing.connection, entity, transition,
                                                                                merged, firing.principal):
-        firing.add("state", "transition.guard", f"The conditions of “{transition.label.en}” are not met: {transition.guard.source}",
-                   f"不满足“{transition.label.zh_cn}”的条件：{transition.guard.source}")
+        if transition.guard_message is not None:
+            firing.add("state", "transition.guard", f"“{transition.label.en}” is not possible: {transition.guard_message.en}",
+                       f"不能执行“{transition.label.zh_cn}”：{transition.guard_message.zh_cn}")
+        else:
+            firing.add("state", "transition.guard", f"The conditions of “{transition.label.en}” are not met: {transition.guard.source}",
+                       f"不满足“{transition.label.zh_cn}”的条件：{transition.guard.source}")
 
 
 def _guard_holds(

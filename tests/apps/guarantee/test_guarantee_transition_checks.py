@@ -1,4 +1,4 @@
-"""Passing credit review needs the home visit ticked: a required yes/no field counts only when it is yes."""
+"""What stops a transition of a loan application, in the words users read: unticked checks and guards."""
 
 from __future__ import annotations
 
@@ -24,3 +24,17 @@ def test_credit_review_passes_only_after_the_home_visit(world: World) -> None:
         world.fire(record, "credit_approve", "credit", values={"home_visit_done": False})
     passed = world.fire(world.read(record), "credit_approve", "credit", values={"home_visit_done": True})
     assert passed["state"] == "risk_review"
+
+
+def test_guard_explains_itself(world: World) -> None:
+    record = world.application(world.product(), loan_amount="100000")
+    for transition, user in (("submit", "dealer"), ("forward", "dealer"), ("start_credit_review", "credit")):
+        record = world.fire(record, transition, user)
+    record = world.fire(record, "credit_approve", "credit", values={"home_visit_done": True})
+
+    with pytest.raises(ValidationFailed) as refused:
+        world.fire(record, "refer_to_committee", "risk")
+    [error] = refused.value.errors["state"]
+    assert error.message_zh == "不能执行“提交贷审会”：贷款金额不超过 20 万元的申请由风控直接审批，无需提交贷审会"
+    assert error.message_en == "“Refer to committee” is not possible: loans of 200,000 or less are approved by risk review without the committee"
+    assert "loan_amount" not in error.message_zh
