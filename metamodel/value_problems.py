@@ -60,8 +60,8 @@ _MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "not_finite": ("NaN and infinity are not allowed; enter a finite number.", "不允许 NaN 或无穷大；请输入有限的数字。"),
     "choice": (
-        "This is not one of the allowed values; choose one of: {allowed}.",
-        "该值不在可选范围内；请从以下值中选择：{allowed}。",
+        "This is not one of the allowed values; choose one of: {allowed_en}.",
+        "该值不在可选范围内；请从以下值中选择：{allowed_zh}。",
     ),
     "type.text": ("This field takes text; write the value in quotes.", "此项应为文本；请给值加上引号。"),
     "type.boolean_number": ("true and false are not numbers; enter a number.", "true 和 false 不是数字；请输入数字。"),

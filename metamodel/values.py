@@ -285,10 +285,13 @@ def _enum(field: Field, value: Any) -> _Result:
         by_label = [choice.value for choice in field.choices if text in (choice.label.zh_cn, choice.label.en)]
         if len(by_label) == 1:
             return by_label[0], []
-    allowed = ", ".join(field.choice_values[:_SHOWN_CHOICES])
-    if len(field.choices) > _SHOWN_CHOICES:
-        allowed += ", …"
-    return value, [_problem("choice", found=_show(field, value), expected=allowed, allowed=allowed)]
+    shown = field.choices[:_SHOWN_CHOICES]
+    more = len(field.choices) > _SHOWN_CHOICES
+    allowed = ", ".join(choice.value for choice in shown) + (", …" if more else "")
+    # People know the labels and programs the values, so the message gives both.
+    allowed_en = ", ".join(f"{choice.label.en} ({choice.value})" for choice in shown) + (", …" if more else "")
+    allowed_zh = "、".join(f"{choice.label.zh_cn}（{choice.value}）" for choice in shown) + ("、…" if more else "")
+    return value, [_problem("choice", found=_show(field, value), expected=allowed, allowed_en=allowed_en, allowed_zh=allowed_zh)]
 
 
 def _reference_key(value: Any) -> str | None:

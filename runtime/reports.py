@@ -77,9 +77,22 @@ class ReportRunner:
         self.model = records.model
 
     def available(self, actor: Actor) -> list[m.Report]:
-        """Return the reports whose source entity the actor may read, in declaration order."""
-        allows = self.records.access.allows
-        return [report for report in self.model.reports.values() if allows(actor, "read", report.source_entity)]
+        """Return the reports the actor may run, in declaration order."""
+        return [report for report in self.model.reports.values() if self.runnable(actor, report)]
+
+    def runnable(self, actor: Actor, report: m.Report) -> bool:
+        """Tell whether the actor may read the report's source and see every field it groups, measures or filters by."""
+        if not self.records.access.allows(actor, "read", report.source_entity):
+            return False
+        plan = _Plan(self.model.entities[report.source_entity], self.records.schema.entities[report.source_entity].table)
+        names = [*(dimension.field for dimension in report.dimensions),
+                 *(measure.field for measure in report.measures if measure.field is not None), *report.filters]
+        try:
+            for name in names:
+                self._reach(actor, report, plan, name)
+        except ReportRejected:
+            return False
+        return True
 
     def report(self, name: str) -> m.Report:
         report = self.model.reports.get(name)

@@ -289,7 +289,7 @@ CASES += [
         "default not a choice",
         {ITEM: with_field("name: colour\ntype: enum\nlabel: {zh-CN: 颜色, en: Colour}\ndefault: blue\nchoices:\n  - {value: red, label: {zh-CN: 红, en: Red}}")},
         "field.E003", ITEM, 14, 14,
-        'the default "blue" is not a valid value of this field: This is not one of the allowed values; choose one of: red.',
+        'the default "blue" is not a valid value of this field: This is not one of the allowed values; choose one of: Red (red).',
     ),
     (
         "renamed from a current field",

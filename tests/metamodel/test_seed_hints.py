@@ -152,7 +152,7 @@ CASES: list[tuple[str, str, str, int, int, str]] = [
     (
         "invalid choice",
         "entities:\n  item:\n    fields:\n      kind: {choices: [tool, toy]}\n",
-        "seed.E004", 4, 30, 'the choice "toy" is not a valid value of the field kind: This is not one of the allowed values; choose one of: tool.',
+        "seed.E004", 4, 30, 'the choice "toy" is not a valid value of the field kind: This is not one of the allowed values; choose one of: Tool (tool).',
     ),
     (
         "computed field",

@@ -389,11 +389,13 @@ def test_enum_mismatch() -> None:
 
 
 def test_enum_message_lists_allowed_values() -> None:
-    assert "draft, approved" in problem_of("enum", "deleted", choices=STATUS_CHOICES).message_en
+    problem = problem_of("enum", "deleted", choices=STATUS_CHOICES)
+    assert problem.message_en.endswith("choose one of: Draft (draft), Approved (approved).")
+    assert problem.expected == "draft, approved"
 
 
 def test_enum_chinese_message_lists_values() -> None:
-    assert "draft, approved" in problem_of("enum", "deleted", choices=STATUS_CHOICES).message_zh
+    assert problem_of("enum", "deleted", choices=STATUS_CHOICES).message_zh.endswith("请从以下值中选择：草稿（draft）、已审批（approved）。")
 
 
 def test_enum_boolean_rejected() -> None:

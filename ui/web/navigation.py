@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from metamodel import model as m
 from runtime.access import Actor
+from runtime.reports import ReportRunner
 from ui.web import i18n
 
 if TYPE_CHECKING:
@@ -87,7 +88,7 @@ def _target(state: WebState, actor: Actor, item: m.MenuItem) -> tuple[str, m.Lab
         return url, page_label
     if item.report is not None and item.report in model.reports:
         report = model.reports[item.report]
-        if not allows(actor, "read", report.source_entity):
+        if not ReportRunner(state.records).runnable(actor, report):
             return None
         return f"/reports/{report.name}", report.label
     return None
