@@ -154,14 +154,3 @@ def test_api_lists_what_the_runtime_lists_for_every_role(seeded: Seeded) -> None
                 compared += 1
     assert compared > 0
 
-
-def test_reports_a_user_cannot_run_are_not_offered(seeded: Seeded) -> None:
-    """Collectors may not read dealers, so the report by dealer is neither listed nor in the menu; the one by state is."""
-    client = seeded.client("collector")
-    index = client.get("/reports")
-    assert index.status_code == 200
-    home = client.get("/").text
-    for page in (index.text, home):
-        assert 'href="/reports/applications_by_dealer"' not in page
-    assert 'href="/reports/applications_by_state"' in index.text
-    assert client.get("/reports/applications_by_dealer").status_code == 403

@@ -60,6 +60,9 @@ def filter_field(model: m.AppModel, report: m.Report, name: str) -> FilterField:
         entity = model.entities[str(reference.entity)]
     spec = entity.fields.get(parts[-1])
     kind = spec.type if spec is not None else SYSTEM_FILTERS.get(parts[-1], "string")
+    # The flow state and the owning unit are text columns, chosen from their declared names.
+    if spec is None and parts[-1] in ("state", "org_unit"):
+        kind = parts[-1]
     return FilterField(name, entity, spec, kind)
 
 
