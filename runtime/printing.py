@@ -138,7 +138,7 @@ class RecordPrinting:
 
     def _document_context(self, view: RecordView) -> dict[str, Any]:
         now = self.records.clock().astimezone(self.records.timezone)
-        return {"record": view, "today": now.date(), "printed_at": now}
+        return {"record": view, "today": now.date(), "printed_at": now, "settings": dict(self.records.model.app.settings)}
 
     def _filename(self, template: m.Template, entity: m.Entity, record: dict[str, Any], lang: str) -> str:
         title = record.get(entity.title) if entity.title else None

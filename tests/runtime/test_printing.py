@@ -115,3 +115,4 @@ def test_revealed_fields_print_in_full_within_the_users_reach(tmp_path: Path, en
     # The print's audit entry says which fields it showed in full.
     [entry, *_] = [item for item in lending.audit_entries() if item["record_id"] == lending.ids["contract_a"]]
     assert entry["changes"]["revealed"] == ["borrower.id_number"]
+

@@ -71,9 +71,12 @@ def test_contract_pdf_inline_chinese_name(seeded: Seeded) -> None:
     assert f"合同编号：{number}" in text
     assert "大写：人民币壹拾万元整" in text
     assert customer["name"] in text
-    # Dealer staff see the borrower's ID number masked, on screen and on paper.
-    assert customer["id_number"] not in text
-    assert customer["id_number"][:3] + "*" in text
+    assert "演示汽车融资担保有限公司" in text
+    # Dealer staff see the borrower's ID number masked on screen; the contract they have signed
+    # reveals it, as its template declares.
+    shown = seeded.client("bj_manager").get(f"/api/customer/{customer['id']}").text
+    assert customer["id_number"] not in shown
+    assert customer["id_number"] in text
 
 
 def test_print_denied_without_print(seeded: Seeded) -> None:
@@ -121,7 +124,7 @@ def test_print_appends_audit_entry(seeded: Seeded) -> None:
 
     [entry] = prints_of(seeded.web_app)
     assert (entry["actor"], entry["entity"], entry["record_id"], entry["action"]) == ("admin", "loan_application", loan, "print")
-    assert entry["changes"] == {"template": CONTRACT, "kind": "document"}
+    assert entry["changes"] == {"template": CONTRACT, "kind": "document", "revealed": ["customer.id_number"]}
     assert entry["address"] is not None
     with seeded.web_app.runtime.engine.connect() as connection:
         assert AuditLog(seeded.web_app.runtime.schema).verify(connection).ok
