@@ -254,4 +254,5 @@ def build_template(builder: Builder, document: Document) -> m.Template:
             for item in data.get("positions", [])
         ),
         reveal=tuple(data.get("reveal", [])),
+        states=tuple(data.get("states", [])),
     )

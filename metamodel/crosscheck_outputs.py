@@ -76,6 +76,11 @@ def check_templates(checker: CrossChecker) -> None:
             checker.field_ref(document, ("positions", index, "field"), entity, position.field)
         for index, path in enumerate(template.reveal):
             checker.field_ref(document, ("reveal", index), entity, path)
+        states = sorted({name for flow in checker.model.flows_for(entity.name) for name in flow.states})
+        for index, state in enumerate(template.states):
+            if state not in states and entity.name not in checker.broken_flow_entities:
+                checker.report(document, "template.E001", ("states", index), found=state, expected=states or ["-"],
+                               suggestion=suggest(state, states))
 
 
 def check_menus(checker: CrossChecker) -> None:

@@ -489,6 +489,12 @@ MESSAGES: dict[str, Message] = {
         "Give the action a name of its own: grants name actions, so an action's name must differ from the others.",
         "请为该操作另取名称：授权按操作名称进行，因此操作名称不能与其他操作重复。",
     ),
+    "template.E001": _m(
+        "the template names the state {found}, which no flow of the entity has",
+        "该模板指定的状态 {found} 不存在于该实体的任何流程中",
+        "Use one of the states {expected}, or remove states to allow printing in every state.",
+        "请使用以下状态之一：{expected}；或删除 states，使该模板在所有状态下都可打印。",
+    ),
     "action.E002": _m(
         "the action names the state {found}, which no flow of the entity has",
         "该操作指定的状态 {found} 不存在于该实体的任何流程中",

@@ -568,6 +568,8 @@ class Template:
     #: Masked fields the printed document shows in full, by path from the entity (`customer.id_number`),
     #: for a contract or form that must carry them. Hidden fields stay hidden.
     reveal: tuple[str, ...] = ()
+    #: The flow states in which records may be printed with the template; empty means any state.
+    states: tuple[str, ...] = ()
 
 
 #: Text generators a seed hint may name, realistic in Simplified Chinese.

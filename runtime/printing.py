@@ -42,6 +42,18 @@ PRINT_ACTION = "print"
 _UNSAFE_FILENAME = re.compile(r'[\\/:*?"<>|\x00-\x1f\x7f]+')
 
 
+class PrintNotInThisState(Exception):
+    """A template that prints records only in some states, asked for a record in another one."""
+
+    def __init__(self, template: m.Template, state_en: str, state_zh: str, allowed_en: str, allowed_zh: str) -> None:
+        self.message_en = f"“{template.label.en}” prints only in the states {allowed_en}; this record is “{state_en}”."
+        self.message_zh = f"“{template.label.zh_cn}”只能在以下状态打印：{allowed_zh}；本记录当前为“{state_zh}”。"
+        super().__init__(self.message_en)
+
+    def message(self, lang: str) -> str:
+        return self.message_en if lang == "en" else self.message_zh
+
+
 @dataclass(frozen=True)
 class PrintedRecord:
     """A printed record: the PDF, a file name in the user's language, and the id of its audit entry."""
@@ -67,11 +79,15 @@ class RecordPrinting:
         allows = self.records.access.allows
         return allows(actor, PRINT_ACTION, entity_name) and allows(actor, "read", entity_name)
 
-    def templates_for(self, actor: Actor, entity_name: str) -> list[m.Template]:
-        """Return the templates of an entity the actor may print, in name order; none without `print` and `read`."""
+    def templates_for(self, actor: Actor, entity_name: str, state: str | None = None) -> list[m.Template]:
+        """Return the templates of an entity the actor may print, in name order; none without `print` and `read`.
+
+        With `state`, only the templates that print records in that state.
+        """
         if not self.may_print(actor, entity_name):
             return []
-        return sorted((template for template in self.model.templates.values() if template.entity == entity_name),
+        return sorted((template for template in self.model.templates.values()
+                       if template.entity == entity_name and (state is None or not template.states or state in template.states)),
                       key=lambda template: template.name)
 
     def template(self, name: str, *, entity: str | None = None, kind: str | None = None) -> m.Template:
@@ -99,7 +115,8 @@ class RecordPrinting:
         """Print one record with a template of its entity and audit it; return the PDF.
 
         Raises NotFound for an unknown template or a record that is missing or outside the
-        read or print scope, PermissionDenied without `print` or `read`, PrintTemplateError
+        read or print scope, PermissionDenied without `print` or `read`, PrintNotInThisState
+        for a record in a state the template does not print in, PrintTemplateError
         for a template that fails, and PrintingUnavailable without WeasyPrint's system
         libraries. Nothing is audited when one of them is raised.
         """
@@ -112,6 +129,8 @@ class RecordPrinting:
             record = records.get(actor, entity_name, record_id)
             if not self._in_print_scope(actor, entity_name, record_id):
                 raise NotFound(entity_name, record_id)
+            if template.states and record.get("state") not in template.states:
+                raise self._wrong_state(template, entity_name, record.get("state"))
             references = References(records, actor, reveal=revealed_fields(records.model, template))
             record = references.revealed(entity_name, record)
             view = RecordView(references, entity, record)
@@ -135,6 +154,16 @@ class RecordPrinting:
         logger.info("%s %s printed by %s with %s (%s bytes), audit entry %s", entity_name, record_id, actor.id, template.name,
                     len(pdf), audit_id)
         return PrintedRecord(template, pdf, self._filename(template, entity, record, actor.lang), audit_id)
+
+    def _wrong_state(self, template: m.Template, entity_name: str, state: Any) -> PrintNotInThisState:
+        labels = {name: spec.label for flow in self.model.flows_for(entity_name) for name, spec in flow.states.items()}
+
+        def label(name: Any) -> m.Label:
+            return labels.get(str(name), m.Label(str(name), str(name)))
+
+        return PrintNotInThisState(template, label(state).en, label(state).zh_cn,
+                                   ", ".join(f"“{label(name).en}”" for name in template.states),
+                                   "、".join(f"“{label(name).zh_cn}”" for name in template.states))
 
     def _document_context(self, view: RecordView) -> dict[str, Any]:
         now = self.records.clock().astimezone(self.records.timezone)

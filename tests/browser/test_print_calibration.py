@@ -8,11 +8,12 @@ from playwright.sync_api import Page, expect
 
 from tests.web.conftest import WebApp
 from tests.web.test_lists import BJ, LOANS, seed
+from tests.web.test_print_screens import advanced
 
 
 def test_print_buttons_and_calibration(web_app: WebApp, signed_in_page: Callable[..., Page],
                                        shoot: Callable[[Page, str], object]) -> None:
-    seeded = seed(web_app)
+    seeded = advanced(seed(web_app))
     web_app.add_user("clerk", ("dealer_staff",), BJ)
     loan = seeded.loans[BJ][0]
     page = signed_in_page("clerk")

@@ -227,6 +227,12 @@ CASES: list[tuple[str, dict[str, str | None], str, str, int, int, str]] = [
         "ref.E002", "templates/slip.yaml", 7, 10, 'reveal[0] names the field "titel", which the entity item does not have',
     ),
     (
+        "template prints in an unknown state",
+        {"templates/slip.yaml": "name: slip\nlabel: {zh-CN: 单据, en: Slip}\nentity: item\nkind: overlay\n"
+                                "positions:\n  - {field: title, x_mm: 10, y_mm: 10}\nstates: [approved]\n"},
+        "template.E001", "templates/slip.yaml", 7, 10, 'the template names the state "approved", which no flow of the entity has',
+    ),
+    (
         "catalog key not unique",
         {"catalogs/items.yaml": "name: items\nentity: item\nkey: title\nrows:\n  - {title: pen, price: 2}\n"},
         "catalog.E001", "catalogs/items.yaml", 3, 6, 'the catalog key "title" is not a unique field of the entity item',

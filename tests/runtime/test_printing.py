@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,7 @@ from sqlalchemy import Engine
 
 from runtime.audit import AuditLog
 from runtime.errors import NotFound, PermissionDenied
-from tests.runtime.printing_app import AUDITOR, CLERK, ID_NUMBERS, VIEWER, Lending, open_lending, pdf_text
+from tests.runtime.printing_app import AUDITOR, CLERK, ID_NUMBERS, LENDING_APP, VIEWER, Lending, open_lending, pdf_text
 from tests.runtime.printing_app import lending  # noqa: F401  (a fixture, which pytest finds by name)
 
 
@@ -94,15 +95,7 @@ def test_templates_for_lists_entity_templates(lending: Lending) -> None:
 
 
 def test_revealed_fields_print_in_full_within_the_users_reach(tmp_path: Path, engine: Engine) -> None:
-    revealing = """
-        name: contract
-        label: {zh-CN: 借款合同, en: Loan contract}
-        entity: contract
-        kind: document
-        file: contract.html
-        paper: A5
-        reveal: [borrower.id_number]
-    """
+    revealing = textwrap.dedent(LENDING_APP["templates/contract.yaml"]) + "reveal: [borrower.id_number]\n"
     lending = open_lending(tmp_path / "lending", engine, tmp_path / "backups", {"templates/contract.yaml": revealing})
     printed = lending.printing.print_record(CLERK, "contract", lending.ids["contract_a"], "contract")
     text = pdf_text(printed.pdf)

@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 import pypdf
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from runtime import printing_pdf
 from runtime.access import SYSTEM_ACTOR, Actor
@@ -23,9 +23,17 @@ CONTRACT = "guarantee_contract"
 OVERLAY = "mortgage_form_overlay"
 
 
+def advanced(seeded: Seeded) -> Seeded:
+    """Move the seeded loans to "advanced", a state in which both guarantee templates print."""
+    table = seeded.web_app.runtime.schema.entities["loan_application"].table
+    with seeded.web_app.runtime.engine.begin() as connection:
+        connection.execute(update(table).values(state="advanced"))
+    return seeded
+
+
 @pytest.fixture
 def seeded(web_app: WebApp) -> Seeded:
-    return seed(web_app)
+    return advanced(seed(web_app))
 
 
 def prints_of(web_app: WebApp) -> list[dict[str, Any]]:
@@ -204,3 +212,20 @@ def test_template_error_page_names_line(make_web_app: Callable[..., WebApp], tmp
     assert "templates/contract.html:2" in response.text
     assert "contract 没有字段 amout" in response.text
     assert prints_of(web_app) == []
+
+
+def test_templates_print_only_in_their_states(web_app: WebApp) -> None:
+    drafts = seed(web_app)
+    loan = drafts.loans[BJ][0]
+    client = drafts.client("bj_manager")
+
+    assert f"/print/{CONTRACT}" not in client.get(f"{LOANS}/{loan}").text
+    refused = client.get(f"{LOANS}/{loan}/print/{CONTRACT}")
+    assert refused.status_code == 409
+    assert "“委托担保合同”只能在以下状态打印：“已批准”、" in refused.text
+    assert "本记录当前为“草稿”。" in refused.text
+    assert prints_of(web_app) == []
+
+    advanced(drafts)
+    assert f"/print/{CONTRACT}" in client.get(f"{LOANS}/{loan}").text
+    assert client.get(f"{LOANS}/{loan}/print/{CONTRACT}").status_code == 200

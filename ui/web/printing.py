@@ -24,6 +24,7 @@ from starlette.routing import BaseRoute, Route
 
 from metamodel import model as m
 from runtime.errors import NotFound, PermissionDenied, ValidationFailed
+from runtime.printing import PrintNotInThisState
 from runtime.printing_calibration import MAX_OFFSET_MM, Offset
 from runtime.printing_documents import PrintTemplateError
 from runtime.printing_pdf import PrintingUnavailable, check_pdf_support
@@ -68,6 +69,10 @@ async def print_record(request: Request) -> Response:
         raise http_error(request, error) from error
     except (PrintingUnavailable, PrintTemplateError) as error:
         return _failure_page(request, error)
+    except PrintNotInThisState as error:
+        lang = lang_of(request)
+        return render(request, "error.html", {"title": i18n.pick(lang, "Not printable now", "当前状态不能打印"),
+                                              "detail": error.message(lang)}, status=409)
     return pdf_response(printed.pdf, printed.filename, f"{printed.template.name}-{record_id}.pdf")
 
 

@@ -43,7 +43,7 @@ def print_links(request: Request, entity: m.Entity, record: Mapping[str, Any]) -
     lang = lang_of(request)
     page = record_url(entity.name, record["id"])
     links = []
-    for template in printing_of(request).templates_for(actor_of(request), entity.name):
+    for template in printing_of(request).templates_for(actor_of(request), entity.name, record.get("state")):
         overlay = template.kind == "overlay"
         links.append(PrintLink(i18n.label(template.label, lang), f"{page}/print/{template.name}",
                                calibration_url(template, page) if overlay else None))
