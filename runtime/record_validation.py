@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime
 import functools
 import logging
+import re
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Mapping
@@ -105,6 +106,10 @@ class RecordValidator:
         self._check_required(result, merged)
         self._check_references(connection, result, merged, changes)
         if result.errors:
+            # The rules that read only valid fields are still checked, so every error shows at once.
+            invalid = {re.split(r"[.\[]", path, maxsplit=1)[0] for path in result.errors}
+            computed = {name for name, spec in self.entity.fields.items() if spec.computed is not None or spec.computed_by}
+            self._check_rules(result, merged, actor, today, skipping=invalid | computed)
             return result
 
         self._compute(result, merged, actor, today)
@@ -224,11 +229,15 @@ class RecordValidator:
             merged[name] = value
             result.values[name] = value
 
-    def _check_rules(self, result: Checked, merged: Mapping[str, Any], actor: Actor, today: datetime.date) -> None:
+    def _check_rules(self, result: Checked, merged: Mapping[str, Any], actor: Actor, today: datetime.date,
+                     skipping: frozenset[str] | set[str] = frozenset()) -> None:
+        """Add the error of each rule that does not hold, leaving out the rules that read a name in `skipping`."""
         if not self.entity.rules:
             return
         names = self.expression_names(merged, actor, today)
         for rule in self.entity.rules:
+            if skipping and any(use.name in skipping for use in rule.check.names):
+                continue
             try:
                 passed = rule.check.evaluate(names)
             except Exception as exc:  # noqa: BLE001 - a rule over empty inputs does not apply yet

@@ -63,6 +63,18 @@ def test_every_field_error_at_once(shop: ShopRuntime) -> None:
     assert errors["status"][0].message_zh
 
 
+def test_rules_over_valid_fields_reported_with_field_errors(shop: ShopRuntime) -> None:
+    with pytest.raises(ValidationFailed) as raised:
+        shop.records.create(ACTOR, "product", {"name": "茶", "price": 10, "cost": 12, "stock": -1})
+    assert {path: [error.code for error in errors] for path, errors in raised.value.errors.items()} == {
+        "stock": ["min"], "cost": ["rule.cost_below_price"]}
+
+    # A rule that reads an invalid field waits until that field is right.
+    with pytest.raises(ValidationFailed) as raised:
+        shop.records.create(ACTOR, "product", {"name": "茶", "price": "ten", "cost": 12})
+    assert set(raised.value.errors) == {"price"}
+
+
 def test_failed_create_writes_nothing(shop: ShopRuntime) -> None:
     with pytest.raises(ValidationFailed) as raised:
         shop.records.create(
