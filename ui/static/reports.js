@@ -3,6 +3,12 @@
 (function () {
   "use strict";
 
+  function wholeNumbers(spec) {
+    return spec.series.every(function (series) {
+      return series.data.every(function (value) { return value === null || Number.isInteger(Number(value)); });
+    });
+  }
+
   function option(spec) {
     var legend = { type: "scroll", bottom: 0 };
     if (spec.type === "pie" || spec.type === "funnel") {
@@ -14,7 +20,8 @@
           type: spec.type,
           name: first.name,
           radius: spec.type === "pie" ? ["0%", "65%"] : undefined,
-          sort: spec.type === "funnel" ? "descending" : undefined,
+          // The funnel keeps the report's own order (its `sort`), as the table shows it.
+          sort: spec.type === "funnel" ? "none" : undefined,
           data: spec.categories.map(function (name, index) {
             return { name: name, value: first.data[index], link: first.links[index] };
           })
@@ -25,8 +32,14 @@
       tooltip: { trigger: "axis" },
       legend: legend,
       grid: { left: 8, right: 16, top: 16, bottom: 40, containLabel: true },
-      xAxis: { type: "category", data: spec.categories },
-      yAxis: { type: "value" },
+      // Every category keeps its label: slanted when there are many, cut with an ellipsis when long.
+      xAxis: {
+        type: "category",
+        data: spec.categories,
+        axisLabel: { interval: 0, rotate: spec.categories.length > 6 ? 30 : 0, width: 96, overflow: "truncate" }
+      },
+      // Counts and other whole numbers get whole ticks.
+      yAxis: { type: "value", minInterval: wholeNumbers(spec) ? 1 : 0 },
       series: spec.series.map(function (series) {
         return {
           type: spec.type,
