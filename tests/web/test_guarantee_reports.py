@@ -23,6 +23,8 @@ def test_reports_a_user_cannot_run_are_not_offered(seeded: Seeded) -> None:
     for page in (index.text, home):
         assert 'href="/reports/applications_by_dealer"' not in page
     assert 'href="/reports/applications_by_state"' in index.text
+    # The side menu leads to every report and to the user's exports.
+    assert 'href="/reports"' in home and 'href="/exports"' in home
     assert client.get("/reports/applications_by_dealer").status_code == 403
 
 

@@ -19,6 +19,7 @@ PAGES: dict[str, tuple[str, str | None, m.Label]] = {
     "home": ("/", None, m.Label("首页", "Home")),
     "inbox": ("/inbox", None, m.Label("待办事项", "Inbox")),
     "reports": ("/reports", None, m.Label("报表", "Reports")),
+    "exports": ("/exports", None, m.Label("我的导出", "My exports")),
     "admin": ("/admin", "administer", m.Label("系统管理", "Administration")),
     "jobs": ("/admin/jobs", "jobs", m.Label("任务调度", "Jobs")),
 }
