@@ -197,8 +197,9 @@ class ReportRunner:
                                     f"{name}：只能沿引用字段取值，{part} 不是引用字段。")
             target = self.model.entities[reference.entity]
             if not self.records.access.allows(actor, "read", target.name):
-                raise ReportRejected(report.name, f"{name} is a field of {target.name}, which you may not read.",
-                                    f"{name} 是 {_chinese_label(target)} 的字段，您无权查看。")
+                shown = self._path_label(report, name)
+                raise ReportRejected(report.name, f"{shown.en} is a field of {target.label.en}, which you may not read.",
+                                    f"{shown.zh_cn}是{_chinese_label(target)}的字段，您无权查看{_chinese_label(target)}。")
             prefix = ".".join(parts[:position + 1])
             if prefix not in plan.joins:
                 alias = self.records.schema.entities[target.name].table.alias(f"j{len(plan.joins)}")
@@ -219,10 +220,11 @@ class ReportRunner:
 
     def _check_visible(self, actor: Actor, report: m.Report, entity: m.Entity, name: str, full_name: str) -> None:
         if name in self.records.access.fields(actor, entity.name).hidden:
+            shown = self._path_label(report, full_name)
             raise ReportRejected(
                 report.name,
-                f"The report {report.name} uses the field {full_name}, which is hidden from you; ask an administrator for access.",
-                f"报表 {_chinese_label(report)} 用到字段 {full_name}，该字段对您隐藏；请联系管理员开通。",
+                f"The report “{report.label.en}” uses the field “{shown.en}”, which is hidden from you; ask an administrator for access.",
+                f"报表“{_chinese_label(report)}”用到字段“{shown.zh_cn}”，该字段对您隐藏；请联系管理员开通。",
             )
 
     def _masked(self, actor: Actor, reached: ReachedField) -> bool:
@@ -390,6 +392,18 @@ class ReportRunner:
         if spec is not None and (spec.masked or spec.encrypted) and value is not None:
             value = [mask_value(spec, part) for part in value] if isinstance(value, (list, tuple)) else mask_value(spec, value)
         return {"field": item.field, "op": item.op, "value": value}
+
+
+    def _path_label(self, report: m.Report, path: str) -> m.Label:
+        """Return a field path as users read it: the labels of its fields, such as “经销商 · 名称”."""
+        entity: m.Entity | None = self.model.entities[report.source_entity]
+        english, chinese = [], []
+        for part in path.split("."):
+            field = entity.fields.get(part) if entity is not None else None
+            english.append(field.label.en if field is not None else part)
+            chinese.append(field.label.zh_cn if field is not None else part)
+            entity = self.model.entities.get(field.entity) if field is not None and field.entity is not None else None
+        return m.Label(zh_cn=" · ".join(chinese), en=" · ".join(english))
 
 
 def _chinese_label(item: m.Entity | m.Report) -> str:

@@ -25,7 +25,11 @@ def test_reports_a_user_cannot_run_are_not_offered(seeded: Seeded) -> None:
     assert 'href="/reports/applications_by_state"' in index.text
     # The side menu leads to every report and to the user's exports.
     assert 'href="/reports"' in home and 'href="/exports"' in home
-    assert client.get("/reports/applications_by_dealer").status_code == 403
+    refused = client.get("/reports/applications_by_dealer")
+    assert refused.status_code == 403
+    # The message names the field as users know it, not by its path.
+    assert "经销商 · 经销商名称是经销商的字段，您无权查看经销商。" in refused.text
+    assert "dealer.name" not in refused.text
 
 
 def test_state_filter_offers_the_flow_states(seeded: Seeded) -> None:

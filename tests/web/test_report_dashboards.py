@@ -40,7 +40,7 @@ def test_dashboard_widget_explains_rejection(sales_web: WebApp) -> None:
 
     assert "成本概览" in home
     assert "销售概览" not in home
-    assert "cost" in home
+    assert "用到字段“成本”" in home
     assert "隐藏" in home
     # The viewer may not read shops either, so the city chart explains that instead of drawing.
     assert home.count('type="application/json"') == 0

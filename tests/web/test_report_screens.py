@@ -124,7 +124,7 @@ def test_hidden_field_report_rejected(sales_web: WebApp) -> None:
     page = sales_web.client("viewer").get("/reports/margin_by_channel")
 
     assert page.status_code == 403
-    assert "cost" in page.text
+    assert "用到字段“成本”" in page.text
     assert "隐藏" in page.text
 
 

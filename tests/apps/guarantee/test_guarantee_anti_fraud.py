@@ -9,6 +9,7 @@ one starting with 170 is phone_risk.
 from __future__ import annotations
 
 import datetime
+import zoneinfo
 import logging
 from typing import Any
 
@@ -79,6 +80,22 @@ def test_same_phone_within_window_warns(world: World) -> None:
 
     assert warning_lines(record) == [f"近 30 天内另有 1 笔申请使用相同手机号：{recent['application_no']}"]
     assert record["state"] == "received"
+
+
+def test_window_starts_at_midnight_in_china(world: World) -> None:
+    """An application entered at 01:00 China time on the window's first day (17:00 UTC the day before) is in it."""
+    phone = "13911114444"
+    early = submitted(world, customer=world.customer(phone=phone))
+    china = zoneinfo.ZoneInfo("Asia/Shanghai")
+    first_day = datetime.datetime.now(china).date() - datetime.timedelta(days=30)
+    table = world.runtime.schema.entities["loan_application"].table
+    with world.runtime.engine.begin() as connection:
+        connection.execute(update(table).where(table.c.id == early["id"]).values(
+            created_at=datetime.datetime.combine(first_day, datetime.time(1, 0), china).astimezone(datetime.timezone.utc)))
+
+    record = forwarded(world, customer=world.customer(phone=phone))
+
+    assert warning_lines(record) == [f"近 30 天内另有 1 笔申请使用相同手机号：{early['application_no']}"]
 
 
 def test_same_phone_counts_drafts(world: World) -> None:
