@@ -395,7 +395,7 @@ class ReportRunner:
 
 
     def _path_label(self, report: m.Report, path: str) -> m.Label:
-        """Return a field path as users read it: the labels of its fields, such as “经销商 · 名称”."""
+        """Return a field path as users read it: the labels of its fields, such as “门店 · 城市”."""
         entity: m.Entity | None = self.model.entities[report.source_entity]
         english, chinese = [], []
         for part in path.split("."):
