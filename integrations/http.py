@@ -108,7 +108,7 @@ class HttpProvider:
         shown = " ".join(f"{key}={value}" for key, value in (ids or {}).items())
         failure = ProviderError(self.config.name, "unavailable", "", "")
         for attempt in range(1, self.retries + 2):
-            asked_wait: float | None = None
+            requested_wait: float | None = None
             headers = {"Content-Type": "application/json", "Idempotency-Key": request_id}
             if self.key_id and self.secret:
                 headers.update(signed_headers(self.key_id, self.secret, method, self.prefix + path, body))
@@ -136,16 +136,16 @@ class HttpProvider:
                     raise self._rejected(response)
                 failure = self._error("unavailable", f"answered HTTP {response.status_code}",
                                       f"返回 HTTP {response.status_code}")
-                asked_wait = retry_after(response)
-                if asked_wait is not None and asked_wait > self.max_wait and attempt <= self.retries:
-                    seconds = math.ceil(asked_wait)
+                requested_wait = retry_after(response)
+                if requested_wait is not None and requested_wait > self.max_wait and attempt <= self.retries:
+                    seconds = math.ceil(requested_wait)
                     raise ProviderError(
                         self.config.name, "unavailable",
                         f"{self.service_en.capitalize()} is busy (HTTP {response.status_code}) and asks to wait "
                         f"{seconds} seconds; try again after that",
                         f"{self.service_zh}繁忙（HTTP {response.status_code}），要求等待 {seconds} 秒；请稍后重试")
             if attempt <= self.retries:
-                time.sleep(max(self.backoff * 2 ** (attempt - 1), asked_wait or 0.0))
+                time.sleep(max(self.backoff * 2 ** (attempt - 1), requested_wait or 0.0))
         raise failure
 
     def _json(self, response: httpx.Response, operation: str) -> dict[str, Any]:
@@ -182,7 +182,7 @@ class HttpProvider:
 
 
 def retry_after(response: httpx.Response) -> float | None:
-    """Return the seconds a 429 or 503 response asks the client to wait, or None when it does not say."""
+    """Return the seconds a 429 or 503 response requests the client to wait, or None without a Retry-After header."""
     if response.status_code not in (429, 503):
         return None
     value = response.headers.get("Retry-After", "").strip()

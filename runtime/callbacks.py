@@ -8,7 +8,7 @@ handled twice.
 
 A hook that fails rolls back what it wrote. The event is then kept with status "failed",
 with its attempts and the error, and `receive` raises CallbackFailed. The provider's next
-delivery of the event runs the hook again. After MAX_FAILED_DELIVERIES failures the answer
+delivery of the event runs the hook again. After MAX_FAILED_DELIVERIES failures the response
 to the provider lets it stop delivering the event, which waits for an administrator:
 `metadesk callbacks` lists such events and runs them again.
 """

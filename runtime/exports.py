@@ -54,7 +54,7 @@ class Export:
         """Yield the matching records a page at a time, in the query's sort, each as the actor may see it.
 
         One query streams the rows (a server-side cursor on PostgreSQL), so the database sorts
-        once however many pages there are; memory holds one page. The read lasts as long as
+        once however many pages there are; memory contains one page at a time. The read lasts as long as
         the caller takes to consume the pages.
         """
         statement = select(*self.selected).where(*self.conditions).order_by(*order_by(self.keys))

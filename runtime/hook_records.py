@@ -43,7 +43,7 @@ class HookRecords:
         For a hook that checks a record against what its user may not see: an ID number
         masked for everyone, a blacklist, another unit's records. Reads and writes through it
         pass every permission, so hooks keep it to what they check. `purpose` is logged with the
-        acting user each time a hook asks for it, so every such use can be traced.
+        acting user each time a hook requests it, so every such use can be traced.
         """
         logger.info("hook of %s reads as the system: %s", self.actor.id, purpose)
         return HookRecords(self._service.system_view(), SYSTEM_ACTOR)

@@ -3,7 +3,7 @@
 Every grouping set (the full grouping, the totals, the margins of a pivot) is one SELECT
 over the same FROM and WHERE. UNION ALL joins the sets into one statement, so an average
 or a distinct count of the totals is computed from the rows, not from the groups. A column
-`grouping_set` tells the sets apart.
+`grouping_set` distinguishes the sets.
 
 Date buckets give the same text on SQLite and PostgreSQL: day `2026-03-05`, week the
 Monday that starts it `2026-03-02`, month `2026-03`, quarter `2026-Q1`, year `2026`.

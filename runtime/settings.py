@@ -14,7 +14,7 @@ from typing import Mapping
 
 
 class SettingError(ValueError):
-    """An environment variable whose value cannot be used; the message names it and says what it takes."""
+    """An environment variable whose value cannot be used; the message names it and the value it takes."""
 
     def __init__(self, name: str, value: str, expected_en: str, expected_zh: str) -> None:
         super().__init__(f"{name}={value!r} cannot be used: set it to {expected_en}, or unset it for the default")

@@ -417,5 +417,7 @@ def test_old_uploads_removed_with_their_imports(shop: ShopRuntime, tmp_path: Pat
     assert not runs.path_of(old).exists()
     assert not stray.exists()
     # An import still checking keeps its file however old, and a recent one stays.
-    assert runs.get(busy.id).status == "checking" and runs.path_of(busy).exists()
-    assert runs.get(recent.id).status == "uploaded" and runs.path_of(recent).exists()
+    assert runs.get(busy.id).status == "checking"
+    assert runs.path_of(busy).exists()
+    assert runs.get(recent.id).status == "uploaded"
+    assert runs.path_of(recent).exists()

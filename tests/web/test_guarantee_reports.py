@@ -24,7 +24,8 @@ def test_reports_a_user_cannot_run_are_not_offered(seeded: Seeded) -> None:
         assert 'href="/reports/applications_by_dealer"' not in page
     assert 'href="/reports/applications_by_state"' in index.text
     # The side menu leads to every report and to the user's exports.
-    assert 'href="/reports"' in home and 'href="/exports"' in home
+    assert 'href="/reports"' in home
+    assert 'href="/exports"' in home
     refused = client.get("/reports/applications_by_dealer")
     assert refused.status_code == 403
     # The message names the field as users know it, not by its path.

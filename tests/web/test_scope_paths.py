@@ -19,7 +19,7 @@ from tests.runtime.test_permission_matrix import leaf_units
 from tests.web.test_lists import LOANS, USERS, Seeded, csv_of, numbers_in, seed
 from tests.web.test_print_screens import advanced
 
-#: Loan applications (and, one each, their customers) each user's scope holds among the five seeded:
+#: Loan applications (and, one each, their customers) each user's scope contains among the five seeded:
 #: three of the Beijing dealer, two of the Shanghai dealer, none in repayment.
 VISIBLE = {"admin": 5, "viewer": 5, "bj_manager": 3, "sh_staff": 2, "collector": 0}
 #: Entities whose paths are compared, with the column that names a record in lists and exports.
@@ -89,7 +89,7 @@ def test_list_api_and_export_agree(seeded: Seeded, user: str) -> None:
         rows = csv_of(exported)
         column = rows[0].index(state.model.entities[entity].fields[name_field].label.zh_cn)
         names = {record_id: str(state.records.get(SYSTEM_ACTOR, entity, record_id)[name_field]) for record_id in listed_ids}
-        # The users here export with the scope they read with, so the file holds the whole list.
+        # The users here export with the scope they read with, so the file contains the whole list.
         assert sorted(row[column] for row in rows[1:]) == sorted(names.values()), (user, entity)
 
 
@@ -135,7 +135,7 @@ def test_report_and_print_agree_with_the_list(seeded: Seeded, user: str) -> None
         assert printed == listed_ids, user
 
 
-def test_api_lists_what_the_runtime_lists_for_every_role(seeded: Seeded) -> None:
+def test_api_list_matches_runtime_for_every_role(seeded: Seeded) -> None:
     """Every role of the app, held in two leaf units: the JSON API lists exactly the runtime's list, entity by entity."""
     state = seeded.web_app.state
     model = state.model

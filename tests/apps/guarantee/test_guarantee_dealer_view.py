@@ -16,7 +16,9 @@ def test_dealer_sees_no_risk_data(world: World) -> None:
     record = world.fire(record, "credit_approve", "credit", values={"home_visit_done": True})
 
     guarantor = world.read(record, "risk")
-    assert guarantor["identity_check_result"] and guarantor["credit_report_id"] and guarantor["scorecard_score"] is not None
+    assert guarantor["identity_check_result"]
+    assert guarantor["credit_report_id"]
+    assert guarantor["scorecard_score"] is not None
     dealer = world.read(record, "dealer")
     assert [name for name in RISK_FIELDS if name in dealer] == []
     assert dealer["loan_amount"] == guarantor["loan_amount"]

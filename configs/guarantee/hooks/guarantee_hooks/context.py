@@ -1,4 +1,4 @@
-"""What every hook of the app needs from its HookContext: the record service, providers, references and today."""
+"""Helpers every hook of the app uses with its HookContext: the record service, providers, references and today."""
 
 from __future__ import annotations
 
