@@ -26,7 +26,7 @@ def build_flow(builder: Builder, document: Document) -> m.Flow:
                 label=label(state["label"]),
                 initial=state.get("initial", False),
                 final=state.get("final", False),
-                editable=tuple(state.get("editable", ())),
+                editable=tuple(state["editable"]) if "editable" in state else None,
                 on_enter=tuple(state.get("on_enter", ())),
                 on_leave=tuple(state.get("on_leave", ())),
             ),

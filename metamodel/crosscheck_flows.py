@@ -80,7 +80,7 @@ def _check_references(
     names = sorted(flow.states)
     known = True
     for index, state in states:
-        for position, name in enumerate(state.editable):
+        for position, name in enumerate(state.editable or ()):
             if entity is not None:
                 checker.field_ref(document, ("states", index, "editable", position), entity, name)
 

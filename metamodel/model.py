@@ -274,7 +274,9 @@ class State:
     label: Label
     initial: bool = False
     final: bool = False
-    editable: tuple[str, ...] = ()
+    #: The fields a record in this state may change; None when the state leaves them to the other
+    #: rules, an empty tuple when nothing may change.
+    editable: tuple[str, ...] | None = None
     #: Hooks run when a record enters the state and when it leaves it, in the firing's transaction.
     on_enter: tuple[str, ...] = ()
     on_leave: tuple[str, ...] = ()

@@ -12,7 +12,7 @@ A field of the form is, for one actor and one set of values:
   entity declares the field required.
 
 A state that declares no `editable` list leaves its fields to the other rules, because the
-applications rely on form rules for that case. A `read_only` rule of an existing record is
+applications rely on form rules for that case; `editable: []` locks every field. A `read_only` rule of an existing record is
 evaluated on the record as stored, so input can neither unlock a field nor lock a field that
 the same save changes. Visibility and required rules follow the input.
 
@@ -284,7 +284,7 @@ def _frozen_fields(records: RecordService, entity: m.Entity, record: Mapping[str
         return None
     if state.final:
         return frozenset()
-    return frozenset(state.editable) if state.editable else None
+    return frozenset(state.editable) if state.editable is not None else None
 
 
 def _is_masked(records: RecordService, entity: m.Entity, field: m.Field, access: FieldAccess, record: Mapping[str, Any] | None) -> bool:

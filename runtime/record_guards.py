@@ -71,14 +71,14 @@ def state_lock_errors(
         return {}
     flow = flow_of(service, entity.name, current, connection)
     state = flow.states.get(str(current.get("state"))) if flow is not None else None
-    if state is None or not (state.final or state.editable):
+    if state is None or not state.final and state.editable is None:
         return {}
     errors: dict[str, list[FieldError]] = {}
     for name in changed:
         field = entity.fields.get(name)
         if field is not None and field.computed is not None:
             continue
-        if state.final or name not in state.editable:
+        if state.final or name not in (state.editable or ()):
             errors[name] = [FieldError(
                 "state_locked",
                 f"This field cannot be changed in the state “{state.label.en}”.",

@@ -30,6 +30,9 @@ class ReportGroup:
     masked: bool = False
     #: Indexes of the dimensions the group is grouped by; the others are summed over (None in `keys`).
     grouped: tuple[int, ...] = ()
+    #: For each dimension, the position of the value among its declared choices, states or units;
+    #: None where values have no declared order.
+    ranks: tuple[int | None, ...] = ()
 
 
 @dataclass
@@ -70,11 +73,15 @@ def pivot_of(report: m.Report, sets: list[tuple[int, ...]], by_set: dict[int, li
 
 
 def _sorted_by_key(groups: list[ReportGroup], index: int) -> list[ReportGroup]:
-    return sorted(groups, key=lambda group: _order_value(group.keys[index], group.shown[index]))
+    return sorted(groups, key=lambda group: _order_value(group, index))
 
 
-def _order_value(key: Any, shown: Any) -> tuple[bool, Any]:
-    """Return a sort key that puts empty values last and orders titles by their text."""
+def _order_value(group: ReportGroup, index: int) -> tuple[bool, Any]:
+    """Return a sort key that puts empty values last, keeps declared choices in their order and orders titles by their text."""
+    rank = group.ranks[index] if index < len(group.ranks) else None
+    if rank is not None:
+        return (False, rank)
+    key, shown = group.keys[index], group.shown[index]
     value = shown if isinstance(shown, str) else key
     return (value is None, value if value is not None else 0)
 
@@ -90,7 +97,7 @@ def sorted_groups(report: m.Report, groups: list[ReportGroup]) -> list[ReportGro
             index = names.index(name)
             present = [group for group in result if group.keys[index] is not None]
             empty = [group for group in result if group.keys[index] is None]
-            present.sort(key=lambda group: _order_value(group.keys[index], group.shown[index]), reverse=descending)
+            present.sort(key=lambda group: _order_value(group, index), reverse=descending)
         else:
             present = [group for group in result if group.values.get(name) is not None]
             empty = [group for group in result if group.values.get(name) is None]

@@ -335,6 +335,9 @@ class ReportRunner:
 
     def _show(self, connection: Connection, actor: Actor, dimensions: tuple[ReachedField, ...], groups: list[ReportGroup]) -> None:
         """Fill the display values of the groups: labels of choices, states and units, titles of references, masks."""
+        orders = [self._declared_order(reached) for reached in dimensions]
+        for group in groups:
+            group.ranks = tuple(order.get(key) if key is not None else None for order, key in zip(orders, group.keys))
         for index, reached in enumerate(dimensions):
             titles = self._titles(connection, actor, reached, {group.keys[index] for group in groups})
             for group in groups:
@@ -343,6 +346,20 @@ class ReportRunner:
                 if group.masked and reached.field is not None and shown[index] is not None and self._masked(actor, reached):
                     shown[index] = mask_value(reached.field, shown[index])
                 group.shown = tuple(shown)
+
+    def _declared_order(self, reached: ReachedField) -> dict[Any, int]:
+        """Return the position of each value of a dimension whose values are declared: choices, states, org units."""
+        if reached.field is not None:
+            if reached.field.type == "enum":
+                return {choice.value: position for position, choice in enumerate(reached.field.choices)}
+            return {}
+        last = reached.name.rsplit(".", 1)[-1]
+        if last == "state":
+            names = [name for flow in self.model.flows_for(reached.entity.name) for name in flow.states]
+            return {name: position for position, name in enumerate(dict.fromkeys(names))}
+        if last == "org_unit":
+            return {name: position for position, name in enumerate(self.model.permissions.org_units)}
+        return {}
 
     def _shown(self, reached: ReachedField, key: Any, titles: Mapping[Any, str]) -> Any:
         if key is None:

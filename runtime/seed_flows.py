@@ -53,9 +53,9 @@ class FlowWalker:
         fields = self.model.entities[entity].fields
         later: set[str] = set()
         for flow in flows:
-            initial = flow.states[flow.initial_state].editable
+            initial = flow.states[flow.initial_state].editable or ()
             for state in flow.states.values():
-                later.update(name for name in state.editable if name not in initial)
+                later.update(name for name in state.editable or () if name not in initial)
         later.update(name for name, item in fields.items() if item.read_only)
         return frozenset(name for name in later if name in fields and not fields[name].required)
 

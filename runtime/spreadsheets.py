@@ -22,6 +22,7 @@ import os
 import re
 import tempfile
 import unicodedata
+from dataclasses import dataclass
 from decimal import Decimal
 from itertools import chain, islice
 from pathlib import Path
@@ -52,6 +53,22 @@ _MAX_WIDTH = 60
 
 DATE_FORMAT = "yyyy-mm-dd"
 DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
+
+
+@dataclass(frozen=True)
+class Percentage:
+    """A fraction shown as a percentage: 0.0435 with two places is 4.35%.
+
+    Excel gets the fraction as a number with a percent format, so it sums and sorts;
+    CSV gets the text a reader expects.
+    """
+
+    fraction: Decimal
+    #: Digits after the point of the percentage shown.
+    places: int = 2
+
+    def __str__(self) -> str:
+        return f"{self.fraction * 100:.{self.places}f}%"
 
 
 def guarded_text(text: str) -> str:
@@ -103,11 +120,22 @@ def write_csv(path: Path, headers: Sequence[str], rows: Iterable[Sequence[Any]])
 def sheet_title(name: str) -> str:
     """Return `name` as a valid Excel sheet name: at most 31 characters, none of []:*?/\\, no apostrophe at either end."""
     title = _SHEET_NAME_FORBIDDEN.sub("_", "".join(" " if unicodedata.category(char)[0] == "C" else char for char in name))
-    title = title.strip().strip("'").strip()[:_SHEET_NAME_MAX].strip().strip("'")
+    title = _shortened(title.strip().strip("'").strip()).strip().strip("'")
     if not title or title.casefold() == "history":
         # Excel reserves "History" for its own sheet.
         return "Sheet1" if not title else title + "_"
     return title
+
+
+def _shortened(title: str) -> str:
+    """Cut a title to Excel's length, after a whole word where the cut would split one."""
+    if len(title) <= _SHEET_NAME_MAX:
+        return title
+    cut = title[:_SHEET_NAME_MAX]
+    if title[_SHEET_NAME_MAX].isspace() or not cut[-1].isascii():
+        return cut
+    space = cut.rfind(" ")
+    return cut[:space] if space > _SHEET_NAME_MAX // 2 else cut
 
 
 def xlsx_chunks(sheet_name: str, headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> Iterator[bytes]:
@@ -156,6 +184,7 @@ class _SheetWriter:
         self.date_format = workbook.add_format({"num_format": DATE_FORMAT})
         self.datetime_format = workbook.add_format({"num_format": DATETIME_FORMAT})
         self.decimal_formats: dict[int, Format] = {}
+        self.percent_formats: dict[int, Format] = {}
         self.sheets = 0
 
     def write(self, rows: Iterable[Sequence[Any]]) -> None:
@@ -194,6 +223,8 @@ class _SheetWriter:
                 sheet.write_number(row, column, value, self.integer_format)
         elif isinstance(value, Decimal):
             self._write_decimal(sheet, row, column, value)
+        elif isinstance(value, Percentage):
+            self._write_percentage(sheet, row, column, value)
         elif isinstance(value, float):
             sheet.write_number(row, column, value)
         elif isinstance(value, datetime.datetime):
@@ -203,7 +234,18 @@ class _SheetWriter:
             sheet.write_datetime(row, column, value, self.date_format)
         else:
             raise TypeError(f"cannot write a {type(value).__name__} to a spreadsheet cell (row {row}, column {column + 1}); "
-                            "pass str, int, Decimal, date, datetime, bool or None")
+                            "pass str, int, Decimal, Percentage, date, datetime, bool or None")
+
+    def _write_percentage(self, sheet: Worksheet, row: int, column: int, value: Percentage) -> None:
+        if not _exact_as_double(value.fraction):
+            sheet.write_string(row, column, str(value))
+            return
+        number_format = self.percent_formats.get(value.places)
+        if number_format is None:
+            decimals = "." + "0" * value.places if value.places else ""
+            number_format = self.workbook.add_format({"num_format": f"0{decimals}%"})
+            self.percent_formats[value.places] = number_format
+        sheet.write_number(row, column, float(value.fraction), number_format)
 
     def _write_decimal(self, sheet: Worksheet, row: int, column: int, value: Decimal) -> None:
         if not _exact_as_double(value):

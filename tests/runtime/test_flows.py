@@ -245,6 +245,17 @@ def test_state_limits_editable_fields(office: Office) -> None:
     assert fixed["asset_tags"] == "IT-0002"
 
 
+def test_empty_editable_locks_all_fields(office: Office) -> None:
+    wang = office.actor("wang", "staff", "engineering")
+    li = office.actor("li", "manager", "engineering")
+    record = office.records.transition(wang, "requisition", office.draft()["id"], "submit", version=1)
+
+    with pytest.raises(ValidationFailed) as failure:
+        office.records.update(li, "requisition", record["id"], {"quantity": 2, "reason": "部门新增一名同事，需要再加一台"}, version=record["version"])
+    assert {name: errors[0].code for name, errors in failure.value.errors.items()} == {
+        "quantity": "state_locked", "reason": "state_locked"}
+
+
 def test_reference_outside_read_scope_rejected(office: Office) -> None:
     sun = office.actor("sun", "staff", "sales")
     with pytest.raises(ValidationFailed) as failure:

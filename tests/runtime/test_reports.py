@@ -81,7 +81,8 @@ def test_pivot_cells_and_margins(sales: SalesRuntime) -> None:
     pivot = result.pivot
 
     assert pivot is not None
-    assert [group.keys[0] for group in pivot.rows] == ["online", "store", None]
+    # Choices in their declared order (store before online), not alphabetical.
+    assert [group.keys[0] for group in pivot.rows] == ["store", "online", None]
     assert [group.keys[1] for group in pivot.columns] == ["2025-Q4", "2026-Q1", "2026-Q2", None]
     assert pivot.cells[("online", "2026-Q1")].values == {"sale_count": 1, "average_amount": Decimal("100.00")}
     assert pivot.cells[("store", "2026-Q2")].values["sale_count"] == 1

@@ -17,7 +17,7 @@ import pytest
 from openpyxl.worksheet.worksheet import Worksheet
 
 from runtime import spreadsheets
-from runtime.spreadsheets import csv_chunks, sheet_title, write_csv, write_xlsx, xlsx_chunks
+from runtime.spreadsheets import Percentage, csv_chunks, sheet_title, write_csv, write_xlsx, xlsx_chunks
 
 ID_NUMBER = "110105194912310021"
 ID_NUMBER_X = "11010519491231002X"
@@ -151,10 +151,29 @@ def test_xlsx_overflow_continues_on_next_sheet(monkeypatch: pytest.MonkeyPatch) 
     ("   ", "Sheet1"),
     ("History", "History_"),
     ("一二三四五六七八九十一二三四五六七八九十一二三四五六七八九十一二三", "一二三四五六七八九十一二三四五六七八九十一二三四五六七八九十一"),
+    ("Applications by dealer and month of submission", "Applications by dealer and"),
+    ("Applications by dealer and month", "Applications by dealer and"),
+    ("Loan amount by month (dealers) x", "Loan amount by month (dealers)"),
+    ("Loan amount by month (dealers)", "Loan amount by month (dealers)"),
+    ("Supercalifragilisticexpialidocious words", "Supercalifragilisticexpialidoci"),
 ])
 def test_sheet_title_follows_excel_rules(name: str, title: str) -> None:
     assert sheet_title(name) == title
     assert len(title) <= 31
+
+
+def test_xlsx_percentages_are_numbers() -> None:
+    rows: list[list[Any]] = [[Percentage(Decimal("0.0435"))], [Percentage(Decimal("0.04355"), 3)], [Percentage(Decimal("1"), 0)]]
+    sheet = read_xlsx(xlsx_of(["年化利率"], rows))
+
+    cells = [sheet.cell(row=row, column=1) for row in (2, 3, 4)]
+    assert [(cell.data_type, cell.value, cell.number_format) for cell in cells] == [
+        ("n", 0.0435, "0.00%"), ("n", 0.04355, "0.000%"), ("n", 1, "0%")]
+
+
+def test_csv_percentages_as_text() -> None:
+    rows = csv_of(["年化利率"], [[Percentage(Decimal("0.0435"))], [Percentage(Decimal("0.04355"), 3)]])
+    assert rows[1:] == [["4.35%"], ["4.355%"]]
 
 
 def test_xlsx_uses_sanitized_sheet_name() -> None:

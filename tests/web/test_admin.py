@@ -351,7 +351,7 @@ def test_explain_shows_matching_line(web_app: WebApp) -> None:
     assert "customer.org_unit = 'dealer_bj_yizhuang'" in answer
     assert "Blacklist reason <code>blacklist_reason</code>" in answer
 
-    chinese = AdminClient(web_app)
+    chinese = AdminClient(web_app, lang="zh-CN")
     denial = shown(chinese.get("/admin/explain?user=dealer&entity=customer&action=delete"))
     assert "拒绝：没有策略把 customer 的 delete 授予角色 dealer_staff" in denial
     unknown = chinese.get("/admin/explain?user=nobody&entity=customer&action=read")

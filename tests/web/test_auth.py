@@ -147,6 +147,29 @@ def test_language_choice_is_kept_for_the_user(web_app: WebApp) -> None:
     assert bad.status_code == 400
 
 
+def test_sign_in_language_choice_saved(web_app: WebApp) -> None:
+    web_app.add_user("clerk", ("head_office_viewer",), "head_office")
+    web_app.state.accounts.set_language("clerk", "en")
+
+    picked = web_app.client("clerk", lang="zh-CN")
+    assert '<html lang="zh-CN">' in picked.get("/").text
+    assert '<html lang="zh-CN">' in web_app.client("clerk").get("/").text
+
+
+def test_leftover_language_yields_to_preference(web_app: WebApp) -> None:
+    web_app.add_user("first", ("head_office_viewer",), "head_office")
+    web_app.add_user("second", ("head_office_viewer",), "head_office")
+    web_app.state.accounts.set_language("first", "en")
+    web_app.state.accounts.set_language("second", "zh-CN")
+    client = web_app.client("first")
+    assert '<html lang="en">' in client.get("/").text
+    client.post("/sign-out", data={"csrf_token": csrf_of(client.get("/").text)})
+
+    page = client.get("/sign-in")
+    client.post("/sign-in", data={"username": "second", "password": PASSWORD, "next": "/", "csrf_token": csrf_of(page.text)})
+    assert '<html lang="zh-CN">' in client.get("/").text
+
+
 def test_menus_show_only_what_the_user_may_read(web_app: WebApp) -> None:
     web_app.add_user("dealer", ("dealer_staff",), "dealer_bj_yizhuang")
     web_app.add_user("root", ("admin",), "head_office")

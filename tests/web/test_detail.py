@@ -130,6 +130,7 @@ def test_transition_redraws_workflow(make_web_app: Callable[..., WebApp]) -> Non
     url = f"/records/requisition/{requisition}"
 
     page = staff.get(url).text
+    assert f'href="{url}/edit"' in page
     assert f'action="{url}/transitions/submit"' in page
     assert f'action="{url}/transitions/withdraw"' in page
     assert "manager_approve" not in page
@@ -143,6 +144,8 @@ def test_transition_redraws_workflow(make_web_app: Callable[..., WebApp]) -> Non
     history = response.text.split('<div id="history" hx-swap-oob="true">')[1]
     assert "提交" in text_of(history)
     assert "状态 草稿 上级审批" in text_of(history)
+    # The manager's review state locks every field, so the submitter is offered no edit.
+    assert f'href="{url}/edit"' not in staff.get(url).text
 
     # Sending back needs a comment: the rejection shows in the workflow part, with the comment typed kept.
     manager = web_app.client("mike")

@@ -9,6 +9,7 @@ from typing import Callable
 
 import pytest
 
+from runtime.access import Actor
 from runtime.record_query import ListQuery
 from tests.web.conftest import WebApp
 from tests.web.export_support import (EAST_CODES, IDS, PAYMENTS, csv_rows, export_entries, ledger_app, list_codes, sheet_rows,
@@ -139,3 +140,49 @@ def test_xlsx_filtered_like_the_list(ledger: WebApp) -> None:
 
     assert [row[0] for row in rows[1:]] == list_codes(page.text)
     assert list_codes(page.text) == ["P-003", "P-005", "P-001", "P-002"]
+
+
+RATES = {
+    "app.yaml": "name: rates\nlabel: {zh-CN: 费率, en: Rates}\n",
+    "entities/tariff.yaml": """
+name: tariff
+label: {zh-CN: 费率表, en: Tariff}
+title: code
+fields:
+  - {name: code, type: string, label: {zh-CN: 代码, en: Code}, required: true}
+  - {name: rate, type: percent, places: 5, label: {zh-CN: 费率, en: Rate}}
+list:
+  columns: [code, rate]
+  sort: [code]
+""",
+    "permissions/access.yaml": """
+roles:
+  - {name: clerk, label: {zh-CN: 出纳, en: Clerk}}
+org_units:
+  - {name: company, label: {zh-CN: 公司, en: Company}, kind: company}
+grants:
+  - {role: clerk, entity: tariff, actions: [read, create, export], scope: all}
+""",
+}
+
+
+def test_percent_columns_typed_in_excel(make_web_app: Callable[..., WebApp], tmp_path: Path) -> None:
+    root = tmp_path / "rates"
+    for name, content in RATES.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(content, encoding="utf-8")
+    web_app = make_web_app(root)
+    web_app.add_user("clerk", ("clerk",), "company")
+    creator = Actor(id="seed", roles=("system",), org_unit="company")
+    for code, rate in (("A", "0.0435"), ("B", "0.04355"), ("C", None)):
+        web_app.runtime.records.create(creator, "tariff", {"code": code, "rate": rate})
+    client = web_app.client("clerk")
+
+    sheet = xlsx_sheet(client.get("/records/tariff/export.xlsx").content)
+    table = csv_rows(client.get("/records/tariff/export.csv").content)
+
+    rates = [sheet.cell(row=row, column=2) for row in (2, 3, 4)]
+    assert [(cell.data_type, cell.value, cell.number_format) for cell in rates[:2]] == [
+        ("n", 0.0435, "0.00%"), ("n", 0.04355, "0.000%")]
+    assert rates[2].value is None
+    assert [row[1] for row in table[1:]] == ["4.35%", "4.355%", ""]

@@ -33,6 +33,8 @@ PUBLIC_PREFIXES = ("/static/", "/sign-in", "/healthz", "/api/openapi.json", "/ca
 SIGN_IN = "/sign-in"
 #: How often a session's last-request time is written back to its cookie, at most.
 SEEN_RESOLUTION_SECONDS = 60
+#: Session key set when a language is picked before signing in, so that sign-in keeps that choice.
+_PICKED_SIGNED_OUT = "lang_picked"
 
 
 def _client_address(scope: Scope) -> str | None:
@@ -165,13 +167,18 @@ async def sign_in(request: Request) -> Response:
         return render(request, "sign_in.html", {"next": target, "error": error, "username": username}, status=400)
 
     user = state.accounts.user(result.user_id)
+    # A language picked on the sign-in page wins over the saved preference and becomes it;
+    # a language merely left over from an earlier session does not.
+    picked = request.session.get("lang") if request.session.get(_PICKED_SIGNED_OUT) else None
+    if picked and user is not None and user.get("lang") != picked:
+        state.accounts.set_language(result.user_id, picked)
     chosen_before = request.session.get("lang")
     request.session.clear()
     request.session.update({
         "uid": result.user_id,
         "epoch": result.session_epoch,
         "seen": time.time(),
-        "lang": (user or {}).get("lang") or chosen_before or state.model.app.default_locale,
+        "lang": picked or (user or {}).get("lang") or chosen_before or state.model.app.default_locale,
     })
     csrf_token(request.session)
     return RedirectResponse(target, status_code=303)
@@ -194,6 +201,8 @@ async def choose_language(request: Request) -> Response:
     actor = request.scope.get("actor")
     if actor is not None:
         web(request).accounts.set_language(actor.id, lang)
+    else:
+        request.session[_PICKED_SIGNED_OUT] = True
     back = _safe_next(request.headers.get("hx-current-url") and urlsplit(request.headers["hx-current-url"]).path
                       or str(form.get("next") or "/"))
     if request.headers.get("hx-request") == "true":

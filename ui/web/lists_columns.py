@@ -305,7 +305,7 @@ def _number_text(column: Column, value: Any, formats: Formats, plain: bool) -> s
     field = column.field
     places = m.decimal_places(field) if field is not None and column.kind != "integer" else 0
     if column.kind == "percent":
-        shown = _percent_places(Decimal(str(value)), places)
+        shown = percent_places(Decimal(str(value)), places)
         return f"{Decimal(str(value)) * 100:.{shown}f}%" if plain else i18n.format_percent(value, formats.lang, shown)
     if plain:
         return str(value)
@@ -314,7 +314,7 @@ def _number_text(column: Column, value: Any, formats: Formats, plain: bool) -> s
     return i18n.format_number(value, formats.lang, None if column.kind == "decimal" else 0)
 
 
-def _percent_places(value: Decimal, stored_places: int) -> int:
+def percent_places(value: Decimal, stored_places: int) -> int:
     """Show a percentage with two decimals, or more where the stored fraction has them (0.04355 is 4.355%)."""
     exponent = (value * 100).normalize().as_tuple().exponent
     needed = -exponent if isinstance(exponent, int) and exponent < 0 else 0

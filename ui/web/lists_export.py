@@ -37,11 +37,11 @@ from runtime.export_jobs import ExportContent, ExportFailed, ExportJob, register
 from runtime.exports import Export, RecordExports
 from runtime.record_query import MAX_LIMIT, ListQuery
 from runtime.records import RecordService
-from runtime.spreadsheets import csv_chunks, xlsx_chunks
+from runtime.spreadsheets import Percentage, csv_chunks, xlsx_chunks
 from ui.web import i18n
 from ui.web.admin_jobs import jobs_of
 from ui.web.list_messages import Wording, query_problems
-from ui.web.lists_columns import Column, Formats, References, cell_text, list_columns, shown_fields
+from ui.web.lists_columns import Column, Formats, References, cell_text, list_columns, percent_places, shown_fields
 from ui.web.lists_filters import ListState, read_list
 from ui.web.lists_support import forbidden, list_entity
 from ui.web.state import actor_of, web
@@ -55,8 +55,7 @@ MEDIA_TYPES = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
 #: Column kinds an Excel cell keeps as a number or date rather than the screen's text.
-#: NOTE: percentages are written as text such as "4.35%", because a cell has no format of its own to show them.
-_TYPED_KINDS = frozenset({"integer", "decimal", "money", "date", "datetime"})
+_TYPED_KINDS = frozenset({"integer", "decimal", "money", "percent", "date", "datetime"})
 
 
 def export_csv(request: Request) -> Response:
@@ -180,6 +179,9 @@ def _typed_cell(column: Column, value: Any, formats: Formats) -> Any:
         return cell_text(column, value, formats, plain=True)
     if column.kind in ("decimal", "money"):
         return value if isinstance(value, Decimal) else Decimal(str(value))
+    if column.kind == "percent":
+        fraction = value if isinstance(value, Decimal) else Decimal(str(value))
+        return Percentage(fraction, percent_places(fraction, m.decimal_places(column.field) if column.field else 4))
     if column.kind == "integer":
         return int(value)
     if column.kind == "datetime" and isinstance(value, datetime.datetime):
