@@ -233,7 +233,12 @@ def _check_values(firing: _Firing, merged: Mapping[str, Any]) -> None:
         if not missing_before(field, merged.get(required)):
             continue
         label = field.label if field is not None else m.Label(required, required)
-        if field is not None and field.type == "boolean":
+        if field is not None and field.type == "boolean" and (field.read_only or field.computed is not None):
+            # Nobody can tick a field the application derives, so the message points at where it comes from.
+            firing.add(required, "required", f"“{label.en}” must be yes before “{transition.label.en}”; it follows from other "
+                                             "records, as its help explains",
+                       f"执行“{transition.label.zh_cn}”前“{label.zh_cn}”须为“是”；该项由系统根据其他记录得出，详见其说明")
+        elif field is not None and field.type == "boolean":
             firing.add(required, "required", f"“{label.en}” must be ticked before “{transition.label.en}”",
                        f"执行“{transition.label.zh_cn}”前需勾选“{label.zh_cn}”")
         else:

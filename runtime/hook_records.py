@@ -9,6 +9,7 @@ raises `HookError`, and a general one, with the details in the log, for any othe
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import logging
 from typing import TYPE_CHECKING, Any, Mapping
 
@@ -37,16 +38,25 @@ class HookRecords:
         self._service = service
         self.actor = actor
 
-    def as_system(self, purpose: str) -> HookRecords:
+    def as_system(self, purpose: str, *, org_unit: str | None = None) -> HookRecords:
         """Return the record service acting as the system, inside the same transaction.
 
         For a hook that checks a record against what its user may not see: an ID number
         masked for everyone, a blacklist, another unit's records. Reads and writes through it
         pass every permission, so hooks keep it to what they check. `purpose` is logged with the
         acting user each time a hook requests it, so every such use can be traced.
+
+        Records created through it belong to `org_unit`, so that the data scopes of that unit's
+        users reach them; without one they belong to no unit and only "all" scopes reach them.
         """
         logger.info("hook of %s reads as the system: %s", self.actor.id, purpose)
-        return HookRecords(self._service.system_view(), SYSTEM_ACTOR)
+        actor = SYSTEM_ACTOR if org_unit is None else dataclasses.replace(SYSTEM_ACTOR, org_unit=org_unit)
+        return HookRecords(self._service.system_view(), actor)
+
+    @property
+    def model(self) -> m.AppModel:
+        """The application's model, for hooks that read labels, flows or choices."""
+        return self._service.model
 
     def get(self, entity: str, record_id: int) -> dict[str, Any]:
         return self._service.get(self.actor, entity, record_id)

@@ -223,3 +223,25 @@ def test_hook_reads_as_the_system_only_when_asking(tmp_path: Path, engine: Engin
 
     assert seen == {"as_user": "not found", "as_system": "13800138000", "own": "139****9000"}
     assert any("hook of clerk reads as the system: compare suppliers" in record.getMessage() for record in caplog.records)
+
+
+@hook("tests_hooks.log_note_for_unit")
+def log_note_for_unit(context: HookContext) -> None:
+    assert context.records is not None
+    # A record the hook creates for the saved record's unit, which the acting user may not create.
+    context.records.as_system("note of a saved product", org_unit=context.record.get("org_unit")).create(
+        "note", {"text": f"{context.records.model.entities[context.entity].label.en} saved: {context.record['name']}"})
+
+
+def test_hook_creates_as_the_system_in_a_unit(tmp_path: Path, engine: Engine) -> None:
+    logged = textwrap.dedent(SHOP_APP["entities/product.yaml"]).rstrip() + "\nhooks:\n  after_save: [tests_hooks.log_note_for_unit]\n"
+    files = {**SHOP_APP, **HOOKED_FILES, "entities/product.yaml": logged}
+    shop = ShopRuntime(write_app(tmp_path / "shop", files), engine, tmp_path)
+
+    created = shop.records.create(Actor("clerk", roles=("system",), org_unit="east"), "product", {"name": "龙井", "price": 10})
+
+    assert created["org_unit"] == "east"
+    with engine.connect() as connection:
+        table = shop.schema.entities["note"].table
+        owned = connection.execute(select(table.c.text, table.c.org_unit, table.c.created_by)).all()
+    assert [tuple(row) for row in owned] == [(f"{shop.model.entities['product'].label.en} saved: 龙井", "east", "system")]

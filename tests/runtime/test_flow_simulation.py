@@ -177,8 +177,7 @@ def test_missing_required_fields_named(loans: AppModel) -> None:
 
     assert kinds(submit) == ["required"]
     assert submit.reasons[0].en == ("missing before “Submit”: Dealer (dealer), Vehicle (vehicle), Vehicle price (CNY) (vehicle_price), "
-                                    "Down payment (CNY) (down_payment), Term (months) (term_months), "
-                                    "Application documents (documents)")
+                                    "Down payment (CNY) (down_payment), Term (months) (term_months)")
     assert submit.reasons[0].zh.startswith("执行“提交申请”前需填写：经销商（dealer）、车辆（vehicle）")
 
 
@@ -187,7 +186,8 @@ def test_complete_record_lists_hooks(loans: AppModel) -> None:
 
     assert submit.open
     assert kinds(submit, blocking=False) == ["hooks"]
-    assert "guarantee.assign_application_no, guarantee.compute_repayment" in submit.reasons[0].en
+    assert ("guarantee.check_documents, guarantee.check_vehicle, guarantee.assign_application_no, guarantee.compute_repayment"
+            in submit.reasons[0].en)
 
 
 def test_guard_shows_values_it_reads(loans: AppModel) -> None:

@@ -43,6 +43,13 @@ ADVANCE = {"advance_amount": Decimal("120000"), "advance_date": datetime.date(20
 MORTGAGE = {"mortgage_registered_on": datetime.date(2026, 3, 5), "gps_installed": True}
 DISBURSEMENT = {"disbursed_amount": Decimal("120000"), "disbursed_on": datetime.date(2026, 3, 10),
                 "first_due_date": datetime.date(2026, 4, 30)}
+#: The document checklist of the products the tests create, as the standard products of the catalog have it.
+CHECKLIST = {"submit": ["id_card", "driving_licence", "income_proof", "purchase_contract", {"type": "vehicle_licence", "when": "used_vehicle"},
+                        {"type": "marriage_certificate", "when": "married"}],
+             "credit_approve": ["bank_statement"], "advance": ["down_payment_receipt", "purchase_invoice"]}
+#: The document types a new application gets, enough for every step of CHECKLIST with a new car and an unmarried borrower.
+DOCUMENTS = ("id_card", "driving_licence", "income_proof", "purchase_contract", "bank_statement", "down_payment_receipt",
+             "purchase_invoice")
 
 
 def hooks_module(name: str) -> ModuleType:
@@ -101,7 +108,7 @@ class World:
                   "terms": [12, 24, 36], "annual_rate": Decimal("0.06") if method != "card_instalment" else Decimal(0),
                   "fee_rate": Decimal("0.0035") if method == "card_instalment" else Decimal(0),
                   "guarantee_fee_rate": Decimal("0.015"), "min_down_payment_ratio": Decimal("0.3"), "max_ltv": Decimal("0.7"),
-                  "max_amount": Decimal("800000"), "flow": flow, **extra}
+                  "max_amount": Decimal("800000"), "flow": flow, "document_checklist": CHECKLIST, **extra}
         return self.system_create("loan_product", values, "head_office")
 
     def customer(self, sequence: int = 123, unit: str = DEALER_UNIT, **extra: Any) -> int:
@@ -120,22 +127,37 @@ class World:
                   "bank_account": card_number(self.count), **extra}
         return self.system_create("dealer", values, unit)
 
-    def vehicle(self, unit: str = DEALER_UNIT) -> int:
+    def vehicle(self, unit: str = DEALER_UNIT, **extra: Any) -> int:
         self.count += 1
         serial = f"LSVAU2180N218{self.count:04d}"
         vin = next(candidate for candidate in (serial[:8] + check + serial[9:] for check in "0123456789X")
                    if Vin(candidate).verify_checksum(check_year=False))
-        return self.system_create("vehicle", {"brand": "大众", "vin": vin, "price": Decimal("200000")}, unit)
+        return self.system_create("vehicle", {"brand": "大众", "vin": vin, "price": Decimal("200000"), **extra}, unit)
 
     def application(self, product: int, *, customer: int | None = None, dealer: int | None = None,
-                    loan_amount: str = "120000", user: str = "dealer", **extra: Any) -> dict[str, Any]:
-        """Create a draft as dealer staff and attach its documents; `extra` replaces or adds field values."""
+                    loan_amount: str = "120000", user: str = "dealer", documents: tuple[str, ...] = DOCUMENTS,
+                    **extra: Any) -> dict[str, Any]:
+        """Create a draft as dealer staff and attach a file of each of `documents`; `extra` replaces or adds field values."""
         values = {"customer": customer or self.customer(), "dealer": dealer or self.dealer(), "product": product,
                   "vehicle": self.vehicle(), "vehicle_price": Decimal("200000"), "down_payment": Decimal("60000"),
                   "loan_amount": Decimal(loan_amount), "term_months": 36, **extra}
         record = self.users.create(self.actor(user), "loan_application", values)
-        return self.attachments.attach(self.actor(user), "loan_application", record["id"], "documents", sandbox_pdf(["ID card"]),
-                                       filename="id_card.pdf", version=record["version"])
+        for kind in documents:
+            record = self.upload(record, kind, user)
+        return record
+
+    def upload(self, record: dict[str, Any], kind: str, user: str = "dealer") -> dict[str, Any]:
+        """Attach a small PDF as a document of type `kind` (the field doc_<kind>)."""
+        return self.attachments.attach(self.actor(user), "loan_application", record["id"], f"doc_{kind}", sandbox_pdf([kind]),
+                                       filename=f"{kind}.pdf", version=record["version"])
+
+    def home_visit(self, record: dict[str, Any], conclusion: str = "pass", user: str = "credit", **extra: Any) -> dict[str, Any]:
+        """File a home-visit report on the application as the credit officer; return the application as it is then."""
+        values = {"application": record["id"], "visited_on": datetime.date(2026, 2, 20), "visitor": "信审专员",
+                  "address_visited": "北京市朝阳区测试路 1 号", "residence_confirmed": True, "conclusion": conclusion,
+                  "remarks": None if conclusion == "pass" else "邻居称借款人已搬离", **extra}
+        self.users.create(self.actor(user), "home_visit", values)
+        return self.read(record, user)
 
     def fire(self, record: dict[str, Any], transition: str, user: str, comment: str | None = None,
              values: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -151,7 +173,7 @@ def to_approved_standard(world: World, record: dict[str, Any]) -> dict[str, Any]
     record = world.fire(record, "submit", "dealer")
     record = world.fire(record, "forward", "dealer")
     record = world.fire(record, "start_credit_review", "credit")
-    record = world.fire(record, "credit_approve", "credit", values={"home_visit_done": True})
+    record = world.fire(world.home_visit(record), "credit_approve", "credit")
     record = world.fire(record, "risk_approve", "risk")
     return world.fire(record, "bank_approve", "bank")
 

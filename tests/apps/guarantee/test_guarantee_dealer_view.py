@@ -13,7 +13,7 @@ def test_dealer_sees_no_risk_data(world: World) -> None:
     record = world.application(world.product())
     for transition, user in (("submit", "dealer"), ("forward", "dealer"), ("start_credit_review", "credit")):
         record = world.fire(record, transition, user)
-    record = world.fire(record, "credit_approve", "credit", values={"home_visit_done": True})
+    record = world.fire(world.home_visit(record), "credit_approve", "credit")
 
     guarantor = world.read(record, "risk")
     assert guarantor["identity_check_result"]

@@ -31,7 +31,7 @@ def test_standard_flow_draft_to_release(world: World) -> None:
     assert seen["credit_report_id"]
     assert seen["credit_current_overdue_count"] == 0
 
-    record = world.fire(record, "credit_approve", "credit", values={"home_visit_done": True})
+    record = world.fire(world.home_visit(record), "credit_approve", "credit")
     seen = world.read(record, "risk")
     assert seen["risk_level"] == "low"
     assert seen["scorecard_score"] >= 650
@@ -102,7 +102,7 @@ def test_fast_track_manual_review(world: World) -> None:
     assert record["state"] == "approved"
 
 
-STANDARD_STEPS = [("start_credit_review", "credit", None), ("credit_approve", "credit", {"home_visit_done": True}),
+STANDARD_STEPS = [("start_credit_review", "credit", None), ("credit_approve", "credit", None),
                   ("refer_to_committee", "risk", None), ("committee_approve", "committee1", None),
                   ("committee_approve", "committee2", None)]
 
@@ -123,6 +123,8 @@ def test_standard_returns_and_rejections(world: World, steps: int, ending: str) 
                                      "loan_amount": Decimal("250000")}, version=record["version"])
     record = world.fire(world.fire(record, "submit", "dealer"), "forward", "dealer")
     for name, user, values in STANDARD_STEPS[:steps]:
+        if name == "credit_approve":
+            record = world.home_visit(record)
         record = world.fire(record, name, user, values=values, comment="同意" if name == "committee_approve" else None)
     state, user = REVIEW_STOPS[steps]
     assert record["state"] == state

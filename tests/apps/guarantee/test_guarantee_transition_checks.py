@@ -17,12 +17,11 @@ def test_credit_review_passes_only_after_the_home_visit(world: World) -> None:
     with pytest.raises(ValidationFailed) as refused:
         world.fire(record, "credit_approve", "credit")
     [error] = refused.value.errors["home_visit_done"]
-    assert error.message_zh == "执行“信审通过”前需勾选“已下户调查”"
-    assert error.message_en == "“Home visit done” must be ticked before “Pass credit review”"
+    assert error.message_zh == "执行“信审通过”前“已下户调查”须为“是”；该项由系统根据其他记录得出，详见其说明"
+    assert error.message_en == ("“Home visit done” must be yes before “Pass credit review”; it follows from other records, "
+                                "as its help explains")
 
-    with pytest.raises(ValidationFailed):
-        world.fire(record, "credit_approve", "credit", values={"home_visit_done": False})
-    passed = world.fire(world.read(record), "credit_approve", "credit", values={"home_visit_done": True})
+    passed = world.fire(world.home_visit(record), "credit_approve", "credit")
     assert passed["state"] == "risk_review"
 
 
@@ -30,7 +29,7 @@ def test_guard_explains_itself(world: World) -> None:
     record = world.application(world.product(), loan_amount="100000")
     for transition, user in (("submit", "dealer"), ("forward", "dealer"), ("start_credit_review", "credit")):
         record = world.fire(record, transition, user)
-    record = world.fire(record, "credit_approve", "credit", values={"home_visit_done": True})
+    record = world.fire(world.home_visit(record), "credit_approve", "credit")
 
     with pytest.raises(ValidationFailed) as refused:
         world.fire(record, "refer_to_committee", "risk")

@@ -10,8 +10,8 @@ from runtime.hook_records import HookRecords
 from runtime.hooks import HookContext, HookError, hook
 from runtime.record_query import Condition, Group, ListQuery
 
-from .anti_fraud import Facts, age_on, evaluate, read_rules
-from .context import DATA_FOLDER, birth_date_of, created_day, providers_of, reference_id, required_reference, system_records
+from .anti_fraud import Facts, Finding, age_on, evaluate, read_rules
+from .context import DATA_FOLDER, birth_date_of, created_day, providers_of, records_of, reference_id, required_reference, system_records
 from .schedule import add_months
 
 logger = logging.getLogger(__name__)
@@ -70,6 +70,26 @@ def _recent_applications(reader: HookRecords, context: HookContext, field: str, 
 @hook("guarantee.run_anti_fraud")
 def run_anti_fraud(context: HookContext) -> dict[str, Any]:
     """Screen the borrower with the provider, apply anti_fraud_rules.yaml, stop on a blacklist hit, and record the warnings."""
+    return _anti_fraud(context, stop=True)
+
+
+@hook("guarantee.screen_anti_fraud")
+def screen_anti_fraud(context: HookContext) -> dict[str, Any]:
+    """Like run_anti_fraud, but a finding that stops is recorded in anti_fraud_stopped for the flow's automatic rejection."""
+    return _anti_fraud(context, stop=False)
+
+
+def _stop_message(outcome_stops: tuple[Finding, ...], people: list[tuple[str, dict[str, Any]]]) -> HookError:
+    """Return the refusal of a stopped application, naming the person the finding is about and the field they are in."""
+    blacklisted = [(field, person) for field, person in people if person.get("blacklisted")]
+    field, person = blacklisted[0] if blacklisted and any(item.rule == "blacklist" for item in outcome_stops) else people[0]
+    # Dealer staff forward applications and may not see the blacklist, so the message names no list.
+    return HookError(f"{person['name']} did not pass the guarantor's anti-fraud screening, so the application cannot be "
+                     "forwarded; contact the guarantor's risk department",
+                     f"{person['name']} 未通过担保公司的反欺诈筛查，申请不能转交；请联系担保公司风险管理部", field=field)
+
+
+def _anti_fraud(context: HookContext, *, stop: bool) -> dict[str, Any]:
     reader = system_records(context)
     people = _people(context, reader)
     borrower = people[0][1]
@@ -92,13 +112,12 @@ def run_anti_fraud(context: HookContext) -> dict[str, Any]:
     )
     outcome = evaluate(RULES, facts)
     if outcome.stops:
-        # Dealer staff forward applications and may not see the blacklist, so the message names no list.
         logger.info("loan_application %s stopped by anti-fraud rules %s", context.record.get("id"),
                     ", ".join(sorted({item.rule for item in outcome.stops})))
-        raise HookError(f"{borrower['name']} did not pass the guarantor's anti-fraud screening, so the application cannot be "
-                        "forwarded; contact the guarantor's risk department",
-                        f"{borrower['name']} 未通过担保公司的反欺诈筛查，申请不能转交；请联系担保公司风险管理部", field="customer")
-    return {"anti_fraud_score": screening.score, "anti_fraud_warnings": outcome.text() or None}
+        if stop:
+            raise _stop_message(outcome.stops, people)
+    return {"anti_fraud_score": screening.score, "anti_fraud_warnings": outcome.text() or None,
+            "anti_fraud_stopped": bool(outcome.stops)}
 
 
 def credit_warning(report: Any) -> str | None:
@@ -117,24 +136,52 @@ def with_credit_line(warnings: str | None, line: str | None) -> str | None:
     return "\n".join(kept) or None
 
 
-def authorization_id(customer: Mapping[str, Any]) -> str:
-    """Return the id of the borrower's signed authorization: the customer and the time of the consent on record."""
+#: The credit_check party of each application field a person comes from.
+PARTIES = {"customer": "borrower", "co_borrower": "co_borrower"}
+
+
+def credit_check_values(application: Mapping[str, Any], field: str, person: Mapping[str, Any], consent: str, reason: str,
+                        report: Any) -> dict[str, Any]:
+    """Return the credit_check record of one query: who, under which consent, and the report's summary counts."""
+    return {
+        "application": int(application["id"]), "person": int(person["id"]), "party": PARTIES[field], "report_id": report.report_id,
+        "queried_at": report.queried_at, "consent": consent, "query_reason": reason, "thin_file": report.thin_file,
+        "current_overdue_count": report.current_overdue_count, "overdue_amount": report.overdue_amount,
+        "overdue_count_24m": report.overdue_count_24m, "max_overdue_months": report.max_overdue_months,
+        "loan_count": report.loan_count, "loan_balance": report.loan_balance, "credit_card_used": report.credit_card_used,
+        "queries_3m": report.queries_3m, "queries_6m": report.queries_6m,
+    }
+
+
+def authorization_id(customer: Mapping[str, Any], field: str = "customer") -> str:
+    """Return the id of the person's signed authorization: the customer and the time of the consent on record."""
     signed = customer.get("consent_signed_at")
     if not isinstance(signed, datetime.datetime):
         raise HookError(f"{customer['name']} has not signed the personal information consent, which the credit report query "
                         "needs; record the consent on the customer first",
-                        f"{customer['name']} 尚未签署个人信息授权，不能查询征信；请先在客户档案中登记授权时间", field="customer")
+                        f"{customer['name']} 尚未签署个人信息授权，不能查询征信；请先在客户档案中登记授权时间", field=field)
     return f"C{customer['id']}-{signed:%Y%m%d%H%M%S}"
 
 
 @hook("guarantee.pull_credit_report")
 def pull_credit_report(context: HookContext) -> dict[str, Any]:
-    """Query the borrower's credit report and store its overdue counts on the application."""
+    """Query the credit report of the borrower and of the co-borrower, keep a credit_check record of each query,
+    and store the borrower's overdue counts on the application, where the scorecard reads them."""
     providers = providers_of(context)
-    borrower = system_records(context).get("customer", required_reference(context, "customer", "borrower", "借款人"))
+    reader = system_records(context)
+    people = _people(context, reader)
     declared = providers.declared("credit_report")
     reason = str(declared.settings.get("query_reason") or DEFAULT_QUERY_REASON) if declared is not None else DEFAULT_QUERY_REASON
-    report = providers["credit_report"].query(borrower["name"], borrower["id_number"], authorization_id(borrower), reason=reason)
+    # The records belong to the application's unit, so the reviewers who read the application read them too.
+    writer = records_of(context).as_system(f"credit checks of loan_application {context.record.get('id')}",
+                                           org_unit=context.record.get("org_unit"))
+    reports = []
+    for field, person in people:
+        consent = authorization_id(person, field)
+        report = providers["credit_report"].query(person["name"], person["id_number"], consent, reason=reason)
+        writer.create("credit_check", credit_check_values(context.record, field, person, consent, reason, report))
+        reports.append(report)
+    report = reports[0]
     return {
         "credit_report_id": report.report_id,
         "credit_current_overdue_count": report.current_overdue_count,

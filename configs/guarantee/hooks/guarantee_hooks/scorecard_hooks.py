@@ -11,6 +11,7 @@ from runtime.hooks import HookContext, hook
 from .anti_fraud import age_on
 from .context import DATA_FOLDER, birth_date_of, created_day, required_reference, system_records
 from .money import decimal_of
+from .review_hooks import ltv_base
 from .scorecard import read_scorecard, score
 
 logger = logging.getLogger(__name__)
@@ -38,7 +39,7 @@ def compute_scorecard(context: HookContext) -> dict[str, Any]:
         "payment_to_income": ratio(record.get("monthly_payment"), borrower.get("monthly_income")),
         "current_overdue_count": record.get("credit_current_overdue_count"),
         "overdue_count_24m": record.get("credit_overdue_count_24m"),
-        "ltv": ratio(record.get("loan_amount"), record.get("vehicle_price")),
+        "ltv": ratio(record.get("loan_amount"), ltv_base(record, reader.get("vehicle", required_reference(context, "vehicle", "vehicle", "车辆")))),
         "down_payment_ratio": ratio(record.get("down_payment"), record.get("vehicle_price")),
         "dealer_rating": dealer.get("rating"),
     }
