@@ -9,6 +9,7 @@ raises `HookError`, and a general one, with the details in the log, for any othe
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import logging
 from typing import TYPE_CHECKING, Any, Mapping
 
@@ -37,16 +38,19 @@ class HookRecords:
         self._service = service
         self.actor = actor
 
-    def as_system(self, purpose: str) -> HookRecords:
+    def as_system(self, purpose: str, *, unit: str | None = None) -> HookRecords:
         """Return the record service acting as the system, inside the same transaction.
 
         For a hook that checks a record against what its user may not see: an ID number
         masked for everyone, a blacklist, another unit's records. Reads and writes through it
         pass every permission, so hooks keep it to what they check. `purpose` is logged with the
-        acting user each time a hook requests it, so every such use can be traced.
+        acting user each time a hook requests it, so every such use can be traced. Records it
+        creates belong to the org unit `unit`, such as the unit of the record they derive from,
+        and to no unit without one.
         """
         logger.info("hook of %s reads as the system: %s", self.actor.id, purpose)
-        return HookRecords(self._service.system_view(), SYSTEM_ACTOR)
+        actor = SYSTEM_ACTOR if unit is None else dataclasses.replace(SYSTEM_ACTOR, org_unit=unit)
+        return HookRecords(self._service.system_view(), actor)
 
     def get(self, entity: str, record_id: int) -> dict[str, Any]:
         return self._service.get(self.actor, entity, record_id)
@@ -66,6 +70,30 @@ class HookRecords:
 
     def transition(self, entity: str, record_id: int, name: str, *, version: int, comment: str | None = None) -> dict[str, Any]:
         return self._service.transition(self.actor, entity, record_id, name, version=version, comment=comment)
+
+    def print_pdf(self, entity: str, record_id: int, template: str) -> bytes:
+        """Print a record with a template of its entity, as the print screen would for this actor, and return the PDF.
+
+        The print is checked (`print` and `read` grants, data scopes, the template's states) and
+        audited like one from the screen, inside the operation's transaction.
+        """
+        from runtime.printing import RecordPrinting
+
+        return RecordPrinting(self._service).print_record(self.actor, entity, record_id, template).pdf
+
+    def attach(self, entity: str, record_id: int, field: str, data: bytes, *, filename: str, version: int,
+               reason: str | None = None) -> dict[str, Any]:
+        """Store a file and add it to a record's attachment field, as an upload would; return the record.
+
+        The file is checked against the field's accepted types and size, and raises
+        FileRejected when it does not fit.
+        """
+        from runtime.attachments import Attachments
+
+        if self._service.files is None:
+            raise RuntimeError("the record service has no file store, so hooks cannot attach files")
+        return Attachments(self._service, self._service.files).attach(self.actor, entity, record_id, field, data, filename=filename,
+                                                                      version=version, reason=reason)
 
 
 def call_hook(
