@@ -126,7 +126,8 @@ def refresh_signing(context: HookContext) -> dict[str, Any]:
     """Ask the e-signature provider how each pending contract's envelope stands, and record the settled ones."""
     reader = system_records(context)
     contracts = contracts_of(reader, int(context.record["id"]))
-    pending = [row for row in contracts.values() if row.get("status") == "sent" and row.get("envelope_id")]
+    pending = [contracts[kind.name] for kind in CONTRACT_KINDS
+               if contracts.get(kind.name, {}).get("status") == "sent" and contracts[kind.name].get("envelope_id")]
     if not pending:
         raise HookError("No contract is awaiting signature; send the contracts first", "没有待签署的合同，请先生成并发起签署")
     provider = providers_of(context)["e_signature"]
