@@ -75,6 +75,7 @@ class Runtime:
         files = FileStore(settings.data_dir / "files")
         records = RecordService(model, schema, engine, access=access or SystemAccess(), keys=keys)
         records.providers = Providers(model.integrations, os.environ)
+        records.files = files
         register_versions(engine, schema, model)
         logger.info("runtime opened for %s on %s", model.app.name, engine.url.render_as_string(hide_password=True))
         return cls(model, schema, settings, engine, keys, files, records)
@@ -98,6 +99,7 @@ class Runtime:
         access = PolicyAccess(self.permissions(), self.schema)
         service = RecordService(self.model, self.schema, self.engine, access=access, keys=self.keys)
         service.providers = self.records.providers
+        service.files = self.files
         return service
 
     def close(self) -> None:

@@ -77,6 +77,30 @@ class HookRecords:
     def transition(self, entity: str, record_id: int, name: str, *, version: int, comment: str | None = None) -> dict[str, Any]:
         return self._service.transition(self.actor, entity, record_id, name, version=version, comment=comment)
 
+    def print_pdf(self, entity: str, record_id: int, template: str) -> bytes:
+        """Print a record with a template of its entity, as the print screen would for this actor, and return the PDF.
+
+        The print is checked (`print` and `read` grants, data scopes, the template's states) and
+        audited like one from the screen, inside the operation's transaction.
+        """
+        from runtime.printing import RecordPrinting
+
+        return RecordPrinting(self._service).print_record(self.actor, entity, record_id, template).pdf
+
+    def attach(self, entity: str, record_id: int, field: str, data: bytes, *, filename: str, version: int,
+               reason: str | None = None) -> dict[str, Any]:
+        """Store a file and add it to a record's attachment field, as an upload would; return the record.
+
+        The file is checked against the field's accepted types and size, and raises
+        FileRejected when it does not fit.
+        """
+        from runtime.attachments import Attachments
+
+        if self._service.files is None:
+            raise RuntimeError("the record service has no file store, so hooks cannot attach files")
+        return Attachments(self._service, self._service.files).attach(self.actor, entity, record_id, field, data, filename=filename,
+                                                                      version=version, reason=reason)
+
 
 def call_hook(
     service: RecordService, connection: Connection, name: str, context: HookContext, entity: m.Entity, *, doing: m.Label,

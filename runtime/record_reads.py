@@ -32,6 +32,7 @@ from runtime.record_query import (
     encode_cursor,
     order_by,
 )
+from runtime.files import FileStore
 from runtime.providers import Providers
 from runtime.record_validation import RecordValidator
 from runtime.schema import Schema
@@ -90,6 +91,8 @@ class RecordReads:
         self._statements: dict[tuple[str, frozenset[str], bool], Any] = {}
         #: The application's third-party providers, which hooks reach as `context.providers`; set by Runtime.open.
         self.providers: Providers | None = None
+        #: The store of attached files, which hooks reach through `HookRecords.attach`; set by Runtime.open.
+        self.files: FileStore | None = None
         self._system_view: RecordReads | None = None
 
     def system_view(self) -> Any:
@@ -103,6 +106,7 @@ class RecordReads:
         if self._system_view is None:
             view = type(self)(self.model, self.schema, self.engine, access=SystemAccess(), keys=self.keys, clock=self.clock)
             view.providers = self.providers
+            view.files = self.files
             self._system_view = view
         return self._system_view
 

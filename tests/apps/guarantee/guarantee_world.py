@@ -40,7 +40,9 @@ USERS = {
 }
 #: The values of the money steps after approval, as the users of each role enter them.
 ADVANCE = {"advance_amount": Decimal("120000"), "advance_date": datetime.date(2026, 3, 2)}
-MORTGAGE = {"mortgage_registered_on": datetime.date(2026, 3, 5), "gps_installed": True}
+#: The mortgage registration the operations officer enters, less the application.
+REGISTRATION = {"authority": "北京市公安局公安交通管理局车辆管理所", "mortgagee": "bank", "registered_on": datetime.date(2026, 3, 5),
+                "registration_certificate_no": "110012345678", "certificate_custody": "guarantor"}
 DISBURSEMENT = {"disbursed_amount": Decimal("120000"), "disbursed_on": datetime.date(2026, 3, 10),
                 "first_due_date": datetime.date(2026, 4, 30)}
 #: The document checklist of the products the tests create, as the standard products of the catalog have it.
@@ -178,11 +180,54 @@ def to_approved_standard(world: World, record: dict[str, Any]) -> dict[str, Any]
     return world.fire(record, "bank_approve", "bank")
 
 
+def imei(serial: int, *, offline: bool = False) -> str:
+    """Return a valid 15-digit IMEI from the serial onwards; the GPS sandbox reports it offline when its check digit is 0."""
+    while True:
+        body = f"86{serial:012d}"
+        number = body + luhn.calc_check_digit(body)
+        if number.endswith("0") == offline:
+            return number
+        serial += 1
+
+
+def send_contracts(world: World, record: dict[str, Any]) -> dict[str, Any]:
+    """Generate and send the loan's contracts as the operations officer."""
+    return world.users.run_action(world.actor("operations"), "loan_application", record["id"], "send_contracts",
+                                  version=record["version"])
+
+
+def register(world: World, record: dict[str, Any], serial: int | None = None) -> dict[str, Any]:
+    """Enter the loan's mortgage registration as the operations officer."""
+    world.count += 1
+    values = {"application": record["id"], "mortgage_no": f"DY{serial or world.count:08d}", **REGISTRATION}
+    return world.users.create(world.actor("operations"), "mortgage_registration", values)
+
+
+def install_gps(world: World, record: dict[str, Any], serial: int | None = None, kind: str = "wired",
+                bind: bool = True, offline: bool = False) -> dict[str, Any]:
+    """Record a GPS device on the loan's vehicle and, with `bind`, bind it through the GPS platform, as the operations officer."""
+    world.count += 1
+    values = {"imei": imei(serial or 1000 + world.count * 10, offline=offline), "vendor": "途强", "kind": kind, "application": record["id"],
+              "installed_on": datetime.date(2026, 3, 4), "installer": "李师傅"}
+    device = world.users.create(world.actor("operations"), "gps_device", values)
+    if bind:
+        device = world.users.run_action(world.actor("operations"), "gps_device", device["id"], "bind", version=device["version"])
+    return device
+
+
+def collateral(world: World, record: dict[str, Any]) -> dict[str, Any]:
+    """Send the contracts (the sandbox signs them at once), register the mortgage and bind one GPS device; return the loan."""
+    record = send_contracts(world, record)
+    register(world, record)
+    install_gps(world, record)
+    return world.read(record, "operations")
+
+
 def after_approval(world: World, record: dict[str, Any]) -> dict[str, Any]:
     """Move an approved loan to repaying."""
     record = world.fire(record, "issue_card", "bank", values={"repayment_card": card_number(999)})
     record = world.fire(record, "advance", "finance", values=ADVANCE)
-    record = world.fire(record, "register_mortgage", "operations", values=MORTGAGE)
+    record = world.fire(collateral(world, record), "register_mortgage", "operations")
     record = world.fire(record, "disburse", "bank", values=DISBURSEMENT)
     return world.fire(record, "deduct", "finance")
 

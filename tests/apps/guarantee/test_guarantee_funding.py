@@ -1,9 +1,7 @@
-"""The money steps when something goes wrong: the bank's payment of the advance, the dealer's account, e-signing, and settlement.
+"""The money steps when something goes wrong: the bank's payment of the advance, the dealer's account, and settlement.
 
 The bank is a mock of its HTTP API on 127.0.0.1 (integrations/bank.py documents the
-contract), so a test decides what the bank returns. E-signing uses the sandbox, where a
-signer whose mobile number ends in 0000 declines and one ending in 9999 lets the envelope
-expire (integrations/e_signature.py).
+contract), so a test decides what the bank returns.
 """
 
 from __future__ import annotations
@@ -19,8 +17,8 @@ import pytest
 from runtime.errors import ValidationFailed
 from tests.integrations.mock_provider import MockProvider, Reply
 
-from guarantee_world import (ADVANCE, DISBURSEMENT, GUARANTEE, MORTGAGE, OTHER_DEALER_UNIT, SYSTEM, World, after_approval,
-                             card_number, compute_overdue, messages, pay_all, to_approved_standard)
+from guarantee_world import (ADVANCE, DISBURSEMENT, GUARANTEE, OTHER_DEALER_UNIT, SYSTEM, World, after_approval, card_number,
+                             collateral, compute_overdue, messages, pay_all, to_approved_standard)
 
 HTTP_BANK = """\
 name: bank
@@ -130,7 +128,7 @@ def test_processing_advance_not_deducted(bank_world: World, bank: MockProvider) 
                              "reason": None}))
     record = bank_world.fire(record, "advance", "finance", values=ADVANCE)
     assert record["advance_payment_status"] == "processing"
-    record = bank_world.fire(record, "register_mortgage", "operations", values=MORTGAGE)
+    record = bank_world.fire(collateral(bank_world, record), "register_mortgage", "operations")
     record = bank_world.fire(record, "disburse", "bank", values=DISBURSEMENT)
 
     error = rejected(bank_world, record, "deduct", "finance")
@@ -191,33 +189,6 @@ def test_account_owner_rejected_while_shared(bank_world: World, bank: MockProvid
 
     assert f"also registered to {dealer_name(bank_world, second)}" in messages(error)
     assert bank.requests == []
-
-
-def advanced(world: World, **customers: Any) -> dict[str, Any]:
-    record = to_approved_standard(world, world.application(world.product(), **customers))
-    record = world.fire(record, "issue_card", "bank", values={"repayment_card": card_number(997)})
-    return world.fire(record, "advance", "finance", values=ADVANCE)
-
-
-@pytest.mark.parametrize(("signer", "en", "zh"), [
-    ("customer", "A signer declined to sign, so the contracts are not signed", "签署人拒绝签署，合同未签署"),
-    ("co_borrower", "A signer let the signing expire, so the contracts are not signed", "签署人未在期限内签署，合同未签署"),
-], ids=["declined", "expired"])
-def test_failed_signing_stops_mortgage(world: World, signer: str, en: str, zh: str) -> None:
-    # The borrower's number is screened at forwarding, where 9999 is on the fraud blacklist, so the co-borrower lets it expire.
-    phone = "13912340000" if signer == "customer" else "13912349999"
-    record = advanced(world, **{signer: world.customer(phone=phone)})
-
-    error = rejected(world, record, "register_mortgage", "operations", MORTGAGE)
-
-    assert messages(error).startswith(f"_record: {en} (envelope sbx-env-")
-    assert messages(error).endswith("); send them again")
-    assert messages(error, "zh-CN").startswith(f"_record: {zh}（签约编号 sbx-env-")
-    stored = world.read(record)
-    assert stored["state"] == "advanced"
-    assert stored["signing_envelope_id"] is None
-    assert stored["signing_status"] is None
-    assert stored["mortgage_registered_on"] is None
 
 
 def repaying(world: World) -> dict[str, Any]:

@@ -45,6 +45,8 @@ def test_standard_flow_draft_to_release(world: World) -> None:
     assert loan["advance_bank_reference"].startswith("SBX")
     assert loan["signing_status"] == "signed"
     assert loan["signing_envelope_id"]
+    assert loan["mortgage_registered_on"] == datetime.date(2026, 3, 5)
+    assert loan["gps_installed"] is True
     assert loan["deducted_amount"] == Decimal("120000.00")
     instalments = loan["instalments"]
     assert len(instalments) == 36
