@@ -45,6 +45,16 @@ DISBURSEMENT = {"disbursed_amount": Decimal("120000"), "disbursed_on": datetime.
                 "first_due_date": datetime.date(2026, 4, 30)}
 
 
+def disbursement_values(record: dict[str, Any]) -> dict[str, Any]:
+    """Return what the bank liaison enters on the disbursement step: DISBURSEMENT and the notice's own number."""
+    return {**DISBURSEMENT, "disbursement_notice_no": f"FK{record['id']:06d}"}
+
+
+def deduction_values(record: dict[str, Any]) -> dict[str, Any]:
+    """Return what finance enters on the deduction step: the bank's reference of the deduction."""
+    return {"deduction_bank_reference": f"HK{record['id']:06d}"}
+
+
 def hooks_module(name: str) -> ModuleType:
     """Return a module of the app's hook package, loading the app's hooks first."""
     load_app_hooks(GUARANTEE, "guarantee")
@@ -161,8 +171,8 @@ def after_approval(world: World, record: dict[str, Any]) -> dict[str, Any]:
     record = world.fire(record, "issue_card", "bank", values={"repayment_card": card_number(999)})
     record = world.fire(record, "advance", "finance", values=ADVANCE)
     record = world.fire(record, "register_mortgage", "operations", values=MORTGAGE)
-    record = world.fire(record, "disburse", "bank", values=DISBURSEMENT)
-    return world.fire(record, "deduct", "finance")
+    record = world.fire(record, "disburse", "bank", values=disbursement_values(record))
+    return world.fire(record, "deduct", "finance", values=deduction_values(record))
 
 
 def pay_all(world: World, record: dict[str, Any]) -> dict[str, Any]:
