@@ -9,12 +9,13 @@ The interface, for hooks (`context.providers["bank"]`):
 
 `pay_advance` instructs the bank to pay `amount` yuan to the payee's bank card. The
 instruction's `reference` is the caller's id of the payment and the bank's idempotency
-key: the bank pays one reference once, and returns the payment's receipt as it stands for a
+key: the bank pays one reference once, and returns the payment's current receipt for a
 repeated instruction. The receipt gives the bank's reference and the status "processing",
 "succeeded" or "failed" (with a reason); a processing payment's result arrives later as a
-callback, or is asked for with `payment_status(reference)`, which returns the receipt of
-the payment as it stands now. It raises ProviderError "rejected", before any request, for
-a reference of the wrong form, and the bank's answer for a payment it does not know. Before any request it raises ProviderError "rejected" for an amount that is not
+callback, or is asked for with `payment_status(reference)`, which returns the payment's
+current receipt. It raises ProviderError "rejected" before any request for an invalid
+reference, and passes on the bank's error for a payment the bank has no record of.
+`pay_advance` raises ProviderError "rejected" before any request for an amount that is not
 a Decimal, is not more than 0 or has more than 2 decimals. It does the same for a payee
 account that is not a bank card number of 13 to 19 digits passing the Luhn check
 (stdnum.luhn, spaces ignored). It also rejects an empty payee name or bank, and a
@@ -292,7 +293,7 @@ class SandboxBank:
         self.secret = sandbox_secret(config)
         #: The sandbox's time source, an aware datetime; tests replace it to move "today".
         self.clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
-        #: Each kept payment by reference: its instruction, its receipt as it stands, and when it was made.
+        #: Each kept payment by reference: its instruction, its current receipt, and when it was made.
         self._payments: OrderedDict[str, tuple[PaymentInstruction, PaymentReceipt, datetime]] = OrderedDict()
         self._lock = threading.Lock()
 

@@ -80,7 +80,7 @@ def test_sandbox_processing_settles_after_its_time() -> None:
     clock.now = START + timedelta(seconds=SANDBOX_SETTLE_SECONDS)
     settled = provider.payment_status(pending.reference)
     assert settled == PaymentReceipt(pending.reference, pending.bank_reference, "succeeded", None)
-    # The same instruction sent again gets the receipt as it stands now.
+    # The same instruction sent again gets the current receipt.
     assert provider.pay_advance(replace(INSTRUCTION, amount=Decimal("1000.99"))) == settled
 
 

@@ -1,8 +1,8 @@
-"""The advance's payment records: which attempt is current, what the bank's answer changes, and when the loan may go on.
+"""The advance's payment records: which attempt is current, what the bank's result changes, and when the loan may go on.
 
 An application's advance is paid in attempts, one `advance_payment` record each. Only the
 latest attempt counts; a new one is allowed only after the latest failed. The bank's
-answer moves an attempt from "processing" to "succeeded" or "failed", never back and never
+result moves an attempt from "processing" to "succeeded" or "failed", never back and never
 from one outcome to the other. The functions here take and return plain values, so the
 rules are tested without a database.
 """
@@ -77,9 +77,9 @@ def refresh_refusal(payment: Mapping[str, Any] | None) -> Refusal | None:
 
 def result_changes(payment: Mapping[str, Any], status: str, reason: str | None,
                    now: datetime.datetime) -> dict[str, Any] | Refusal:
-    """Return the changes the bank's answer makes to an attempt ({} when it changes nothing), or why it cannot be taken.
+    """Return the changes the bank's result makes to an attempt ({} when it changes nothing), or why it cannot be taken.
 
-    A processing answer changes nothing. An attempt already settled takes the same outcome
+    A processing result changes nothing. An attempt already settled takes the same outcome
     again without change, and a different outcome is refused: the bank must be asked.
     """
     current = payment.get("status")

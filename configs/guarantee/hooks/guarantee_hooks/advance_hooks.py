@@ -1,4 +1,4 @@
-"""Hooks of the advance to the dealer: each payment attempt as an `advance_payment` record, and the bank's answers to it.
+"""Hooks of the advance to the dealer: each payment attempt as an `advance_payment` record, and the bank's results for it.
 
 The advance step pays the first attempt. Finance asks the bank for the result of a payment
 still processing ("查询垫资结果"), or the bank reports it as a callback; either way the
@@ -86,7 +86,7 @@ def _pay(context: HookContext, attempt: int) -> dict[str, Any]:
 def post_advance(context: HookContext) -> dict[str, Any]:
     """Pay the advance to the dealer's registered company account, and to no other, as a new payment record.
 
-    A payment the bank fails at once is recorded too; the application then waits for finance
+    A payment the bank fails at once is recorded too. The application then waits for finance
     to pay again, as after a payment that fails later.
     """
     previous = latest_attempt(attempts_of(system_records(context), int(context.record["id"])))
@@ -103,8 +103,8 @@ def pay_advance_again(context: HookContext) -> dict[str, Any]:
     return _pay(context, int(previous["attempt"]) + 1)
 
 
-def take_answer(reader: HookRecords, payment: Mapping[str, Any], receipt: PaymentReceipt) -> dict[str, Any]:
-    """Write the bank's answer to an attempt, as the system, and return the attempt as it is now."""
+def take_result(reader: HookRecords, payment: Mapping[str, Any], receipt: PaymentReceipt) -> dict[str, Any]:
+    """Write the bank's result for an attempt, as the system, and return the attempt as it is now."""
     changes = result_changes(payment, receipt.status, receipt.reason, _now())
     if isinstance(changes, Refusal):
         raise stop(changes)
@@ -125,7 +125,7 @@ def refresh_advance(context: HookContext) -> dict[str, Any]:
     if refusal is not None or payment is None:
         raise stop(refusal or Refusal("The advance has not been paid yet", "垫资款尚未付款"))
     receipt = providers_of(context)["bank"].payment_status(str(payment["reference"]))
-    return summary(take_answer(reader, payment, receipt))
+    return summary(take_result(reader, payment, receipt))
 
 
 @hook("guarantee.require_advance_paid")
@@ -156,7 +156,7 @@ def bank_callback(context: HookContext) -> None:
                         "instructed; check the payment with the bank",
                         f"银行报告付款 {reference} 金额为 {payload.get('amount')} 元，而付款指令金额为 {payment.get('amount')} 元；请向银行核实")
     receipt = PaymentReceipt(reference, payload.get("bank_reference"), str(payload.get("status")), payload.get("reason"))
-    updated = take_answer(reader, payment, receipt)
+    updated = take_result(reader, payment, receipt)
 
     application_id = reference_id(payment.get("application"))
     if application_id is None:

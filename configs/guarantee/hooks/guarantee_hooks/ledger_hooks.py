@@ -1,7 +1,7 @@
 """Hooks of the bank's disbursement and the deduction of the advance, each kept as a record of its own.
 
-The bank liaison enters the bank's disbursement notice on the "银行放款" step; the hook
-records it as a `disbursement` and the repayment schedule is built from that record.
+The bank liaison enters the bank's disbursement notice on the "银行放款" step. The hook
+records it as a `disbursement`, and the repayment schedule is built from that record.
 Finance's deduction takes back exactly the advance the bank confirmed paid, and records
 it as a `deduction` with the difference between the two, which is 0 when every yuan came back.
 """
