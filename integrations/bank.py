@@ -3,15 +3,19 @@
 The interface, for hooks (`context.providers["bank"]`):
 
     pay_advance(instruction: PaymentInstruction) -> PaymentReceipt
+    payment_status(reference: str) -> PaymentReceipt
     fetch_file(kind, day) -> BankFile
     parse_callback(method, path, headers, body) -> runtime.callbacks.Callback
 
 `pay_advance` instructs the bank to pay `amount` yuan to the payee's bank card. The
 instruction's `reference` is the caller's id of the payment and the bank's idempotency
-key: the bank pays one reference once, and returns the first receipt for a repeated
-instruction. The receipt gives the bank's reference and the status "processing",
+key: the bank pays one reference once, and returns the payment's current receipt for a
+repeated instruction. The receipt gives the bank's reference and the status "processing",
 "succeeded" or "failed" (with a reason); a processing payment's result arrives later as a
-callback. Before any request it raises ProviderError "rejected" for an amount that is not
+callback, or is asked for with `payment_status(reference)`, which returns the payment's
+current receipt. It raises ProviderError "rejected" before any request for an invalid
+reference, and passes on the bank's error for a payment the bank has no record of.
+`pay_advance` raises ProviderError "rejected" before any request for an amount that is not
 a Decimal, is not more than 0 or has more than 2 decimals. It does the same for a payee
 account that is not a bank card number of 13 to 19 digits passing the Luhn check
 (stdnum.luhn, spaces ignored). It also rejects an empty payee name or bank, and a
@@ -41,14 +45,17 @@ HTTP provider:
   POST {BASE_URL}/bank/payments with {"reference", "payee_account", "payee_name",
     "payee_bank", "amount": decimal text, "currency": "CNY", "purpose"}; the bank responds
     with {"reference", "bank_reference", "status", "reason"}.
+  GET {BASE_URL}/bank/payments/{reference}; the bank responds with the same receipt.
   GET {BASE_URL}/bank/files/{kind}/{YYYY-MM-DD}; the bank responds with {"kind", "day",
     "content": CSV text, "sha256": hex of the UTF-8 content, or absent}.
 
 Sandbox provider, deterministic: the bank reference is "SBX" and 16 hex digits of the
 SHA-256 of the reference. An amount above SANDBOX_LIMIT fails with "limit_exceeded". One
-ending in .99 stays "processing", and every other succeeds at once. A reference reused
-with another instruction is rejected. `payment_result_request` and `disbursement_request`
-return the headers and body of signed callbacks. Its files depend only on the kind and
+ending in .99 stays "processing" until SANDBOX_SETTLE_SECONDS have passed by its `clock`:
+`payment_status` then finds it succeeded. Every other amount succeeds at once. A reference
+reused with another instruction is rejected. `payment_result_request` and `disbursement_request`
+return the headers and body of signed callbacks; a payment result it makes also becomes
+the payment's status, as the bank would report it from then on. Its files depend only on the kind and
 the day (integrations/bank_files.sandbox_file), the file of the 28th of each month ends
 with one bad row, and a day after today (China time, by its `clock`) is rejected. Sandbox
 callbacks are signed with METADESK_<NAME>_SECRET, or with SANDBOX_SECRET when that is not set.
@@ -86,6 +93,8 @@ PAYMENT_STATUSES = ("processing", "succeeded", "failed")
 FILE_KINDS = tuple(COLUMNS)
 #: The largest advance the sandbox pays, in yuan.
 SANDBOX_LIMIT = Decimal("5000000.00")
+#: Seconds after which the sandbox settles a processing payment as succeeded, when its status is asked for.
+SANDBOX_SETTLE_SECONDS = 60
 #: How many payments the sandbox keeps, the newest ones.
 SANDBOX_PAYMENTS = 1000
 #: China Standard Time, which the bank's days follow; China keeps no daylight saving time.
@@ -175,9 +184,7 @@ def _disbursement(document: Mapping[str, Any]) -> dict[str, Any]:
 
 def _checked_instruction(config: ProviderConfig, instruction: PaymentInstruction) -> PaymentInstruction:
     """Return the instruction with the card number's spaces removed; raise ProviderError "rejected" for an invalid one."""
-    if not isinstance(instruction.reference, str) or not _REFERENCE.match(instruction.reference):
-        _reject(config, f"The reference {str(instruction.reference)[:70]!r} must be 1 to 64 letters, digits, '-' or '_'",
-                f"付款编号 {str(instruction.reference)[:70]!r} 应为 1 到 64 个字母、数字、“-”或“_”")
+    _checked_reference(config, instruction.reference)
     value = instruction.amount
     if not isinstance(value, Decimal) or not value.is_finite():
         _reject(config, f"The amount of payment {instruction.reference} must be a Decimal, not {type(value).__name__}",
@@ -197,6 +204,24 @@ def _checked_instruction(config: ProviderConfig, instruction: PaymentInstruction
                     f"请填写付款 {instruction.reference} 的{zh}，最多 {MAX_TEXT_CHARS} 个字符")
     return PaymentInstruction(instruction.reference, account, instruction.payee_name.strip(), instruction.payee_bank.strip(),
                               value.quantize(Decimal("0.01")), instruction.purpose.strip())
+
+
+def _checked_reference(config: ProviderConfig, reference: Any) -> None:
+    if not isinstance(reference, str) or not _REFERENCE.match(reference):
+        _reject(config, f"The reference {str(reference)[:70]!r} must be 1 to 64 letters, digits, '-' or '_'",
+                f"付款编号 {str(reference)[:70]!r} 应为 1 到 64 个字母、数字、“-”或“_”")
+
+
+def _receipt(config: ProviderConfig, reference: str, answer: Mapping[str, Any]) -> PaymentReceipt:
+    """Read the bank's receipt of payment `reference`; raise ProviderError "bad_response" for one that cannot be read."""
+    status, bank_reference, reason = answer.get("status"), answer.get("bank_reference"), answer.get("reason")
+    if (status not in PAYMENT_STATUSES or answer.get("reference", reference) != reference
+            or not (bank_reference is None or isinstance(bank_reference, str))
+            or (status != "failed" and not bank_reference) or not (reason is None or isinstance(reason, str))):
+        raise ProviderError(config.name, "bad_response", "The bank sent a payment receipt that cannot be read; "
+                            "check the payment's status with the bank before paying again",
+                            "银行返回的付款回执无法解析；再次付款前请先向银行核实该笔付款的状态")
+    return PaymentReceipt(reference, bank_reference or None, str(status), reason or None)
 
 
 def _checked_file(config: ProviderConfig, kind: str, file_day: date) -> None:
@@ -232,14 +257,12 @@ class HttpBank(HttpProvider):
         answer = self.call("POST", "/bank/payments", payload, operation="pay_advance",
                            ids={"reference": checked.reference, "account": masked_account(checked.payee_account),
                                 "amount": checked.amount})
-        status, bank_reference, reason = answer.get("status"), answer.get("bank_reference"), answer.get("reason")
-        if (status not in PAYMENT_STATUSES or answer.get("reference", checked.reference) != checked.reference
-                or not (bank_reference is None or isinstance(bank_reference, str))
-                or (status != "failed" and not bank_reference) or not (reason is None or isinstance(reason, str))):
-            raise ProviderError(self.config.name, "bad_response", "The bank sent a payment receipt that cannot be read; "
-                                "check the payment's status with the bank before paying again",
-                                "银行返回的付款回执无法解析；再次付款前请先向银行核实该笔付款的状态")
-        return PaymentReceipt(checked.reference, bank_reference or None, str(status), reason or None)
+        return _receipt(self.config, checked.reference, answer)
+
+    def payment_status(self, reference: str) -> PaymentReceipt:
+        _checked_reference(self.config, reference)
+        answer = self.call("GET", f"/bank/payments/{reference}", None, operation="payment_status", ids={"reference": reference})
+        return _receipt(self.config, reference, answer)
 
     def fetch_file(self, kind: str, day: date) -> BankFile:
         _checked_file(self.config, kind, day)
@@ -270,7 +293,8 @@ class SandboxBank:
         self.secret = sandbox_secret(config)
         #: The sandbox's time source, an aware datetime; tests replace it to move "today".
         self.clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
-        self._payments: OrderedDict[str, tuple[PaymentInstruction, PaymentReceipt]] = OrderedDict()
+        #: Each kept payment by reference: its instruction, its current receipt, and when it was made.
+        self._payments: OrderedDict[str, tuple[PaymentInstruction, PaymentReceipt, datetime]] = OrderedDict()
         self._lock = threading.Lock()
 
     def pay_advance(self, instruction: PaymentInstruction) -> PaymentReceipt:
@@ -281,7 +305,7 @@ class SandboxBank:
                 if previous[0] != checked:
                     _reject(self.config, f"The reference {checked.reference} was used for another payment; give each payment its own",
                             f"付款编号 {checked.reference} 已用于另一笔付款，每笔付款应使用不同的编号")
-                return previous[1]
+                return self._settled(checked.reference)
             bank_reference = "SBX" + hashlib.sha256(checked.reference.encode("utf-8")).hexdigest()[:16].upper()
             if checked.amount > SANDBOX_LIMIT:
                 receipt = PaymentReceipt(checked.reference, bank_reference, "failed", "limit_exceeded")
@@ -289,10 +313,26 @@ class SandboxBank:
                 receipt = PaymentReceipt(checked.reference, bank_reference, "processing")
             else:
                 receipt = PaymentReceipt(checked.reference, bank_reference, "succeeded")
-            self._payments[checked.reference] = (checked, receipt)
+            self._payments[checked.reference] = (checked, receipt, self.clock())
             # The provider lives as long as the process, so it keeps only the newest payments.
             while len(self._payments) > SANDBOX_PAYMENTS:
                 self._payments.popitem(last=False)
+        return receipt
+
+    def payment_status(self, reference: str) -> PaymentReceipt:
+        _checked_reference(self.config, reference)
+        with self._lock:
+            if reference not in self._payments:
+                _reject(self.config, f"The bank has no payment {reference}; check the reference",
+                        f"银行没有编号为 {reference} 的付款，请核对付款编号")
+            return self._settled(reference)
+
+    def _settled(self, reference: str) -> PaymentReceipt:
+        """Return a kept payment's receipt, settling a processing one as succeeded once its time has passed; hold the lock."""
+        instruction, receipt, made_at = self._payments[reference]
+        if receipt.status == "processing" and self.clock() - made_at >= timedelta(seconds=SANDBOX_SETTLE_SECONDS):
+            receipt = PaymentReceipt(reference, receipt.bank_reference, "succeeded")
+            self._payments[reference] = (instruction, receipt, made_at)
         return receipt
 
     def fetch_file(self, kind: str, day: date) -> BankFile:
@@ -308,12 +348,15 @@ class SandboxBank:
         """Return the headers and body of the signed callback that reports a kept payment's result, posted to `path`."""
         with self._lock:
             stored = self._payments.get(reference)
-        if stored is None:
-            _reject(self.config, f"The bank sandbox has no payment {reference}", f"银行沙箱中没有付款 {reference}")
-        instruction, receipt = stored
+            if stored is None:
+                _reject(self.config, f"The bank sandbox has no payment {reference}", f"银行沙箱中没有付款 {reference}")
+            instruction, receipt, made_at = stored
+            outcome = PaymentReceipt(reference, receipt.bank_reference, "succeeded" if succeeded else "failed",
+                                     None if succeeded else "account_frozen")
+            self._payments[reference] = (instruction, outcome, made_at)
         document = {"event_id": f"{receipt.bank_reference}-result", "type": "payment_result", "reference": reference,
-                    "bank_reference": receipt.bank_reference, "status": "succeeded" if succeeded else "failed",
-                    "reason": None if succeeded else "account_frozen", "amount": str(instruction.amount)}
+                    "bank_reference": receipt.bank_reference, "status": outcome.status, "reason": outcome.reason,
+                    "amount": str(instruction.amount)}
         return sandbox_request(self.secret, path or f"/callbacks/{self.config.name}", document)
 
     def disbursement_request(self, contract_no: str, borrower_name: str, paid: Decimal, on: date,

@@ -54,6 +54,16 @@ DOCUMENTS = ("id_card", "driving_licence", "income_proof", "purchase_contract", 
              "purchase_invoice")
 
 
+def disbursement_values(record: dict[str, Any]) -> dict[str, Any]:
+    """Return what the bank liaison enters on the disbursement step: DISBURSEMENT and the notice's own number."""
+    return {**DISBURSEMENT, "disbursement_notice_no": f"FK{record['id']:06d}"}
+
+
+def deduction_values(record: dict[str, Any]) -> dict[str, Any]:
+    """Return what finance enters on the deduction step: the bank's reference of the deduction."""
+    return {"deduction_bank_reference": f"HK{record['id']:06d}"}
+
+
 def hooks_module(name: str) -> ModuleType:
     """Return a module of the app's hook package, loading the app's hooks first."""
     load_app_hooks(GUARANTEE, "guarantee")
@@ -228,8 +238,8 @@ def after_approval(world: World, record: dict[str, Any]) -> dict[str, Any]:
     record = world.fire(record, "issue_card", "bank", values={"repayment_card": card_number(999)})
     record = world.fire(record, "advance", "finance", values=ADVANCE)
     record = world.fire(collateral(world, record), "register_mortgage", "operations")
-    record = world.fire(record, "disburse", "bank", values=DISBURSEMENT)
-    return world.fire(record, "deduct", "finance")
+    record = world.fire(record, "disburse", "bank", values=disbursement_values(record))
+    return world.fire(record, "deduct", "finance", values=deduction_values(record))
 
 
 def pay_all(world: World, record: dict[str, Any]) -> dict[str, Any]:

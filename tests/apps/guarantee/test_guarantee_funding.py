@@ -17,8 +17,8 @@ import pytest
 from runtime.errors import ValidationFailed
 from tests.integrations.mock_provider import MockProvider, Reply
 
-from guarantee_world import (ADVANCE, DISBURSEMENT, GUARANTEE, OTHER_DEALER_UNIT, SYSTEM, World, after_approval, card_number,
-                             collateral, compute_overdue, messages, pay_all, to_approved_standard)
+from guarantee_world import (ADVANCE, GUARANTEE, OTHER_DEALER_UNIT, SYSTEM, World, after_approval, card_number, collateral,
+                             compute_overdue, messages, pay_all, to_approved_standard)
 
 HTTP_BANK = """\
 name: bank
@@ -80,7 +80,7 @@ def test_advance_request_to_dealer_account(bank_world: World, bank: MockProvider
     dealer = bank_world.dealer()
     account = bank_world.runtime.records.get(SYSTEM, "dealer", dealer)["bank_account"]
     record = card_issued(bank_world, dealer)
-    reference = f"{record['application_no']}-ADV"
+    reference = f"{record['application_no']}-ADV1"
     bank.program(Reply(200, {"reference": reference, "bank_reference": "ICBC-0001", "status": "succeeded", "reason": None}))
 
     record = bank_world.fire(record, "advance", "finance", values=ADVANCE)
@@ -94,18 +94,23 @@ def test_advance_request_to_dealer_account(bank_world: World, bank: MockProvider
     assert Decimal(sent["amount"]) == Decimal("120000")
 
 
-@pytest.mark.parametrize(("reason", "shown"), [("账户已冻结", "账户已冻结"), (None, "no reason given")], ids=["reason", "no_reason"])
-def test_bank_failed_payment_stops_advance(bank_world: World, bank: MockProvider, reason: str | None, shown: str) -> None:
+@pytest.mark.parametrize(("reason", "shown"), [("账户已冻结", "账户已冻结"), (None, "银行未说明原因 (no reason given)")],
+                         ids=["reason", "no_reason"])
+def test_bank_failed_payment_recorded(bank_world: World, bank: MockProvider, reason: str | None, shown: str) -> None:
     record = card_issued(bank_world)
-    bank.program(Reply(200, {"reference": f"{record['application_no']}-ADV", "bank_reference": None, "status": "failed",
+    bank.program(Reply(200, {"reference": f"{record['application_no']}-ADV1", "bank_reference": None, "status": "failed",
                              "reason": reason}))
 
-    error = rejected(bank_world, record, "advance", "finance", ADVANCE)
+    record = bank_world.fire(record, "advance", "finance", values=ADVANCE)
 
-    assert messages(error) == f"advance_amount: The bank did not pay the advance: {shown}"
-    assert "银行未能支付垫资款" in messages(error, "zh-CN")
+    # The attempt is kept with the bank's reason, and the loan waits for finance to pay again.
+    assert (record["state"], record["advance_payment_status"], record["advance_bank_reference"]) == ("advanced", "failed", None)
+    payments = bank_world.users.list(bank_world.actor("finance"), "advance_payment").rows
+    assert [(row["attempt"], row["status"], row["failure_reason"]) for row in payments] == [(1, "failed", shown)]
+    error = rejected(bank_world, record, "register_mortgage", "operations")
+    assert messages(error) == (f"advance_payment_status: The advance to the dealer failed ({shown}); pay it again with "
+                               "“Pay the advance again” before registering the mortgage")
     assert len(bank.requests) == 1
-    assert_no_advance(bank_world, record)
 
 
 def test_bank_other_reference_stops_advance(bank_world: World, bank: MockProvider) -> None:
@@ -122,19 +127,26 @@ def test_bank_other_reference_stops_advance(bank_world: World, bank: MockProvide
     assert_no_advance(bank_world, record)
 
 
-def test_processing_advance_not_deducted(bank_world: World, bank: MockProvider) -> None:
+def test_processing_advance_waits_for_the_banks_answer(bank_world: World, bank: MockProvider) -> None:
     record = card_issued(bank_world)
-    bank.program(Reply(200, {"reference": f"{record['application_no']}-ADV", "bank_reference": "ICBC-0003", "status": "processing",
-                             "reason": None}))
+    reference = f"{record['application_no']}-ADV1"
+    bank.program(Reply(200, {"reference": reference, "bank_reference": "ICBC-0003", "status": "processing", "reason": None}))
     record = bank_world.fire(record, "advance", "finance", values=ADVANCE)
     assert record["advance_payment_status"] == "processing"
-    record = bank_world.fire(collateral(bank_world, record), "register_mortgage", "operations")
-    record = bank_world.fire(record, "disburse", "bank", values=DISBURSEMENT)
 
-    error = rejected(bank_world, record, "deduct", "finance")
+    record = collateral(bank_world, record)
+    error = rejected(bank_world, record, "register_mortgage", "operations")
+    assert "The bank has not confirmed the advance paid (payment status: processing)" in messages(error)
+    assert "银行尚未确认垫资款已付款（付款状态：处理中），不能办理抵押登记" in messages(error, "zh-CN")
 
-    assert "The advance has not been paid (payment status: processing), so there is nothing to deduct" in messages(error)
-    assert bank_world.read(record)["state"] == "disbursed"
+    bank.program(Reply(200, {"reference": reference, "bank_reference": "ICBC-0003", "status": "succeeded", "reason": None}))
+    record = bank_world.users.run_action(bank_world.actor("finance"), "loan_application", record["id"], "refresh_advance",
+                                         version=bank_world.read(record)["version"])
+
+    assert [(request.method, request.path) for request in bank.requests][-1] == ("GET", f"/bank/payments/{reference}")
+    assert record["advance_payment_status"] == "succeeded"
+    record = bank_world.fire(record, "register_mortgage", "operations")
+    assert record["state"] == "mortgaged"
 
 
 @pytest.mark.parametrize("missing", ["bank_name", "account_name"])

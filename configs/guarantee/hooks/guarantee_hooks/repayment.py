@@ -25,7 +25,8 @@ RATE_PLACES = Decimal("0.0001")
 
 @dataclass(frozen=True)
 class LoanCost:
-    #: The first instalment's amount: the fixed payment, or the first month's for the other methods.
+    #: The regular monthly amount: the fixed payment, the first month's for equal principal, and for a card
+    #: instalment whose whole fee comes with the first instalment, that instalment less the fee.
     monthly_payment: Decimal
     #: The disclosed annualized rate: the monthly IRR compounded over a year, 4 places.
     apr: Decimal
@@ -57,5 +58,7 @@ def loan_cost(terms: LoanTerms, upfront_costs: Decimal = Decimal(0), schedule: l
     instalments = schedule if schedule is not None else build_schedule(terms)
     monthly = monthly_irr(terms.principal - upfront_costs, [item.amount for item in instalments])
     apr, nominal = annualized(monthly)
-    return LoanCost(instalments[0].amount, apr, nominal, sum((item.interest for item in instalments), Decimal("0.00")),
+    first = instalments[0]
+    regular = first.amount - first.fee if terms.method == "card_instalment" and terms.fee_collection == "upfront" else first.amount
+    return LoanCost(regular, apr, nominal, sum((item.interest for item in instalments), Decimal("0.00")),
                     sum((item.fee for item in instalments), Decimal("0.00")) + upfront_costs)
