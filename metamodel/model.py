@@ -81,8 +81,10 @@ STANDARD_ACTIONS: tuple[str, ...] = ("read", "create", "update", "delete", "expo
 #: The resource that grants name for the application's own administration instead of an entity.
 SYSTEM_RESOURCE = "system"
 #: administer: users, roles, org units, permissions and the loaded configuration;
-#: audit: the audit log and record histories of every entity; jobs: the job and schedule pages.
-SYSTEM_ACTIONS: tuple[str, ...] = ("administer", "audit", "jobs")
+#: audit: the audit log and record histories of every entity; jobs: the job and schedule pages;
+#: organize: org units, accounts and role assignments that hooks make for the acting user, inside the
+#: units its grant's data scope reaches (runtime/hook_organization.py).
+SYSTEM_ACTIONS: tuple[str, ...] = ("administer", "audit", "jobs", "organize")
 
 #: Data scopes a grant may carry besides a named filter expression.
 SCOPES: tuple[str, ...] = ("own", "unit", "unit_and_below", "all")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 PACKAGE = "guarantee_hooks"
 #: The modules of the package that register hooks when imported.
-HOOK_MODULES = ("application_hooks", "check_hooks", "scorecard_hooks", "funding_hooks", "overdue_hooks")
+HOOK_MODULES = ("application_hooks", "check_hooks", "scorecard_hooks", "funding_hooks", "overdue_hooks", "dealer_hooks")
 
 
 def import_package() -> None:
