@@ -595,6 +595,9 @@ class SeedField:
     format: str | None = None
     #: Share of records that get a value; None lets the seeder decide by whether the field is required.
     probability: Decimal | None = None
+    #: With choices: record n takes choice n (counting from 1, starting over after the last) instead of one at
+    #: random, so that fields whose choices are listed in the same order stay matched within a record.
+    in_turn: bool = False
 
 
 @dataclass(frozen=True)
@@ -603,6 +606,8 @@ class SeedEntity:
     count: int | None = None
     owners: tuple[str, ...] = ()
     fields: Mapping[str, SeedField] = field(default_factory=lambda: frozen_mapping({}))
+    #: Flow states the records aim at, record n at state n (starting over after the last), instead of every reachable state in turn.
+    states: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
