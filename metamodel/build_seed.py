@@ -43,7 +43,8 @@ def _build_entity(builder: Builder, document: Document, path: DocPath, name: str
         field: _build_field(builder, document, path + ("fields", field), name, field, hint)
         for field, hint in (data.get("fields") or {}).items()
     }
-    return m.SeedEntity(name, data.get("count"), tuple(data.get("owners") or ()), m.frozen_mapping(fields))
+    return m.SeedEntity(name, data.get("count"), tuple(data.get("owners") or ()), m.frozen_mapping(fields),
+                        tuple(data.get("states") or ()))
 
 
 def _build_field(builder: Builder, document: Document, path: DocPath, entity: str, field: str, data: dict[str, Any]) -> m.SeedField:
@@ -52,6 +53,8 @@ def _build_field(builder: Builder, document: Document, path: DocPath, entity: st
         builder.report(document.diagnostic("seed.E002", path + (generators[1],), at_key=True, found=generators[1], expected=generators[0]))
     if "step" in data and "range" not in data:
         builder.report(document.diagnostic("seed.E008", path + ("step",), at_key=True))
+    if data.get("in_turn") and "choices" not in data:
+        builder.report(document.diagnostic("seed.E009", path + ("in_turn",), at_key=True))
 
     value = builder.expression(document, path + ("value",), data["value"], entity) if "value" in data else None
     bounds = None
@@ -77,6 +80,7 @@ def _build_field(builder: Builder, document: Document, path: DocPath, entity: st
         faker=data.get("faker"),
         format=text_format,
         probability=Decimal(str(probability)) if probability is not None else None,
+        in_turn=bool(data.get("in_turn", False)),
     )
 
 

@@ -41,11 +41,20 @@ def check_seed(checker: CrossChecker) -> None:
             _unit_ref(checker, document, ("entities", name, "owners", index), unit)
         if entity is None:
             continue
+        _check_states(checker, document, name, hints.states)
         for field_name, hint in hints.fields.items():
             path: DocPath = ("entities", name, "fields", field_name)
             field = checker.field_ref(document, path, entity, field_name)
             if field is not None:
                 _check_hint(checker, document, path, field, hint)
+
+
+def _check_states(checker: CrossChecker, document: Document, entity: str, states: tuple[str, ...]) -> None:
+    known = {state for flow in checker.model.flows_for(entity) for state in flow.states}
+    for index, state in enumerate(states):
+        if state not in known:
+            checker.report(document, "seed.E010", ("entities", entity, "states", index), found=state, entity=entity,
+                           expected=sorted(known), suggestion=suggest(state, known))
 
 
 def _unit_ref(checker: CrossChecker, document: Document, path: DocPath, unit: str) -> None:

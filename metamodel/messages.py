@@ -588,6 +588,18 @@ MESSAGES: dict[str, Message] = {
         "Add a range, or remove step: it rounds values drawn from a range.",
         "请添加 range，或删除 step：step 只用于对 range 中取的值取整。",
     ),
+    "seed.E009": _m(
+        "{path} sets in_turn without choices",
+        "{path} 设置了 in_turn 但没有 choices",
+        "Add choices, or remove in_turn: it takes the choices in turn instead of at random.",
+        "请添加 choices，或删除 in_turn：in_turn 表示按顺序而非随机选用候选值。",
+    ),
+    "seed.E010": _m(
+        "the state {found} is not a state of any flow of {entity}",
+        "状态 {found} 不属于 {entity} 的任何流程",
+        "Use one of the states of its flows: {expected}.",
+        "请使用其流程中的状态：{expected}。",
+    ),
 }
 MESSAGES.update((code, Message(*texts)) for code, texts in FLOW_MESSAGES.items())
 

@@ -81,8 +81,10 @@ STANDARD_ACTIONS: tuple[str, ...] = ("read", "create", "update", "delete", "expo
 #: The resource that grants name for the application's own administration instead of an entity.
 SYSTEM_RESOURCE = "system"
 #: administer: users, roles, org units, permissions and the loaded configuration;
-#: audit: the audit log and record histories of every entity; jobs: the job and schedule pages.
-SYSTEM_ACTIONS: tuple[str, ...] = ("administer", "audit", "jobs")
+#: audit: the audit log and record histories of every entity; jobs: the job and schedule pages;
+#: organize: org units, accounts and role assignments that hooks make for the acting user, inside the
+#: units its grant's data scope reaches (runtime/hook_organization.py).
+SYSTEM_ACTIONS: tuple[str, ...] = ("administer", "audit", "jobs", "organize")
 
 #: Data scopes a grant may carry besides a named filter expression.
 SCOPES: tuple[str, ...] = ("own", "unit", "unit_and_below", "all")
@@ -595,6 +597,9 @@ class SeedField:
     format: str | None = None
     #: Share of records that get a value; None lets the seeder decide by whether the field is required.
     probability: Decimal | None = None
+    #: With choices: record n takes choice n (counting from 1, starting over after the last) instead of one at
+    #: random, so that fields whose choices are listed in the same order stay matched within a record.
+    in_turn: bool = False
 
 
 @dataclass(frozen=True)
@@ -603,6 +608,8 @@ class SeedEntity:
     count: int | None = None
     owners: tuple[str, ...] = ()
     fields: Mapping[str, SeedField] = field(default_factory=lambda: frozen_mapping({}))
+    #: Flow states the records aim at, record n at state n (starting over after the last), instead of every reachable state in turn.
+    states: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

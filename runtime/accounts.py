@@ -92,6 +92,11 @@ def password_problem(settings: Any, password: str) -> PasswordProblem | None:
     return None
 
 
+def hash_password(password: str) -> str:
+    """Return the argon2id hash of a password, as the accounts store it."""
+    return _HASHER.hash(password)
+
+
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 

@@ -78,7 +78,9 @@ class Runtime:
         records.files = files
         register_versions(engine, schema, model)
         logger.info("runtime opened for %s on %s", model.app.name, engine.url.render_as_string(hide_password=True))
-        return cls(model, schema, settings, engine, keys, files, records)
+        runtime = cls(model, schema, settings, engine, keys, files, records)
+        records.permission_store = runtime.permissions
+        return runtime
 
     @property
     def backup_root(self) -> Path:
@@ -100,6 +102,7 @@ class Runtime:
         service = RecordService(self.model, self.schema, self.engine, access=access, keys=self.keys)
         service.providers = self.records.providers
         service.files = self.files
+        service.permission_store = self.permissions
         return service
 
     def close(self) -> None:

@@ -18,6 +18,7 @@ from sqlalchemy import Connection
 from metamodel import model as m
 from runtime.access import SYSTEM_ACTOR, Actor
 from runtime.errors import FieldError, NotFound, PermissionDenied, RecordError, StaleVersion, ValidationFailed
+from runtime.hook_organization import HookOrganization
 from runtime.hooks import HookContext, HookError, HookNotRegistered, registry
 from runtime.providers import ProviderUnavailable
 from runtime.record_query import ListQuery, Page
@@ -117,8 +118,10 @@ def call_hook(
         raise _failed(entity, RECORD_PATH, "hook.missing",
                       f"{doing.en} runs {name}, which is not installed, so nothing was saved; ask the administrator",
                       f"{doing.zh_cn}需要运行 {name}，但系统中没有安装它，因此未保存任何内容；请联系管理员") from None
+    store = service.permission_store() if service.permission_store is not None else None
+    organization = HookOrganization(service, store, context.actor, connection) if store is not None else None
     bound = HookContext(context.actor, context.entity, context.record, context.event, context.comment, context.extra,
-                        HookRecords(service, context.actor), service.providers)
+                        HookRecords(service, context.actor), service.providers, organization)
     try:
         with service.within(connection):
             return function(bound)

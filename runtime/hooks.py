@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 from runtime.access import Actor
 
 if TYPE_CHECKING:
+    from runtime.hook_organization import HookOrganization
     from runtime.hook_records import HookRecords
     from runtime.providers import Providers
 
@@ -50,6 +51,9 @@ class HookContext:
     records: HookRecords | None = None
     #: The application's third-party providers by integration name, such as `context.providers["sms"]`.
     providers: Providers | None = None
+    #: Org units, accounts and role assignments under the acting user, inside the operation's transaction
+    #: (runtime/hook_organization.py); None where the runtime has no permission store.
+    organization: HookOrganization | None = None
 
 
 class HookError(Exception):

@@ -124,6 +124,11 @@ class OrgTree:
             seen += 1
         return False
 
+    def add(self, unit: str, parent: str) -> None:
+        """Add a unit below `parent`, as a hook does inside its transaction before the store is loaded again."""
+        self.parents[unit] = parent
+        self.children.setdefault(parent, []).append(unit)
+
     def and_below(self, unit: str) -> list[str]:
         found = [unit]
         index = 0

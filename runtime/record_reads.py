@@ -11,7 +11,7 @@ import logging
 import zoneinfo
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any, Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 
 from sqlalchemy import Connection, Engine, bindparam, func, select, true
 
@@ -36,6 +36,9 @@ from runtime.files import FileStore
 from runtime.providers import Providers
 from runtime.record_validation import RecordValidator
 from runtime.schema import Schema
+
+if TYPE_CHECKING:
+    from runtime.permissions import PermissionStore
 
 logger = logging.getLogger(__name__)
 
@@ -93,6 +96,9 @@ class RecordReads:
         self.providers: Providers | None = None
         #: The store of attached files, which hooks reach through `HookRecords.attach`; set by Runtime.open.
         self.files: FileStore | None = None
+        #: Returns the application's permission store, which hooks change org units and accounts through
+        #: (`context.organization`); set by Runtime.
+        self.permission_store: Callable[[], PermissionStore] | None = None
         self._system_view: RecordReads | None = None
 
     def system_view(self) -> Any:
@@ -107,6 +113,7 @@ class RecordReads:
             view = type(self)(self.model, self.schema, self.engine, access=SystemAccess(), keys=self.keys, clock=self.clock)
             view.providers = self.providers
             view.files = self.files
+            view.permission_store = self.permission_store
             self._system_view = view
         return self._system_view
 

@@ -1,7 +1,8 @@
 """Move demo records along their flow, so that they spread over the flow's states.
 
 Record number n of an entity aims at the n-th state reachable from the initial state
-(breadth first, over transitions that users fire), and walks the shortest path there.
+(breadth first, over transitions that users fire), or at the n-th of seed.yaml's `states` for
+the entity, and walks the shortest path there.
 Before each transition the walker fills the transition's required fields and required
 documents (a small generated file). A required yes/no field is set to yes, because a
 transition that requires a check expects it done. Each transition is fired by the
@@ -77,7 +78,8 @@ class FlowWalker:
         flow = flow_of(self.records, entity, record)
         if flow is None:
             return record
-        states = self.reachable(flow)
+        hints = self.model.seed.entities.get(entity) if self.model.seed is not None else None
+        states = list(hints.states) if hints is not None and hints.states else self.reachable(flow)
         target = states[(number - 1) % len(states)]
         rng = random.Random(zlib.crc32(f"{entity}:{number}:walk".encode()))
         faker = Faker("zh_CN")

@@ -225,6 +225,8 @@ class RecordSeeder:
         if hint.range is not None:
             low, high = (self.evaluate(entity, bound, names) if isinstance(bound, Expression) else bound for bound in hint.range)
             return maker.number_between(field_spec, Decimal(str(low)), Decimal(str(high)), hint.step)
+        if hint.choices and hint.in_turn:
+            return hint.choices[(number - 1) % len(hint.choices)]
         if hint.choices:
             return maker.rng.choice(hint.choices)
         if hint.faker is not None:

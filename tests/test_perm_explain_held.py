@@ -61,7 +61,7 @@ def test_explain_system_denied_says_why(place: Place, app: Path) -> None:
     assert with_record.returncode == 1
     assert with_record.stdout.strip() == "system has no records; leave out the record id."
     assert bad_action.returncode == 1
-    assert bad_action.stdout.strip() == "unknown action 'read'; use one of: administer, audit, jobs"
+    assert bad_action.stdout.strip() == "unknown action 'read'; use one of: administer, audit, jobs, organize"
     assert all("Traceback" not in item.stderr for item in (denied, roleless, with_record, bad_action))
 
 

@@ -175,6 +175,16 @@ CASES: list[tuple[str, str, str, int, int, str]] = [
         "seed.E008", 4, 15, "entities.item.fields.price.step sets step without range",
     ),
     (
+        "in turn without choices",
+        "entities:\n  item:\n    fields:\n      title: {in_turn: true}\n",
+        "seed.E009", 4, 15, "entities.item.fields.title.in_turn sets in_turn without choices",
+    ),
+    (
+        "state of no flow",
+        "entities:\n  item:\n    states: [open]\n",
+        "seed.E010", 3, 14, 'the state "open" is not a state of any flow of item',
+    ),
+    (
         "unknown name in expression",
         "entities:\n  item:\n    fields:\n      price: {value: \"prise * 2\"}\n",
         "expr.E002", 4, 23, 'the expression names "prise", which is neither a field of item nor a variable',

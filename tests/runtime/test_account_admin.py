@@ -220,6 +220,6 @@ def test_permission_reading_helpers(admins: Admins) -> None:
     cell = permissions.cell("dealer_manager", "bank", "export")
     assert cell.allowed
     assert cell.lines == (PolicyLine("dealer_staff", "beijing_branch", "bank", "export", "unit", "allow", "admin"),)
-    assert set(permissions.matrix(["finance"], ["system"])) == {("finance", "system", action) for action in ("administer", "audit", "jobs")}
+    assert set(permissions.matrix(["finance"], ["system"])) == {("finance", "system", action) for action in ("administer", "audit", "jobs", "organize")}
     with pytest.raises(PermissionConfigError):
         permissions.cell("dealer_staff", "bank", "approve")

@@ -262,7 +262,7 @@ def test_roles_page_lists_inheritance_and_members(web_app: WebApp, root: AdminCl
 
 
 def test_matrix_grant_and_deny_decide_listing(web_app: WebApp, root: AdminClient) -> None:
-    officer = web_app.add_user("ops", ("operations_officer",), "beijing_branch")
+    officer = web_app.add_user("ops", ("bank_liaison",), "beijing_branch")
     seeder = Seeder(web_app.runtime.records)
     beijing = seeder.dealer("someone", "beijing_credit")
     seeder.dealer("someone", "shanghai_credit")
@@ -270,10 +270,10 @@ def test_matrix_grant_and_deny_decide_listing(web_app: WebApp, root: AdminClient
     with pytest.raises(PermissionDenied):
         records.list(officer, "dealer")
 
-    line = {"role": "operations_officer", "entity": "dealer", "action": "read", "scope": "unit_and_below", "unit": "*"}
+    line = {"role": "bank_liaison", "entity": "dealer", "action": "read", "scope": "unit_and_below", "unit": "*"}
     granted = root.post("/admin/matrix/grant", {**line, "effect": "allow"}, htmx=True)
     assert granted.status_code == 200
-    assert granted.text.lstrip().startswith('<div class="matrix-cell editing" id="cell-operations_officer-dealer-read">')
+    assert granted.text.lstrip().startswith('<div class="matrix-cell editing" id="cell-bank_liaison-dealer-read">')
     assert "授权已添加" in granted.text
     assert "撤销" in granted.text
     assert [row["id"] for row in records.list(officer, "dealer").rows] == [beijing]
@@ -282,16 +282,16 @@ def test_matrix_grant_and_deny_decide_listing(web_app: WebApp, root: AdminClient
     assert "拒绝策略已添加" in denied.text
     with pytest.raises(PermissionDenied):
         records.list(officer, "dealer")
-    compact = root.get("/admin/matrix?role=operations_officer").text
-    assert 'class="matrix-cell denied" id="cell-operations_officer-dealer-read"' in compact
+    compact = root.get("/admin/matrix?role=bank_liaison").text
+    assert 'class="matrix-cell denied" id="cell-bank_liaison-dealer-read"' in compact
 
     revoked = root.post("/admin/matrix/revoke", {**line, "scope": "all", "effect": "deny"})
     assert revoked.status_code == 303
     assert [row["id"] for row in records.list(officer, "dealer").rows] == [beijing]
     assert root.audit() == [
-        ("grant", {"line": [None, ["operations_officer", "*", "dealer", "read", "unit_and_below", "allow"]]}),
-        ("grant", {"line": [None, ["operations_officer", "*", "dealer", "read", "all", "deny"]]}),
-        ("revoke", {"line": [["operations_officer", "*", "dealer", "read", "all", "deny"], None]}),
+        ("grant", {"line": [None, ["bank_liaison", "*", "dealer", "read", "unit_and_below", "allow"]]}),
+        ("grant", {"line": [None, ["bank_liaison", "*", "dealer", "read", "all", "deny"]]}),
+        ("revoke", {"line": [["bank_liaison", "*", "dealer", "read", "all", "deny"], None]}),
     ]
 
 

@@ -35,7 +35,7 @@ def test_explain_system_checks_its_input(web_app: WebApp) -> None:
     assert with_record.status_code == 422
     assert error_beside(with_record.text, "explain-record") == "系统没有记录：请将记录 id 留空。"
     assert wrong_action.status_code == 422
-    assert error_beside(wrong_action.text, "explain-action") == "未知的操作 'read'；请使用：administer, audit, jobs"
+    assert error_beside(wrong_action.text, "explain-action") == "未知的操作 'read'；请使用：administer, audit, jobs, organize"
     assert "允许：由匹配的策略允许" in answer
     assert "不适用：系统没有记录。" in answer
 

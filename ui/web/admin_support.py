@@ -136,6 +136,7 @@ _STANDARD_ACTIONS = {
     "administer": ("Administer", "系统管理"),
     "audit": ("Audit log", "审计日志"),
     "jobs": ("Jobs", "任务调度"),
+    "organize": ("Organize units and accounts", "组织与账号维护"),
 }
 
 _SCOPES = {
