@@ -43,8 +43,17 @@ def _build_entity(builder: Builder, document: Document, path: DocPath, name: str
         field: _build_field(builder, document, path + ("fields", field), name, field, hint)
         for field, hint in (data.get("fields") or {}).items()
     }
+    steps = {transition: _build_step(transition, item or {}) for transition, item in (data.get("steps") or {}).items()}
     return m.SeedEntity(name, data.get("count"), tuple(data.get("owners") or ()), m.frozen_mapping(fields),
-                        tuple(data.get("states") or ()))
+                        tuple(data.get("states") or ()), m.frozen_mapping(steps))
+
+
+def _build_step(transition: str, data: dict[str, Any]) -> m.SeedStep:
+    created = tuple(
+        m.SeedCreate(item["entity"], item["link"], m.frozen_mapping(dict(item.get("values") or {})), tuple(item.get("actions") or ()))
+        for item in data.get("create") or ()
+    )
+    return m.SeedStep(transition, created, tuple(data.get("actions") or ()), tuple(data.get("hooks") or ()))
 
 
 def _build_field(builder: Builder, document: Document, path: DocPath, entity: str, field: str, data: dict[str, Any]) -> m.SeedField:
@@ -81,6 +90,7 @@ def _build_field(builder: Builder, document: Document, path: DocPath, entity: st
         format=text_format,
         probability=Decimal(str(probability)) if probability is not None else None,
         in_turn=bool(data.get("in_turn", False)),
+        distinct=bool(data.get("distinct", False)),
     )
 
 

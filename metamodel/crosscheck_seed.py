@@ -18,6 +18,7 @@ HINT_TYPES: dict[str, frozenset[str]] = {
     "step": m.NUMERIC_TYPES | {"date", "datetime"},
     "faker": m.TEXT_TYPES,
     "format": m.TEXT_TYPES,
+    "distinct": frozenset({"reference"}),
 }
 
 #: Field types no hint may fill: the seeder makes their rows and files itself.
@@ -42,6 +43,8 @@ def check_seed(checker: CrossChecker) -> None:
         if entity is None:
             continue
         _check_states(checker, document, name, hints.states)
+        for transition, step in hints.steps.items():
+            _check_step(checker, document, ("entities", name, "steps", transition), entity, step)
         for field_name, hint in hints.fields.items():
             path: DocPath = ("entities", name, "fields", field_name)
             field = checker.field_ref(document, path, entity, field_name)
@@ -57,6 +60,39 @@ def _check_states(checker: CrossChecker, document: Document, entity: str, states
                            expected=sorted(known), suggestion=suggest(state, known))
 
 
+def _check_step(checker: CrossChecker, document: Document, path: DocPath, entity: m.Entity, step: m.SeedStep) -> None:
+    transitions = {name for flow in checker.model.flows_for(entity.name) for name in flow.transitions}
+    if step.transition not in transitions:
+        checker.report(document, "seed.E011", path, at_key=True, found=step.transition, entity=entity.name,
+                       expected=sorted(transitions), suggestion=suggest(step.transition, transitions))
+    _check_actions(checker, document, path + ("actions",), entity, step.actions)
+    for index, created in enumerate(step.create):
+        where = path + ("create", index)
+        target = checker.entity_ref(document, where + ("entity",), created.entity)
+        if target is None:
+            continue
+        links = sorted(name for name, item in target.fields.items() if item.type == "reference" and item.entity == entity.name)
+        link = target.fields.get(created.link)
+        if link is None or link.type != "reference" or link.entity != entity.name:
+            checker.report(document, "seed.E013", where + ("link",), found=created.link, entity=target.name, target=entity.name,
+                           expected=links, suggestion=suggest(created.link, links))
+        for field_name, value in created.values.items():
+            field = checker.field_ref(document, where + ("values", field_name), target, field_name)
+            problems = check_value(field, value)[1] if field is not None else []
+            if problems:
+                checker.report(document, "seed.E004", where + ("values", field_name), found=value, field=field_name,
+                               reason=Text(problems[0].message_en, problems[0].message_zh))
+        _check_actions(checker, document, where + ("actions",), target, created.actions)
+
+
+def _check_actions(checker: CrossChecker, document: Document, path: DocPath, entity: m.Entity, actions: tuple[str, ...]) -> None:
+    known = [action.name for action in entity.actions]
+    for index, name in enumerate(actions):
+        if name not in known:
+            checker.report(document, "seed.E012", path + (index,), found=name, entity=entity.name, expected=known or "-",
+                           suggestion=suggest(name, known))
+
+
 def _unit_ref(checker: CrossChecker, document: Document, path: DocPath, unit: str) -> None:
     units = checker.model.permissions.org_units
     if unit not in units:
@@ -67,7 +103,7 @@ def _check_hint(checker: CrossChecker, document: Document, path: DocPath, field:
     if field.computed is not None:
         checker.report(document, "seed.E005", path, found=field.name)
         return
-    used = [key for key in ("value", "range", "step", "choices", "faker", "format") if _sets(hint, key)]
+    used = [key for key in ("value", "range", "step", "choices", "faker", "format", "distinct") if _sets(hint, key)]
     for key in used:
         allowed = HINT_TYPES.get(key)
         if field.type in UNHINTED_TYPES or (allowed is not None and field.type not in allowed):
@@ -85,6 +121,6 @@ def _check_hint(checker: CrossChecker, document: Document, path: DocPath, field:
 
 
 def _sets(hint: m.SeedField, key: str) -> bool:
-    if key == "choices":
-        return bool(hint.choices)
+    if key in ("choices", "distinct"):
+        return bool(getattr(hint, key))
     return getattr(hint, key) is not None

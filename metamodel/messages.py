@@ -600,6 +600,24 @@ MESSAGES: dict[str, Message] = {
         "Use one of the states of its flows: {expected}.",
         "请使用其流程中的状态：{expected}。",
     ),
+    "seed.E011": _m(
+        "the step {found} is not a transition of any flow of {entity}",
+        "步骤 {found} 不是 {entity} 任何流程的流转",
+        "Name the step after one of its transitions: {expected}.",
+        "请以其流程中的流转命名步骤：{expected}。",
+    ),
+    "seed.E012": _m(
+        "{entity} has no action {found}",
+        "{entity} 没有名为 {found} 的操作",
+        "Use one of the actions the entity declares: {expected}.",
+        "请使用该实体声明的操作：{expected}。",
+    ),
+    "seed.E013": _m(
+        "the link {found} of {entity} is not a reference to {target}",
+        "{entity} 的 link {found} 不是指向 {target} 的引用字段",
+        "Name a reference field of {entity} whose entity is {target}: {expected}.",
+        "请填写 {entity} 中指向 {target} 的引用字段：{expected}。",
+    ),
 }
 MESSAGES.update((code, Message(*texts)) for code, texts in FLOW_MESSAGES.items())
 

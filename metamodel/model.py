@@ -600,6 +600,35 @@ class SeedField:
     #: With choices: record n takes choice n (counting from 1, starting over after the last) instead of one at
     #: random, so that fields whose choices are listed in the same order stay matched within a record.
     in_turn: bool = False
+    #: For a reference: each record takes a referenced record no other demo record of the entity took, while any is left.
+    distinct: bool = False
+
+
+@dataclass(frozen=True)
+class SeedCreate:
+    """A record the seeder creates before a transition, linked to the record being walked."""
+
+    entity: str
+    #: The reference field of the new record that points at the walked record.
+    link: str
+    #: Fixed values of the new record; its other fields are drawn from its own hints.
+    values: Mapping[str, Any] = field(default_factory=lambda: frozen_mapping({}))
+    #: Actions of the new record to run once it is created, in order.
+    actions: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SeedStep:
+    """What the seeder does before it fires one transition of a walked record, in this order."""
+
+    transition: str
+    #: Records to create, linked to the walked record.
+    create: tuple[SeedCreate, ...] = ()
+    #: Actions of the walked record to run, as a demo user allowed to.
+    actions: tuple[str, ...] = ()
+    #: Hooks run as the system on the walked record; the values they return are saved. For demo data
+    #: that users would enter over time, such as payments.
+    hooks: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -610,6 +639,8 @@ class SeedEntity:
     fields: Mapping[str, SeedField] = field(default_factory=lambda: frozen_mapping({}))
     #: Flow states the records aim at, record n at state n (starting over after the last), instead of every reachable state in turn.
     states: tuple[str, ...] = ()
+    #: Work done before transitions of the walk, by transition name.
+    steps: Mapping[str, SeedStep] = field(default_factory=lambda: frozen_mapping({}))
 
 
 @dataclass(frozen=True)

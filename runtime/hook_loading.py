@@ -126,6 +126,13 @@ def hook_uses(model: m.AppModel) -> list[HookUse]:
     for schedule in model.schedules.values():
         where = Text(f"schedule {schedule.name}", f"定时任务 {schedule.name}")
         uses.append(HookUse(schedule.hook, schedule.source.file, schedule.source.line, where, ("hook",)))
+    if model.seed is not None:
+        for entity_name, hints in model.seed.entities.items():
+            for step_name, step in hints.steps.items():
+                where = Text(f"seed step {entity_name}.{step_name}", f"演示数据步骤 {entity_name}.{step_name}")
+                uses.extend(HookUse(name, model.seed.source.file, model.seed.source.line, where,
+                                    ("entities", entity_name, "steps", step_name, "hooks", index))
+                            for index, name in enumerate(step.hooks))
     return uses
 
 

@@ -43,7 +43,8 @@ class HookContext:
     actor: Actor
     entity: str
     record: Mapping[str, Any]
-    #: The event: a transition's name, "leave:<state>" or "enter:<state>", an entity event such as "before_save", or "schedule".
+    #: The event: a transition's name, "leave:<state>" or "enter:<state>", an entity event such as "before_save",
+    #: "action:<name>", "schedule", or "hook" for a hook run on its own (RecordService.run_hook).
     event: str
     comment: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)

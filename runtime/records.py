@@ -26,7 +26,7 @@ from runtime.access import Actor, SystemAccess
 from runtime.errors import FieldError, NotFound, ReasonRequired, StaleVersion, ValidationFailed
 from runtime.approvals import ApprovalProgress, LevelProgress
 from runtime.flow_versions import version_id
-from runtime.entity_actions import available_actions, run_action
+from runtime.entity_actions import available_actions, run_action, run_hook
 from runtime.flow_availability import available_transitions
 from runtime.approval_actions import add_approver, approval_progress
 from runtime.flows import after_write, fire
@@ -363,6 +363,10 @@ class RecordService(RecordReads):
                    comment: str | None = None) -> dict[str, Any]:
         """Run the entity's action `name` on a record (runtime/entity_actions.py)."""
         return run_action(self, actor, entity_name, record_id, name, version=version, comment=comment)
+
+    def run_hook(self, entity_name: str, record_id: int, hook_name: str, *, version: int) -> dict[str, Any]:
+        """Run a hook on a record as the system and save what it returns (runtime/entity_actions.py)."""
+        return run_hook(self, entity_name, record_id, hook_name, version=version)
 
     def transitions_for(self, actor: Actor, entity_name: str, record: Mapping[str, Any]) -> builtins.list[m.Transition]:
         """Return the flow transitions the actor may fire by hand on a record it has read."""

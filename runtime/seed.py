@@ -66,6 +66,7 @@ class DemoSeeder:
         return plan
 
     def run(self, plan: SeedPlan, progress: Progress | None = None) -> SeedReport:
+        started = self.runtime.records.clock()
         reports = []
         for entity, existing, target in plan.entities:
             report = EntityReport(entity, existing=existing)
@@ -81,9 +82,18 @@ class DemoSeeder:
                     self.walker.walk(entity, record, number, report)
                 if progress is not None:
                     progress(entity, 1)
-            report.states = self.states_of(entity)
             reports.append(report)
-            logger.info("demo %s: %s existed, %s created, %s failed", entity, existing, report.created, report.failed)
+        targets = {entity: target for entity, _, target in plan.entities}
+        for report in reports:
+            # Walks, seed steps and hooks create records of other entities too: count every record made since the start.
+            since = ListQuery(where=Condition("created_at", "ge", started))
+            report.created = max(report.created, self.runtime.records.count(SEED_ACTOR, report.entity, since))
+            if targets[report.entity] == 0:
+                # Only hooks and steps write these, as the system or as users, so all earlier ones count as existing.
+                before = ListQuery(where=Condition("created_at", "lt", started))
+                report.existing = self.runtime.records.count(SEED_ACTOR, report.entity, before)
+            report.states = self.states_of(report.entity)
+            logger.info("demo %s: %s existed, %s created, %s failed", report.entity, report.existing, report.created, report.failed)
         catalogued = sorted({catalog.entity for catalog in self.runtime.model.catalogs.values()})
         return SeedReport(self.users, reports, catalogued)
 

@@ -3,8 +3,9 @@
 Record number n of an entity aims at the n-th state reachable from the initial state
 (breadth first, over transitions that users fire), or at the n-th of seed.yaml's `states` for
 the entity, and walks the shortest path there.
-Before each transition the walker fills the transition's required fields and required
-documents (a small generated file). A required yes/no field is set to yes, because a
+Before each transition the walker does what seed.yaml's `steps` lists for it (creates linked
+records and runs their actions, runs actions of the record, runs hooks as the system), then
+fills the transition's required fields and required documents (a small generated file). A required yes/no field is set to yes, because a
 transition that requires a check expects it done. Each transition is fired by the
 record service's `transition` as the demo user of one of its roles. When a guard or a rule
 stops the walk, the record stays in the state it reached.
@@ -45,6 +46,8 @@ class FlowWalker:
         self.users = users
         self.attachments = Attachments(runtime.records, runtime.files)
         self._stops_logged: set[str] = set()
+        #: The number of the last record each step created per entity, after the records seeded on their own.
+        self._created: dict[str, int] = {}
 
     def deferred_fields(self, entity: str) -> frozenset[str]:
         """Return the fields a new record leaves empty: later states' fields, and hinted read-only fields that hooks fill."""
@@ -94,6 +97,9 @@ class FlowWalker:
         for transition in self.path(flow, target):
             actor = self.actor_for(transition, unit)
             try:
+                step = hints.steps.get(transition.name) if hints is not None else None
+                if step is not None:
+                    record = self.prepare(entity, record, step, maker)
                 missing_required = {name for name in transition.required_fields if _is_empty(record.get(name))}
                 values = self.seeder.draw(entity_spec, number, unit, maker, only=frozenset(missing_required), current=record)
                 for name in transition.required_fields:
@@ -117,6 +123,39 @@ class FlowWalker:
                 report.stopped[transition.name] = (count + 1, english, chinese)
                 break
         return record
+
+    def prepare(self, entity: str, record: dict[str, Any], step: m.SeedStep, maker: ValueMaker) -> dict[str, Any]:
+        """Do a step's work before its transition: linked records and their actions, the record's actions, hooks."""
+        unit = str(record.get("org_unit") or "")
+        for created in step.create:
+            target = self.model.entities[created.entity]
+            actor = self.actor_for_entity(created.entity, "create", unit)
+            fixed = {**created.values, created.link: record["id"]}
+            serial = self._created.get(created.entity, self.seeder.target_count(created.entity)) + 1
+            self._created[created.entity] = serial
+            values = {**self.seeder.draw(target, serial, unit, maker, skip=frozenset(fixed), current=fixed), **fixed}
+            reason = SEED_REASON if target.reason_required else None
+            linked = self.records.create(actor, created.entity, values, reason=reason)
+            for name in created.actions:
+                linked = self.records.run_action(self.actor_for_entity(created.entity, name, unit), created.entity, linked["id"],
+                                                 name, version=linked["version"], comment=SEED_COMMENT)
+        record = self.records.get(SEED_ACTOR, entity, record["id"])
+        for name in step.actions:
+            self.records.run_action(self.actor_for_entity(entity, name, unit), entity, record["id"], name,
+                                    version=record["version"], comment=SEED_COMMENT)
+            record = self.records.get(SEED_ACTOR, entity, record["id"])
+        for hook_name in step.hooks:
+            self.records.run_hook(entity, record["id"], hook_name, version=record["version"])
+            record = self.records.get(SEED_ACTOR, entity, record["id"])
+        return record
+
+    def actor_for_entity(self, entity: str, action: str, unit: str) -> Actor:
+        """Return the demo user of a role granted `action` on the entity, acting as the system; the seeder without one."""
+        roles = {grant.role for grant in self.model.permissions.grants if grant.entity == entity and action in grant.actions}
+        user = next((user for user in self.users if user.role in roles), None)
+        if user is None:
+            return Actor(id=SEED_ACTOR.id, name=SEED_ACTOR.name, roles=SEED_ACTOR.roles, org_unit=unit)
+        return Actor(id=user.id, name=user.display_name, roles=SEED_ACTOR.roles, org_unit=unit)
 
     def attach(self, actor: Actor, entity: str, record: dict[str, Any], field_name: str, reason: str | None) -> dict[str, Any]:
         field_spec = self.model.entities[entity].fields[field_name]

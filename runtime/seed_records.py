@@ -90,6 +90,8 @@ class RecordSeeder:
         #: Live demo records by entity: id and owner unit.
         self.rows: dict[str, list[tuple[int, str | None]]] = {}
         self._cache: dict[tuple[str, int], Mapping[str, Any]] = {}
+        #: The referenced ids demo records hold, by entity and field, for the `distinct` hints.
+        self._taken: dict[tuple[str, str], set[int]] = {}
 
     # Which entities, how many ------------------------------------------------
 
@@ -111,9 +113,15 @@ class RecordSeeder:
         return tuple(ordered)
 
     def target_count(self, entity: str) -> int:
+        """Return how many records of the entity to draw: --count, else the hint, else the default.
+
+        A hint of 0 holds even with --count: such records come only from hooks and seed steps.
+        """
+        hints = self.model.seed.entities.get(entity) if self.model.seed is not None else None
+        if hints is not None and hints.count == 0:
+            return 0
         if self.count is not None:
             return self.count
-        hints = self.model.seed.entities.get(entity) if self.model.seed is not None else None
         return hints.count if hints is not None and hints.count is not None else DEFAULT_COUNT
 
     def load_existing(self, entity: str) -> int:
@@ -194,6 +202,9 @@ class RecordSeeder:
             return False
         if hint is not None and hint.probability is not None:
             return rng.random() < float(hint.probability)
+        if hint is None and field_spec.read_only and field_spec.default is not None:
+            # Left to its default, like a user's new record, for the application's hooks to change.
+            return False
         if field_spec.required:
             return True
         if hint is not None:
@@ -206,7 +217,8 @@ class RecordSeeder:
                  maker: ValueMaker, names: Mapping[str, Any]) -> Any:
         """Return one field's value: from its hint, else by its type; None leaves the field empty."""
         if field_spec.type in m.REFERENCE_TYPES and (hint is None or not (hint.value or hint.choices)):
-            return self.reference(field_spec, unit, maker.rng)
+            taken = self.taken(entity.name, field_spec.name) if hint is not None and hint.distinct else None
+            return self.reference(field_spec, unit, maker.rng, taken)
         if field_spec.type == "child":
             return self.child_rows(entity, field_spec, number, unit, maker)
         if hint is not None:
@@ -251,14 +263,20 @@ class RecordSeeder:
                 names[use.name] = ReferenceValues(self._cache[key])
         return expression.evaluate(names)
 
-    def reference(self, field_spec: m.Field, unit: str, rng: random.Random) -> Any:
-        """Pick records of the target entity, those of the same unit first."""
+    def reference(self, field_spec: m.Field, unit: str, rng: random.Random, taken: set[int] | None = None) -> Any:
+        """Pick records of the target entity, those of the same unit first, and none of `taken` while others are left."""
         target = field_spec.entity or ""
         if target not in self.rows:
             self.rows[target] = self._list(target, None)
         candidates = self.rows[target]
+        if taken is not None:
+            candidates = [(record_id, owner) for record_id, owner in candidates if record_id not in taken] or candidates
         local = [record_id for record_id, owner in candidates if owner == unit]
         pool = local or [record_id for record_id, _ in candidates]
+        if taken is not None and pool and field_spec.type == "reference":
+            chosen = rng.choice(pool)
+            taken.add(chosen)
+            return chosen
         if field_spec.type == "multi_reference":
             return rng.sample(pool, min(len(pool), rng.randint(1, 2))) if pool else []
         if not pool:
@@ -266,6 +284,28 @@ class RecordSeeder:
                 raise SeedValueError(f"{field_spec.name} needs a record of {target}, and there is none yet")
             return None
         return rng.choice(pool)
+
+    def taken(self, entity: str, field_name: str) -> set[int]:
+        """Return the referenced ids the entity's demo records hold in a field, read once and then kept up to date by the caller."""
+        key = (entity, field_name)
+        if key not in self._taken:
+            held: set[int] = set()
+            after = None
+            while True:
+                query = ListQuery(where=Condition("created_by", "in", self.demo_ids), fields=(field_name,), sort=("id",), limit=500,
+                                  after=after)
+                page = self.records.list(SEED_ACTOR, entity, query)
+                for row in page.rows:
+                    value = row.get(field_name)
+                    if isinstance(value, dict):
+                        value = value.get("id")
+                    if isinstance(value, int):
+                        held.add(value)
+                if page.next_cursor is None:
+                    break
+                after = page.next_cursor
+            self._taken[key] = held
+        return self._taken[key]
 
     def child_rows(self, entity: m.Entity, field_spec: m.Field, number: int, unit: str, maker: ValueMaker) -> list[dict[str, Any]]:
         rows = []

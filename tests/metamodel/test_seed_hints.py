@@ -185,6 +185,31 @@ CASES: list[tuple[str, str, str, int, int, str]] = [
         "seed.E010", 3, 14, 'the state "open" is not a state of any flow of item',
     ),
     (
+        "distinct on a text field",
+        "entities:\n  item:\n    fields:\n      title: {distinct: true}\n",
+        "seed.E003", 4, 25, '"distinct" does not apply to the field title of type string',
+    ),
+    (
+        "step of no transition",
+        "entities:\n  item:\n    steps:\n      ship: {hooks: [shop.demo]}\n",
+        "seed.E011", 4, 7, 'the step "ship" is not a transition of any flow of item',
+    ),
+    (
+        "step runs unknown action",
+        "entities:\n  item:\n    steps:\n      ship: {actions: [pack]}\n",
+        "seed.E012", 4, 24, 'item has no action "pack"',
+    ),
+    (
+        "step links through a text field",
+        "entities:\n  item:\n    steps:\n      ship:\n        create: [{entity: item, link: title}]\n",
+        "seed.E013", 5, 39, 'the link "title" of item is not a reference to item',
+    ),
+    (
+        "step value invalid",
+        "entities:\n  item:\n    steps:\n      ship:\n        create: [{entity: item, link: title, values: {kind: toy}}]\n",
+        "seed.E004", 5, 61, 'the choice "toy" is not a valid value of the field kind: This is not one of the allowed values; choose one of: Tool (tool).',
+    ),
+    (
         "unknown name in expression",
         "entities:\n  item:\n    fields:\n      price: {value: \"prise * 2\"}\n",
         "expr.E002", 4, 23, 'the expression names "prise", which is neither a field of item nor a variable',

@@ -41,7 +41,7 @@ def test_detail_formats_values_and_links(web_app: WebApp) -> None:
     html = page.text
     assert '<span class="badge state-badge" title="状态">草稿</span>' in html
     assert "¥200,000.00" in text_of(field_html(html, "field-vehicle_price"))
-    assert text_of(field_html(html, "field-ltv")).endswith("50%")
+    assert "贷款成数 50%" in text_of(field_html(html, "field-ltv"))
     customer = web_app.runtime.records.get(SYSTEM_ACTOR, "customer", ids["customer"])
     assert f'<a href="/records/customer/{ids["customer"]}">{customer["name"]}</a>' in field_html(html, "field-customer")
     # The funding section is for approved loans only, and nothing is editable on the detail page.
