@@ -15,7 +15,7 @@ from typing import Any, BinaryIO
 from metamodel import model as m
 from runtime.access import Actor
 from runtime.errors import NotFound
-from runtime.files import FileStore
+from runtime.files import FileStore, duplicate_file
 from runtime.records import RecordService
 
 logger = logging.getLogger(__name__)
@@ -47,7 +47,7 @@ class Attachments:
         version: int,
         reason: str | None = None,
     ) -> dict[str, Any]:
-        """Store an upload and add it to the record's field; raise FileRejected for a wrong type or size."""
+        """Store an upload and add it to the record's field; raise FileRejected for a wrong type or size, or content attached already."""
         field = self._field(entity_name, field_name)
         record = self.records.get(actor, entity_name, record_id)
         if field_name not in record:
@@ -57,7 +57,11 @@ class Attachments:
         if field.type == "attachment":
             value: Any = description
         else:
-            value = [item for item in record.get(field_name) or [] if item.get("sha256") != stored.sha256] + [description]
+            present = record.get(field_name) or []
+            same = next((item for item in present if isinstance(item, dict) and item.get("sha256") == stored.sha256), None)
+            if same is not None:
+                raise duplicate_file(stored.filename, str(same.get("filename") or ""))
+            value = [*present, description]
         logger.info("file %s attached to %s %s.%s by %s", stored.sha256[:12], entity_name, record_id, field_name, actor.id)
         return self.records.update(
             actor, entity_name, record_id, {field_name: value}, version=version, reason=reason, trusted=frozenset({field_name})

@@ -67,7 +67,7 @@ CHUNK_SIZE = 64 * 1024
 #: Age in seconds after which a temporary upload file counts as left behind by a crash.
 STALE_UPLOAD_AGE = 24 * 60 * 60
 
-RejectionCode = Literal["too_large", "type_not_accepted", "type_mismatch", "unknown_type", "empty"]
+RejectionCode = Literal["too_large", "type_not_accepted", "type_mismatch", "unknown_type", "empty", "duplicate"]
 
 #: Folder under the root for uploads still being written. It is on the same file system as the
 #: stored files, so os.replace from it is atomic.
@@ -325,6 +325,20 @@ def _fsync_directory(path: Path) -> None:
 
 # Messages. Each names the file, states what is wrong and what to do next, in English and in
 # Simplified Chinese.
+
+
+def duplicate_file(name: str, attached_as: str) -> FileRejected:
+    """Build the rejection for a file whose content the field holds already, under `attached_as`."""
+    if name == attached_as:
+        return FileRejected("duplicate", name, f"{name} is attached here already; nothing was added.",
+                            f"{name} 已上传过，未重复添加。")
+    return FileRejected(
+        "duplicate",
+        name,
+        f"{name} has the same content as {attached_as}, which is attached here already; nothing was added. "
+        "If you meant another document, choose that file.",
+        f"{name} 与已上传的 {attached_as} 内容完全相同，未重复添加；如要上传其他资料，请选择相应的文件。",
+    )
 
 
 def _empty(name: str) -> FileRejected:

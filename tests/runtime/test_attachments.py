@@ -43,6 +43,18 @@ def test_upload_then_open(shop: ShopRuntime, product: dict) -> None:
     assert description["size"] == len(png_bytes())
 
 
+def test_same_content_twice_rejected(shop: ShopRuntime, product: dict) -> None:
+    shop.attachments.attach(ACTOR, "product", product["id"], "photos", png_bytes(), filename="正面.png", version=1)
+
+    with pytest.raises(FileRejected) as raised:
+        shop.attachments.attach(ACTOR, "product", product["id"], "photos", png_bytes(), filename="背面.png", version=2)
+
+    assert raised.value.code == "duplicate"
+    assert raised.value.message_zh == "背面.png 与已上传的 正面.png 内容完全相同，未重复添加；如要上传其他资料，请选择相应的文件。"
+    stored = shop.records.get(ACTOR, "product", product["id"])
+    assert (stored["version"], [photo["filename"] for photo in stored["photos"]]) == (2, ["正面.png"])
+
+
 def test_wrong_type_leaves_record_unchanged(shop: ShopRuntime, product: dict) -> None:
     with pytest.raises(FileRejected) as raised:
         shop.attachments.attach(ACTOR, "product", product["id"], "manual", png_bytes(), filename="说明书.pdf", version=1)

@@ -143,6 +143,13 @@ def test_uploads_survive_failed_save(web_app: WebApp) -> None:
     assert "notes.txt" in error_of(rejected.text, "field-id_card_copies")
     assert read_form(rejected.text).get("employer") == "某公司"
 
+    # The same content again, under another name, is reported rather than kept twice or dropped silently.
+    again = submit(client, f"/records/customer/{customer}/edit", {"employer": "某公司"},
+                   files={"id_card_copies": ("反面.png", png_bytes(), "image/png")})
+    assert again.status_code == 422
+    assert "反面.png 与已上传的 正面.png 内容完全相同" in error_of(again.text, "field-id_card_copies")
+    assert [item["filename"] for item in system_get(web_app, "customer", customer)["id_card_copies"]] == ["正面.png"]
+
     # Removing a file keeps the others: the form posts the files it keeps.
     removed = submit(client, f"/records/customer/{customer}/edit", remove=("id_card_copies.keep",))
     assert removed.status_code == 303

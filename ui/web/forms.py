@@ -33,7 +33,7 @@ from ui.web.form_view import FormBuilder, dom_id, parse_layout
 from ui.web.navigation import entity_url
 from ui.web.rendering import render
 from ui.web.state import actor_of, is_htmx, lang_of, web
-from ui.web.uploads import PendingFile, attach_pending, carried_uploads, merge_pending, store_uploads
+from ui.web.uploads import PendingFile, attach_pending, carried_uploads, merge_pending, store_uploads, without_duplicates
 from ui.web.widgets import (
     field_of_path,
     form_path,
@@ -144,7 +144,9 @@ def _parse(request: Request, entity: m.Entity, form: FormData, record: Mapping[s
         parsed.values[name] = value
     if store_files:
         new, parsed.upload_errors = store_uploads(request, entity, form, file_fields)
-        parsed.pending = merge_pending(carried_uploads(request, entity, form, file_fields), new)
+        carried = carried_uploads(request, entity, form, file_fields)
+        new = without_duplicates(new, stored, carried, parsed.upload_errors)
+        parsed.pending = merge_pending(carried, new)
     return parsed
 
 

@@ -21,7 +21,7 @@ from starlette.requests import Request
 
 from metamodel import model as m
 from runtime.errors import FieldError
-from runtime.files import FileRejected
+from runtime.files import FileRejected, duplicate_file
 from ui.web.state import actor_of, web
 
 logger = logging.getLogger(__name__)
@@ -95,6 +95,27 @@ def store_uploads(
             token = str(serializer.dumps(data))
             stored.setdefault(field.name, []).append(PendingFile(token, field.name, saved.sha256, saved.filename, saved.size))
     return stored, errors
+
+
+def without_duplicates(
+    new: Mapping[str, list[PendingFile]], stored: Mapping[str, Any], carried: Mapping[str, list[PendingFile]],
+    errors: dict[str, list[FieldError]],
+) -> dict[str, list[PendingFile]]:
+    """Drop new uploads whose content the field holds already, stored or chosen before, and add an error for each."""
+    kept: dict[str, list[PendingFile]] = {}
+    for name, items in new.items():
+        present = stored.get(name)
+        known = {str(item.get("sha256")): str(item.get("filename") or "")
+                 for item in ([present] if isinstance(present, Mapping) else list(present or [])) if isinstance(item, Mapping)}
+        known.update((item.sha256, item.filename) for item in carried.get(name, []))
+        for item in items:
+            if item.sha256 in known:
+                rejected = duplicate_file(item.filename, known[item.sha256])
+                errors.setdefault(name, []).append(FieldError(rejected.code, rejected.message_en, rejected.message_zh))
+                continue
+            known[item.sha256] = item.filename
+            kept.setdefault(name, []).append(item)
+    return kept
 
 
 def merge_pending(*groups: Mapping[str, list[PendingFile]]) -> dict[str, list[PendingFile]]:
