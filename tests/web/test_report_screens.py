@@ -183,3 +183,15 @@ def test_masked_group_not_drillable(sales_web: WebApp) -> None:
         assert list_total(client, url) == count
     exported = client.get("/reports/sales_by_buyer_phone/export.csv").content.decode("utf-8-sig")
     assert "13912345678" not in exported
+
+
+def test_pivot_export_keeps_layout(sales_web: WebApp) -> None:
+    exported = sales_web.client("director").get("/reports/channel_by_quarter/export.csv").content.decode("utf-8-sig")
+    rows = list(csv.reader(io.StringIO(exported)))
+
+    assert rows[0][:3] == ["渠道 \\ 季度", "2025-Q4 · 笔数", "2025-Q4 · 平均金额"]
+    assert rows[0][-2:] == ["合计 · 笔数", "合计 · 平均金额"]
+    assert [row[0] for row in rows[1:3]] == ["门店", "线上"]
+    assert rows[-1][0] == "合计"
+    assert rows[-1][-2] == "6"
+    assert all(len(row) == len(rows[0]) for row in rows)

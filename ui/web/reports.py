@@ -21,6 +21,7 @@ from starlette.routing import BaseRoute, Route
 
 from metamodel import model as m
 from runtime.errors import PermissionDenied, ValidationFailed
+from runtime.report_results import ReportGroup
 from runtime.reports import ReportRejected, ReportResult, ReportRunner
 from runtime.spreadsheets import csv_chunks, xlsx_chunks
 from ui.web import i18n
@@ -98,7 +99,13 @@ def report_page(request: Request) -> Response:
 
 
 def export_rows(result: ReportResult, lang: str) -> tuple[list[str], list[list[Any]]]:
-    """Return the header and rows of a report's file: dimensions as text, measures as numbers, the totals last."""
+    """Return the header and rows of a report's file: dimensions as text, measures as numbers, the totals last.
+
+    A pivot report is written as on screen: row values down, a column per value across (and per
+    measure when there are several), the totals at the ends.
+    """
+    if result.pivot is not None:
+        return pivot_rows(result, lang)
     report = result.report
     headers = [dimension_label(dimension, reached, lang) for dimension, reached in zip(report.dimensions, result.dimensions)]
     headers += [i18n.label(measure.label, lang) for measure in report.measures]
@@ -111,6 +118,34 @@ def export_rows(result: ReportResult, lang: str) -> tuple[list[str], list[list[A
         rows.append(cells)
     if report.dimensions:
         rows[-1][0] = i18n.pick(lang, "Total", "合计")
+    return headers, rows
+
+
+def pivot_rows(result: ReportResult, lang: str) -> tuple[list[str], list[list[Any]]]:
+    """Return the header and rows of a pivot report's file, one row per value down."""
+    pivot = result.pivot
+    assert pivot is not None
+    report = result.report
+    down, across = pivot.row_dimension, pivot.column_dimension
+    reached_down, reached_across = result.dimensions[down], result.dimensions[across]
+    measures = report.measures
+    total = i18n.pick(lang, "Total", "合计")
+
+    def heading(column: str, measure: m.Measure) -> str:
+        return column if len(measures) == 1 else f"{column} · {i18n.label(measure.label, lang)}"
+
+    columns = [dimension_text(reached_across, group.shown[across], lang) for group in pivot.columns] + [total]
+    corner = f"{dimension_label(report.dimensions[down], reached_down, lang)} \\ {dimension_label(report.dimensions[across], reached_across, lang)}"
+    headers = [corner] + [heading(column, measure) for column in columns for measure in measures]
+
+    def figures(groups: list[ReportGroup | None]) -> list[Any]:
+        return [group.values.get(measure.name) if group is not None else None for group in groups for measure in measures]
+
+    rows: list[list[Any]] = []
+    for row_group in pivot.rows:
+        cells = [pivot.cells.get((row_group.keys[down], column.keys[across])) for column in pivot.columns]
+        rows.append([dimension_text(reached_down, row_group.shown[down], lang), *figures([*cells, row_group])])
+    rows.append([total, *figures([*pivot.columns, result.total])])
     return headers, rows
 
 
