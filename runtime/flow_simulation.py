@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from metamodel import model as m
-from runtime.flows import missing_before
+from runtime.flow_checks import missing_before
 from runtime.simulated_access import granting, outside_scope
 from runtime.simulated_approval import ApprovalCheck, check_approval, describe_approval
 from runtime.simulated_record import (
