@@ -164,6 +164,11 @@ def build_entity(builder: Builder, document: Document) -> m.Entity:
                            tuple(item.get("states", ())))
             for item in data.get("actions", [])
         ),
+        related=tuple(
+            m.RelatedList(item["entity"], item["field"], optional_label(item.get("label")), tuple(item.get("columns", ())),
+                          item.get("limit", m.RELATED_LIMIT))
+            for item in data.get("related", [])
+        ),
     )
 
 

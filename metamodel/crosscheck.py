@@ -13,6 +13,7 @@ from metamodel.build import ExpressionSite
 from metamodel.crosscheck_catalogs import check_catalogs
 from metamodel.crosscheck_flows import check_flows
 from metamodel.crosscheck_outputs import check_dashboards, check_expressions, check_menus, check_reports, check_templates
+from metamodel.crosscheck_related import check_related
 from metamodel.crosscheck_seed import check_seed
 from metamodel.diagnostics import Diagnostic, DocPath, Text, suggest
 from metamodel.values import check_value
@@ -34,6 +35,7 @@ def crosscheck(
     checker = CrossChecker(model, documents, broken_entities)
     checker.broken_flow_entities = broken_flow_entities
     checker.check_entities()
+    check_related(checker)
     checker.check_forms()
     check_flows(checker)
     checker.check_permissions()

@@ -501,6 +501,27 @@ MESSAGES: dict[str, Message] = {
         "Use one of the states {expected}, or remove states to offer the action in every state.",
         "请使用以下状态之一：{expected}；或删除 states，使该操作在所有状态下可用。",
     ),
+    # Related lists of an entity (shown on a record's detail page)
+    "related.E001": _m(
+        "{path} names the entity {found}, which is not declared",
+        "{path} 引用的实体 {found} 未声明",
+        "A related list shows records of another entity: use one of the declared entities: {expected}.",
+        "关联列表展示另一实体的记录：请使用已声明的实体：{expected}。",
+    ),
+    "related.E002": _m(
+        "{path} names {found}, which is not a reference field of {entity} pointing to {owner}",
+        "{path} 指定的 {found} 不是实体 {entity} 中指向 {owner} 的引用字段",
+        "Name the field of {entity} whose type is reference and whose entity is {owner}: {expected}.",
+        "请填写实体 {entity} 中类型为 reference 且 entity 为 {owner} 的字段：{expected}。",
+    ),
+    "related.E003": _m(
+        "{path} names the column {found}, which a list of {entity} cannot show",
+        "{path} 指定的列 {found} 无法在 {entity} 的列表中显示",
+        "Use a field of {entity} (not a child table, multi-reference, JSON or location field), a system column such as "
+        "created_at, or a path through references such as owner.name; fields of {entity}: {expected}.",
+        "请使用 {entity} 的字段（子表、多选引用、JSON 和位置字段除外）、系统列（如 created_at），"
+        "或经引用字段的路径（如 owner.name）；{entity} 的字段：{expected}。",
+    ),
     # Hooks (checked by `metadesk check` after importing the hooks folder and installed packages)
     "hook.W001": _m(
         "{where} runs the hook {found}, which no code registers, so that step fails until one does",

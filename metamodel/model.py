@@ -222,6 +222,25 @@ class Entity:
     hooks: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: frozen_mapping({}))
     #: Buttons on a record that run a hook, each granted as an action of its own.
     actions: tuple[EntityAction, ...] = ()
+    #: Lists of other entities' records that refer to a record, shown on its detail page.
+    related: tuple[RelatedList, ...] = ()
+
+
+#: Records a related list shows when its YAML sets no limit.
+RELATED_LIMIT = 10
+
+
+@dataclass(frozen=True)
+class RelatedList:
+    """The records of `entity` whose reference `field` names the record shown, newest first."""
+
+    entity: str
+    field: str
+    #: The heading; None shows the label of `entity`.
+    label: Label | None = None
+    #: Columns shown; empty shows the list columns of `entity`.
+    columns: tuple[str, ...] = ()
+    limit: int = RELATED_LIMIT
 
 
 @dataclass(frozen=True)

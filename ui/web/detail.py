@@ -1,4 +1,5 @@
-"""The detail page of a record: its form read-only, its state and transitions, its history; delete and downloads.
+"""The detail page of a record: its form read-only, its state and transitions, its history, the records
+related to it (ui/web/related.py); delete and downloads.
 
 Transitions and delete post from the page. Under HTMX a transition redraws only the
 workflow part (state, buttons, errors) and, out of band, the history. A transition that
@@ -38,6 +39,7 @@ from ui.web.forms import entity_of, http_error, redirect, stale_message
 from ui.web.history_view import HistoryFormatter
 from ui.web.navigation import entity_url
 from ui.web.printing_links import print_links
+from ui.web.related import related_sections
 from ui.web.rendering import render
 from ui.web.state import actor_of, is_htmx, lang_of, web
 from ui.web.transition_fields import check_dialog_fields, read_dialog_fields
@@ -152,7 +154,10 @@ def _signer_names(state: Any, approvals: list[Any]) -> dict[str, str]:
 async def detail(request: Request) -> Response:
     entity = entity_of(request)
     opened = open_detail(request, entity, int(request.path_params["id"]))
-    return render(request, "detail_page.html", detail_context(request, entity, opened))
+    context = detail_context(request, entity, opened)
+    # Read as the user, as the list screens of the related entities are; only the whole page shows them.
+    context["related"] = related_sections(web(request).records, actor_of(request), entity, int(opened.record["id"]))
+    return render(request, "detail_page.html", context)
 
 
 def _workflow(request: Request, entity: m.Entity, record_id: int, status: int, **extra: Any) -> Response:

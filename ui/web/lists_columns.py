@@ -82,8 +82,12 @@ class Formats:
 
 def list_columns(records: RecordService, actor: Actor, entity: m.Entity) -> list[Column]:
     """Return the columns of the entity's list the actor may see, in the declared order."""
+    return visible_columns(records, actor, entity, list(entity.list.columns) or fallback_columns(records.model, entity))
+
+
+def visible_columns(records: RecordService, actor: Actor, entity: m.Entity, keys: Iterable[str]) -> list[Column]:
+    """Return the columns of these keys that a list can show and the actor may see, in the order given."""
     model = records.model
-    keys = list(entity.list.columns) or fallback_columns(model, entity)
     columns = []
     for key in keys:
         column = column_for(model, entity, key)

@@ -14,6 +14,7 @@ import pypdf
 import pytest
 
 from runtime.errors import ValidationFailed
+from runtime.record_query import Condition, ListQuery
 
 from guarantee_world import (ADVANCE, SYSTEM, World, card_number, collateral, hooks_module, imei, install_gps, messages, register,
                              send_contracts, to_approved_standard)
@@ -149,7 +150,8 @@ def test_gps_device_cannot_be_bound_twice(world: World) -> None:
     assert device["status"] == "bound"
     assert device["last_report"].startswith("在线")
     vehicle = world.runtime.records.get(SYSTEM, "vehicle", first["vehicle"])
-    assert vehicle["gps_devices"] == [device["id"]]
+    devices = world.runtime.records.list(SYSTEM, "gps_device", ListQuery(where=Condition("vehicle", "eq", vehicle["id"])))
+    assert [row["id"] for row in devices.rows] == [device["id"]]
 
     second = advanced(world)
     copy = world.users.create(world.actor("operations"), "gps_device", {

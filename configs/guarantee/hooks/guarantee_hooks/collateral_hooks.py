@@ -20,7 +20,7 @@ logger = logging.getLogger(__name__)
 BIND_REPORT_WINDOW = datetime.timedelta(hours=24)
 #: Loan states after which a loan no longer holds its vehicle, so its devices may serve another vehicle.
 CLOSED_STATES = ("released", "rejected", "cancelled")
-REASON = "kept in step with the mortgage registration and GPS device records"
+REASON = "kept in step with the mortgage registration records"
 
 
 def _application_vehicle(context: HookContext, reader: HookRecords) -> tuple[dict[str, Any], int]:
@@ -129,21 +129,6 @@ def check_gps_device(context: HookContext) -> dict[str, Any]:
         if other is not None:
             raise _refuse_bound_elsewhere(reader, imei, other)
     return {"imei": imei, "vehicle": vehicle}
-
-
-@hook("guarantee.list_vehicle_devices")
-def list_vehicle_devices(context: HookContext) -> None:
-    """Keep the vehicle's list of GPS devices in step with the device records that name it."""
-    vehicle_id = reference_id(context.record.get("vehicle"))
-    if vehicle_id is None:
-        return
-    reader = system_records(context)
-    page = reader.list("gps_device", ListQuery(where=Condition("vehicle", "eq", vehicle_id), sort=("id",), limit=100))
-    devices = [int(row["id"]) for row in page.rows]
-    vehicle = reader.get("vehicle", vehicle_id)
-    listed = [reference_id(item) for item in vehicle.get("gps_devices") or []]
-    if listed != devices:
-        reader.update("vehicle", vehicle_id, {"gps_devices": devices}, version=int(vehicle["version"]), reason=REASON)
 
 
 @hook("guarantee.bind_gps_device")
