@@ -338,7 +338,7 @@ def test_field_rule_hides_field_from_detail(web_app: WebApp, root: AdminClient) 
     assert "未知的字段 'colour'" in shown(unknown_field)
     unknown_entity = root.get("/admin/field-rules?role=finance&entity=spaceship")
     assert unknown_entity.status_code == 422
-    assert error_beside(unknown_entity.text, "rules-entity").startswith("未知的实体 'spaceship'；请使用：bank, customer")
+    assert error_beside(unknown_entity.text, "rules-entity").startswith("未知的实体 'spaceship'；请使用：advance_payment, appraisal, bank")
     assert [action for action, _ in root.audit()] == ["set_field_rule", "clear_field_rule"]
 
 

@@ -77,7 +77,8 @@ def test_list_shows_every_flow(web_app: WebApp, lang: str) -> None:
     for flow in web_app.state.model.flows.values():
         assert f'href="/admin/flows/{flow.name}"' in page
         assert flow.label.get(lang) in page
-        assert flow.applies_when is not None and flow.applies_when.source in page
+        if flow.applies_when is not None:
+            assert flow.applies_when.source in page
     assert ("Loan application" if lang == "en" else "贷款申请") in page
 
 
