@@ -44,7 +44,7 @@ def test_create_with_error_then_edit(web_app: WebApp, signed_in_page: Callable[.
     shoot(page, f"customer-saved-{lang}")
 
     # Editing changes one field and keeps the rest.
-    page.get_by_role("link", name=words["edit"]).click()
+    page.get_by_role("link", name=words["edit"], exact=True).click()
     expect(page).to_have_url(re.compile(r"/records/customer/\d+/edit$"))
     page.fill("input[name=employer]", words["employer"])
     page.locator("#record-form button[type=submit]").click()
