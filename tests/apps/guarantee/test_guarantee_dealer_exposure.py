@@ -7,7 +7,9 @@ from typing import Any
 
 import pytest
 
+from runtime.catalogs import sync_catalogs
 from runtime.errors import ValidationFailed
+from runtime.seed import DemoSeeder
 
 from guarantee_world import (ADVANCE, SYSTEM, World, card_number, collateral, deduction_values, disbursement_values, hooks_module,
                              messages, to_approved_standard)
@@ -113,3 +115,18 @@ def test_quota_refusal_and_outstanding_sum() -> None:
     rows = [{"id": 1, "amount": Decimal("10"), "status": "succeeded"}, {"id": 2, "amount": Decimal("20"), "status": "processing"},
             {"id": 3, "amount": Decimal("40"), "status": "failed"}, {"id": 4, "amount": Decimal("80"), "status": "succeeded"}]
     assert exposure_rules.outstanding(rows, {4}) == Decimal("30")
+
+
+def test_demo_data_keeps_exposure(world: World) -> None:
+    sync_catalogs(world.runtime.records)
+    seeder = DemoSeeder(world.runtime, count=60)
+    report = seeder.run(seeder.plan())
+    loans = next(item for item in report.entities if item.entity == "loan_application")
+    # No demo loan stops at the advance, for its quota or anything else.
+    assert "advance" not in loans.stopped
+    assert sum(loans.states[state] for state in ("advanced", "mortgaged", "disbursed", "repaying", "settled", "released")) > 0
+    dealers = world.runtime.records.list(SYSTEM, "dealer").rows
+    assert any(exposure(world, int(row["id"])) > 0 for row in dealers)
+    for row in dealers:
+        assert exposure(world, int(row["id"])) == outstanding(world, int(row["id"]))
+        assert exposure(world, int(row["id"])) <= Decimal(row["quota"])
