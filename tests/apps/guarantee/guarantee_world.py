@@ -136,7 +136,7 @@ class World:
         name = f"经销商{self.count}"
         values = {"name": name, "credit_code": first + stdnum.cn.uscc.calc_check_digit(first), "legal_representative": "张三",
                   "cooperation_status": "active", "rating": "A", "bank_name": "中国工商银行北京亦庄支行", "account_name": name,
-                  "bank_account": card_number(self.count), **extra}
+                  "bank_account": card_number(self.count), "quota": Decimal("5000000"), **extra}
         return self.system_create("dealer", values, unit)
 
     def vehicle(self, unit: str = DEALER_UNIT, **extra: Any) -> int:

@@ -1,8 +1,8 @@
 """The fast-track flow's decisions (configs/guarantee/flows/loan_fast_track.yaml), and the repayment computed again on resubmission.
 
-After forwarding, the rules decide first. auto_approve needs a scorecard score of at least
-650 with risk level low, at most 150,000 yuan, a loan-to-value of at most 0.70 and a dealer
-rated A or B. auto_reject takes a score below 450. Anything else waits in `received` for a
+After forwarding, the rules decide first. With the standard risk strategy
+(hooks/risk_strategies.yaml), auto_approve needs a scorecard score of at least 650 with risk
+level low, at most 150,000 yuan, a loan-to-value of at most 0.70 and a dealer rated A or B. auto_reject takes a score below 450. Anything else waits in `received` for a
 risk officer, who may return it, reject it or review it.
 """
 

@@ -21,6 +21,7 @@ from runtime.record_query import Condition, ListQuery
 from .advance import (FAILED, latest_attempt, mortgage_refusal, payment_reference, refresh_refusal, result_changes, retry_refusal,
                       summary)
 from .context import providers_of, records_of, reference_id, required_reference, system_records
+from .exposure import dealer_exposure, payment_dealer, quota_refusal, refresh_exposure
 from .funding import Refusal, dealer_payee
 from .money import decimal_of
 
@@ -64,6 +65,9 @@ def _pay(context: HookContext, attempt: int) -> dict[str, Any]:
         raise stop(payee)
 
     amount = decimal_of(record.get("advance_amount"))
+    over_quota = quota_refusal(str(dealer.get("name")), dealer.get("quota"), dealer_exposure(reader, dealer_id), amount)
+    if over_quota is not None:
+        raise stop(over_quota)
     reference = payment_reference(application_number(record), attempt)
     instruction = PaymentInstruction(reference, payee.account, payee.name, payee.bank, amount, purpose=f"垫资 {application_number(record)}")
     requested_at = _now()
@@ -77,6 +81,7 @@ def _pay(context: HookContext, attempt: int) -> dict[str, Any]:
               "paid_at": requested_at if receipt.status == "succeeded" else None,
               "failure_reason": (receipt.reason or "银行未说明原因 (no reason given)")[:200] if receipt.status == FAILED else None}
     payment = records_of(context).create("advance_payment", values)
+    refresh_exposure(reader, dealer_id)
     logger.info("loan_application %s: advance %s of %s paid to %s, bank reference %s (%s)", record.get("id"), reference, amount,
                 masked_account(payee.account), receipt.bank_reference, receipt.status)
     return summary({**values, "id": payment["id"]})
@@ -113,7 +118,9 @@ def take_result(reader: HookRecords, payment: Mapping[str, Any], receipt: Paymen
     if not changes:
         return dict(payment)
     logger.info("advance_payment %s (%s): the bank reports %s", payment["id"], payment.get("reference"), receipt.status)
-    return reader.update("advance_payment", int(payment["id"]), changes, version=int(payment["version"]))
+    updated = reader.update("advance_payment", int(payment["id"]), changes, version=int(payment["version"]))
+    refresh_exposure(reader, payment_dealer(updated))
+    return updated
 
 
 @hook("guarantee.refresh_advance")

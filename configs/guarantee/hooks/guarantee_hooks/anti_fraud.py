@@ -51,7 +51,7 @@ class Finding:
 class Facts:
     """What the rules look at, gathered by the hook."""
 
-    #: Names of the borrower and co-borrower on the guarantor's blacklist.
+    #: Names of the borrower, co-borrower and personal guarantor on the guarantee company's blacklist.
     blacklisted: tuple[str, ...] = ()
     #: The provider's list hits as (list name, reason).
     provider_hits: tuple[tuple[str, str], ...] = ()
@@ -60,6 +60,8 @@ class Facts:
     same_address: tuple[str, ...] = ()
     #: The borrower's age in whole years at the end of the term, when the birth date is known.
     age_at_term_end: int | None = None
+    #: The co-borrower's and personal guarantor's ages at the end of the term, as (role in English, role in Chinese, name, age).
+    other_ages: tuple[tuple[str, str, str, int | None], ...] = ()
     dealer_name: str = ""
     dealer_rating: str | None = None
     dealer_status: str | None = None
@@ -166,13 +168,16 @@ def _repeated(rules: dict[str, Rule], facts: Facts) -> list[Finding]:
 
 def _age(rule: Rule, facts: Facts) -> list[Finding]:
     low, high = rule.settings["min_years"], rule.settings["max_years"]
-    if facts.age_at_term_end is None:
-        return [Finding("age_at_term_end", "The borrower's date of birth is not recorded, so the age rule could not be checked",
-                        "借款人未登记出生日期，无法核对年龄规则")]
-    if low <= facts.age_at_term_end <= high:
-        return []
-    return [Finding("age_at_term_end", f"The borrower is {facts.age_at_term_end} at the end of the term, outside {low} to {high}",
-                    f"借款人在贷款到期时 {facts.age_at_term_end} 周岁，不在 {low} 至 {high} 周岁之间")]
+    found = []
+    for en, zh, age in (("The borrower", "借款人", facts.age_at_term_end),
+                        *((f"The {role_en} {name}", f"{role_zh} {name} ", age) for role_en, role_zh, name, age in facts.other_ages)):
+        if age is None:
+            found.append(Finding("age_at_term_end", f"{en}'s date of birth is not recorded, so the age rule could not be checked",
+                                 f"{zh}未登记出生日期，无法核对年龄规则"))
+        elif not low <= age <= high:
+            found.append(Finding("age_at_term_end", f"{en} is {age} at the end of the term, outside {low} to {high}",
+                                 f"{zh}在贷款到期时 {age} 周岁，不在 {low} 至 {high} 周岁之间"))
+    return found
 
 
 def _dealer(rule: Rule, facts: Facts) -> list[Finding]:

@@ -29,18 +29,25 @@ IDENTITY_MISMATCH = {
 }
 
 
+#: The application's fields that name a person the checks look at, after the borrower.
+OTHER_PEOPLE = ("co_borrower", "guarantor")
+#: The name of each field's person in messages, in English and Chinese.
+ROLE_NAMES = {"customer": ("borrower", "借款人"), "co_borrower": ("co-borrower", "共同借款人"), "guarantor": ("personal guarantor", "保证人")}
+
+
 def _people(context: HookContext, reader: HookRecords) -> list[tuple[str, dict[str, Any]]]:
-    """Return the borrower and, when there is one, the co-borrower, read in clear, with the field each comes from."""
+    """Return the borrower, then the co-borrower and the personal guarantor when there are, read in clear, with the field each comes from."""
     people = [("customer", reader.get("customer", required_reference(context, "customer", "borrower", "借款人")))]
-    co_borrower = reference_id(context.record.get("co_borrower"))
-    if co_borrower is not None:
-        people.append(("co_borrower", reader.get("customer", co_borrower)))
+    for field in OTHER_PEOPLE:
+        person = reference_id(context.record.get(field))
+        if person is not None:
+            people.append((field, reader.get("customer", person)))
     return people
 
 
 @hook("guarantee.run_identity_check")
 def run_identity_check(context: HookContext) -> dict[str, Any]:
-    """Check that the borrower's (and co-borrower's) name, ID number and mobile belong together."""
+    """Check that the name, ID number and mobile of the borrower (and co-borrower and guarantor) belong together."""
     provider = providers_of(context)["identity_check"]
     results = []
     for field, person in _people(context, system_records(context)):
@@ -106,6 +113,8 @@ def _anti_fraud(context: HookContext, *, stop: bool) -> dict[str, Any]:
         same_phone=_recent_applications(reader, context, "phone", borrower.get("phone"), phone_rule["window_days"]),
         same_address=_recent_applications(reader, context, "address", borrower.get("address"), address_rule["window_days"]),
         age_at_term_end=age_on(birth, term_end) if birth is not None else None,
+        other_ages=tuple((ROLE_NAMES[field][0], ROLE_NAMES[field][1], str(person["name"]), _age_at(person, term_end))
+                         for field, person in people[1:]),
         dealer_name=str(dealer.get("name") or ""),
         dealer_rating=dealer.get("rating"),
         dealer_status=dealer.get("cooperation_status"),
@@ -118,6 +127,11 @@ def _anti_fraud(context: HookContext, *, stop: bool) -> dict[str, Any]:
             raise _stop_message(outcome.stops, people)
     return {"anti_fraud_score": screening.score, "anti_fraud_warnings": outcome.text() or None,
             "anti_fraud_stopped": bool(outcome.stops)}
+
+
+def _age_at(person: Mapping[str, Any], day: datetime.date) -> int | None:
+    birth = birth_date_of(person)
+    return age_on(birth, day) if birth is not None else None
 
 
 def credit_warning(report: Any) -> str | None:
@@ -137,7 +151,7 @@ def with_credit_line(warnings: str | None, line: str | None) -> str | None:
 
 
 #: The credit_check party of each application field a person comes from.
-PARTIES = {"customer": "borrower", "co_borrower": "co_borrower"}
+PARTIES = {"customer": "borrower", "co_borrower": "co_borrower", "guarantor": "guarantor"}
 
 
 def credit_check_values(application: Mapping[str, Any], field: str, person: Mapping[str, Any], consent: str, reason: str,
@@ -165,7 +179,7 @@ def authorization_id(customer: Mapping[str, Any], field: str = "customer") -> st
 
 @hook("guarantee.pull_credit_report")
 def pull_credit_report(context: HookContext) -> dict[str, Any]:
-    """Query the credit report of the borrower and of the co-borrower, keep a credit_check record of each query,
+    """Query the credit report of the borrower, the co-borrower and the personal guarantor, keep a credit_check record of each query,
     and store the borrower's overdue counts on the application, where the scorecard reads them."""
     providers = providers_of(context)
     reader = system_records(context)

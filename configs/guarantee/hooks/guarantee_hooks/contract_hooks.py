@@ -46,12 +46,18 @@ def _now() -> datetime.datetime:
     return datetime.datetime.now(datetime.timezone.utc)
 
 
-def _signers(context: HookContext, reader: HookRecords) -> list[tuple[str, str, str]]:
-    """Return the borrower, and the co-borrower if any, as e-signature signers with their full ID and mobile numbers."""
+#: The contracts the personal guarantor signs besides the borrowers: the guarantee contract, where the guarantor is a party.
+GUARANTOR_SIGNS = ("guarantee",)
+
+
+def _signers(context: HookContext, reader: HookRecords, kind: ContractKind) -> list[tuple[str, str, str]]:
+    """Return the borrower, the co-borrower if any and, on the guarantee contract, the personal guarantor if any, as
+    e-signature signers with their full ID and mobile numbers."""
     people = [reader.get("customer", required_reference(context, "customer", "borrower", "借款人"))]
-    co_borrower = reference_id(context.record.get("co_borrower"))
-    if co_borrower is not None:
-        people.append(reader.get("customer", co_borrower))
+    for field in ("co_borrower", "guarantor") if kind.name in GUARANTOR_SIGNS else ("co_borrower",):
+        person = reference_id(context.record.get(field))
+        if person is not None:
+            people.append(reader.get("customer", person))
     return [(str(person["name"]), str(person["id_number"]), str(person["phone"])) for person in people]
 
 
@@ -115,9 +121,8 @@ def send_contracts(context: HookContext) -> dict[str, Any]:
     if not due:
         raise HookError("Every contract is signed or awaiting signature; use “Refresh signing status” to see whether the "
                         "pending ones are signed", "合同均已签署或正在等待签署；可点击“刷新签署状态”查看待签合同的最新状态")
-    signers = _signers(context, reader)
     for kind in due:
-        contracts[kind.name] = _send(context, reader, kind, contracts.get(kind.name), signers)
+        contracts[kind.name] = _send(context, reader, kind, contracts.get(kind.name), _signers(context, reader, kind))
     return loan_summary(contracts)
 
 

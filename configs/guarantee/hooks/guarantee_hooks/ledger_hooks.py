@@ -18,6 +18,7 @@ from .advance import SUCCEEDED, latest_attempt
 from .advance_hooks import application_number, attempts_of, stop
 from .application_hooks import loan_terms
 from .context import records_of, required_reference, system_records, today
+from .exposure import payment_dealer, refresh_exposure
 from .funding import deduction_refusal
 from .money import decimal_of
 from .schedule import build_schedule
@@ -87,6 +88,7 @@ def post_deduction(context: HookContext) -> dict[str, Any]:
     records_of(context).create("deduction", {"application": int(record["id"]), "advance_payment": payment_id,
                                              "disbursement": notice_id, "advance_paid": paid, "amount": paid,
                                              "deducted_on": day, "bank_reference": reference})
+    refresh_exposure(system_records(context), payment_dealer(payment))
     logger.info("loan_application %s: advance %s of %s deducted, bank reference %s", record.get("id"),
                 application_number(record), paid, reference)
     return {"deducted_amount": paid, "deducted_on": day}
