@@ -59,6 +59,17 @@ class ReferenceView:
             self._values = self._loader(self._entity, self._id) or {}
         return self._values.get(name)
 
+    def __eq__(self, other: object) -> bool:
+        """Compare by the record referenced, so `co_owner != owner` holds for two different records only."""
+        if isinstance(other, ReferenceView):
+            return (self._entity, self._id) == (other._entity, other._id)
+        if isinstance(other, int) and not isinstance(other, bool):
+            return self._id == other
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash((self._entity, self._id))
+
 
 class RecordValidator:
     def __init__(self, model: m.AppModel, entity: m.Entity, tables: EntityTables, codec: RecordCodec,

@@ -55,3 +55,12 @@ def test_fast_track_rejects_blacklisted_automatically(world: World, who: str) ->
     assert loan["state"] == "rejected"
     assert loan["anti_fraud_stopped"] is True
     assert "在本公司黑名单中" in loan["anti_fraud_warnings"]
+
+
+def test_borrower_as_own_co_borrower_refused(world: World) -> None:
+    borrower = world.customer()
+
+    with pytest.raises(ValidationFailed) as refused:
+        world.application(world.product(), customer=borrower, co_borrower=borrower)
+
+    assert messages(refused.value) == "co_borrower: The co-borrower must be someone other than the borrower"
