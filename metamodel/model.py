@@ -723,6 +723,20 @@ class AppModel:
     def flows_for(self, entity: str) -> tuple[Flow, ...]:
         return tuple(flow for flow in self.flows.values() if flow.entity == entity)
 
+    def states_for(self, entity: str) -> dict[str, State]:
+        """Return the states of the entity's flows in flow order: the longest flow's, with each other state after its predecessor."""
+        flows = sorted(self.flows_for(entity), key=lambda flow: -len(flow.states))
+        if not flows:
+            return {}
+        order = list(flows[0].states)
+        for flow in flows[1:]:
+            previous: str | None = None
+            for name in flow.states:
+                if name not in order:
+                    order.insert(order.index(previous) + 1 if previous is not None else len(order), name)
+                previous = name
+        return {name: next(flow.states[name] for flow in flows if name in flow.states) for name in order}
+
     def actions_for(self, entity: str) -> tuple[str, ...]:
         """List the standard actions, every transition of the entity's flows and the entity's own actions."""
         if entity == SYSTEM_RESOURCE and entity not in self.entities:

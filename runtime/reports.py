@@ -355,8 +355,7 @@ class ReportRunner:
             return {}
         last = reached.name.rsplit(".", 1)[-1]
         if last == "state":
-            names = [name for flow in self.model.flows_for(reached.entity.name) for name in flow.states]
-            return {name: position for position, name in enumerate(dict.fromkeys(names))}
+            return {name: position for position, name in enumerate(self.model.states_for(reached.entity.name))}
         if last == "org_unit":
             return {name: position for position, name in enumerate(self.model.permissions.org_units)}
         return {}

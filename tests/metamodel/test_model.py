@@ -113,3 +113,35 @@ def test_catalog_rows_are_frozen() -> None:
     assert isinstance(catalog.rows, tuple)
     with pytest.raises(TypeError):
         catalog.rows[0]["extra"] = 1  # type: ignore[index]
+
+
+def test_states_of_several_flows_in_flow_order() -> None:
+    model = load_app(REPOSITORY / "configs" / "guarantee")
+
+    states = list(model.states_for("loan_application"))
+
+    # The fast-track flow lacks the credit and committee steps; the union keeps the standard flow's order.
+    assert states[:8] == ["draft", "submitted", "received", "credit_review", "risk_review", "committee_review", "bank_review",
+                          "returned"]
+    assert states.index("approved") < states.index("released")
+    assert set(states) == {name for flow in model.flows_for("loan_application") for name in flow.states}
+    assert model.states_for("no_such_entity") == {}
+
+
+def test_extra_state_follows_its_predecessor(check: Callable[..., CheckResult]) -> None:
+    def flow(name: str, states: list[str], applies: str) -> str:
+        listed = "\n".join(f"  - {{name: {state}, label: {{zh-CN: {state}, en: {state}}}{', initial: true' if index == 0 else ''}}}"
+                           for index, state in enumerate(states))
+        moves = "\n".join(f"  - {{name: to_{target}, label: {{zh-CN: {target}, en: {target}}}, from: {source}, to: {target}, roles: [clerk]}}"
+                          for source, target in zip(states, states[1:]))
+        return (f"name: {name}\nentity: item\nlabel: {{zh-CN: {name}, en: {name}}}\napplies_when: \"{applies}\"\n"
+                f"states:\n{listed}\ntransitions:\n{moves}\n")
+
+    roles = ("roles: [{name: clerk, label: {zh-CN: 文员, en: Clerk}}]\n"
+             "org_units: [{name: shop, label: {zh-CN: 本店, en: Shop}, kind: company}]\n")
+    result = check({"flows/long.yaml": flow("long", ["draft", "review", "approved", "paid", "closed"], "price > 100"),
+                    "flows/short.yaml": flow("short", ["draft", "checked", "paid"], "price <= 100"),
+                    "permissions/access.yaml": roles})
+    assert result.model is not None, [item.as_text() for item in result.errors]
+
+    assert list(result.model.states_for("item")) == ["draft", "checked", "review", "approved", "paid", "closed"]

@@ -71,10 +71,7 @@ class Formats:
 
     @classmethod
     def of(cls, model: m.AppModel, entity: str, lang: str) -> Formats:
-        states: dict[str, m.Label] = {}
-        for flow in model.flows_for(entity):
-            for state in flow.states.values():
-                states.setdefault(state.name, state.label)
+        states = {name: state.label for name, state in model.states_for(entity).items()}
         units = {name: unit.label for name, unit in model.permissions.org_units.items()}
         settings = model.app.settings
         return cls(lang, states, units, str(settings.get("currency", "CNY")), str(settings.get("timezone", "Asia/Shanghai")))

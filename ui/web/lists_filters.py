@@ -166,11 +166,7 @@ def filter_controls(records: RecordService, actor: Actor, entity: m.Entity, stat
 
 
 def _state_labels(model: m.AppModel, entity: str) -> dict[str, m.Label]:
-    states: dict[str, m.Label] = {}
-    for flow in model.flows_for(entity):
-        for state in flow.states.values():
-            states.setdefault(state.name, state.label)
-    return states
+    return {name: state.label for name, state in model.states_for(entity).items()}
 
 
 def _chosen_references(records: RecordService, actor: Actor, entity: m.Entity, name: str, values: list[str]) -> tuple[Option, ...]:

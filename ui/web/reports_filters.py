@@ -166,11 +166,7 @@ def _options(records: RecordService, actor: Actor, target: FilterField, lang: st
     if target.kind == "enum" and target.field is not None:
         return [(choice.value, i18n.label(choice.label, lang)) for choice in target.field.choices]
     if target.kind == "state":
-        states: dict[str, str] = {}
-        for flow in model.flows_for(target.entity.name):
-            for state in flow.states.values():
-                states.setdefault(state.name, i18n.label(state.label, lang))
-        return list(states.items())
+        return [(name, i18n.label(state.label, lang)) for name, state in model.states_for(target.entity.name).items()]
     if target.kind == "org_unit":
         return [(name, i18n.label(unit.label, lang)) for name, unit in model.permissions.org_units.items()]
     referenced = model.entities.get(str(target.field.entity)) if target.field is not None else None
