@@ -29,6 +29,7 @@ OPTION_TYPES: dict[str, frozenset[str]] = {
     "max": m.NUMERIC_TYPES,
     "length": m.TEXT_TYPES,
     "pattern": m.TEXT_TYPES,
+    "pattern_message": m.TEXT_TYPES,
     "searchable": m.TEXT_TYPES | m.IDENTIFIER_TYPES | {"enum"},
 }
 
@@ -237,6 +238,7 @@ def build_field(builder: Builder, document: Document, path: DocPath, data: dict[
         min_length=length.get("min"),
         max_length=length.get("max"),
         pattern=pattern,
+        pattern_message=optional_label(data.get("pattern_message")),
         default=m.deep_freeze(data.get("default")),
         read_only=data.get("read_only", False) or "computed_by" in data,
         computed=computed,

@@ -153,6 +153,8 @@ class Field:
     min_length: int | None = None
     max_length: int | None = None
     pattern: str | None = None
+    #: What users read when a text does not match `pattern`, in place of the pattern itself.
+    pattern_message: Label | None = None
     default: Any = None
     read_only: bool = False
     computed: Expression | None = None

@@ -150,7 +150,11 @@ def _text(field: Field, value: Any) -> _Result:
         limit = field.max_length
         problems.append(_problem("max_length", found=found, expected=f"<= {limit}", length=len(text), limit=limit))
     if field.pattern is not None and not _compiled(field.pattern).fullmatch(text):
-        problems.append(_problem("pattern", found=found, expected=field.pattern, pattern=field.pattern))
+        if field.pattern_message is not None:
+            explained = ValueProblem("pattern", field.pattern_message.en, field.pattern_message.zh_cn, found, field.pattern)
+            problems.append(explained)
+        else:
+            problems.append(_problem("pattern", found=found, expected=field.pattern, pattern=field.pattern))
     return text, problems
 
 

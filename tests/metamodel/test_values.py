@@ -124,6 +124,13 @@ def test_string_pattern_must_match_whole_text() -> None:
     assert codes_of("string", "AB12X", pattern=r"[A-Z]{2}\d{2}") == ["pattern"]
 
 
+def test_pattern_message_replaces_pattern() -> None:
+    message = Label("请填写 15 位数字的设备号", "Enter the device number as 15 digits")
+    problem = problem_of("string", "86-35", pattern=r"[0-9]{15}", pattern_message=message)
+
+    assert (problem.code, problem.message_zh, problem.message_en) == ("pattern", "请填写 15 位数字的设备号", "Enter the device number as 15 digits")
+
+
 def test_string_pattern_match() -> None:
     assert value_of("string", "AB12", pattern=r"[A-Z]{2}\d{2}") == "AB12"
 
