@@ -28,6 +28,14 @@ class RecordError(Exception):
     def message(self, lang: str) -> str:
         return self.message_en if lang == "en" else self.message_zh
 
+    def named(self, english: str, chinese: str) -> RecordError:
+        """Word the messages with the entity's label, such as the screens and the API show it, instead of its name."""
+        self._compose(english, chinese)
+        return self
+
+    def _compose(self, english: str, chinese: str) -> None:
+        """Set message_en and message_zh, naming the entity as given."""
+
     def __str__(self) -> str:
         return self.message_en
 
@@ -38,17 +46,20 @@ class ValidationFailed(RecordError):
     def __init__(self, entity: str, errors: Mapping[str, list[FieldError]]) -> None:
         self.entity = entity
         self.errors = dict(errors)
+        self._compose(entity, entity)
+        super().__init__(self.message_en)
+
+    def _compose(self, english: str, chinese: str) -> None:
         count = sum(len(items) for items in self.errors.values())
         # "_record" marks a problem of the whole record, which names no field.
-        self.message_en = f"{count} field error(s) in {entity}: " + "; ".join(
+        self.message_en = f"{count} field error(s) in {english}: " + "; ".join(
             item.message_en if path == "_record" else f"{path}: {item.message_en}"
             for path, items in self.errors.items() for item in items
         )
-        self.message_zh = f"{entity} 有 {count} 处字段错误：" + "；".join(
+        self.message_zh = f"{_cjk(chinese)}有 {count} 处字段错误：" + "；".join(
             item.message_zh if path == "_record" else f"{path}：{item.message_zh}"
             for path, items in self.errors.items() for item in items
         )
-        super().__init__(self.message_en)
 
 
 class NotFound(RecordError):
@@ -57,18 +68,26 @@ class NotFound(RecordError):
     def __init__(self, entity: str, record_id: object) -> None:
         self.entity = entity
         self.record_id = record_id
-        self.message_en = f"{entity} {record_id} was not found"
-        self.message_zh = f"未找到 {entity} {record_id}"
+        self._compose(entity, entity)
         super().__init__(self.message_en)
+
+    def _compose(self, english: str, chinese: str) -> None:
+        self.message_en = f"{english} {self.record_id} was not found"
+        self.message_zh = f"未找到{_cjk(chinese, before=True).rstrip()} {self.record_id}"
+
 
 
 class PermissionDenied(RecordError):
     def __init__(self, entity: str, action: str) -> None:
         self.entity = entity
         self.action = action
-        self.message_en = f"You may not {action} {entity} records"
-        self.message_zh = f"您没有对 {entity} 执行 {action} 操作的权限"
+        self._compose(entity, entity)
         super().__init__(self.message_en)
+
+    def _compose(self, english: str, chinese: str) -> None:
+        self.message_en = f"You may not {self.action} {english} records"
+        self.message_zh = f"您没有对{_cjk(chinese, before=True)}执行 {self.action} 操作的权限"
+
 
 
 class StaleVersion(RecordError):
@@ -81,25 +100,39 @@ class StaleVersion(RecordError):
         self.current = current
         self.changed_by = by
         self.changed_at = at
-        when = at.strftime("%Y-%m-%d %H:%M:%S") if at else "?"
-        who = by or "?"
+        self._compose(entity, entity)
+        super().__init__(self.message_en)
+
+    def _compose(self, english: str, chinese: str) -> None:
+        when = self.changed_at.strftime("%Y-%m-%d %H:%M:%S") if self.changed_at else "?"
+        who = self.changed_by or "?"
         self.message_en = (
-            f"{entity} {record_id} was changed by {who} at {when} (version {current}) after you opened "
-            f"version {expected}; reload it and apply your changes again"
+            f"{english} {self.record_id} was changed by {who} at {when} (version {self.current}) after you opened "
+            f"version {self.expected}; reload it and apply your changes again"
         )
         self.message_zh = (
-            f"{entity} {record_id} 在您打开（版本 {expected}）之后已被 {who} 于 {when} 修改（版本 {current}）；"
+            f"{chinese} {self.record_id} 在您打开（版本 {self.expected}）之后已被 {who} 于 {when} 修改（版本 {self.current}）；"
             "请重新加载后再修改"
         )
-        super().__init__(self.message_en)
 
 
 class ReasonRequired(RecordError):
     def __init__(self, entity: str) -> None:
         self.entity = entity
-        self.message_en = f"creating, changing or deleting {entity} records needs a reason; give one"
-        self.message_zh = f"新增、修改或删除 {entity} 记录必须填写操作原因"
+        self._compose(entity, entity)
         super().__init__(self.message_en)
+
+    def _compose(self, english: str, chinese: str) -> None:
+        self.message_en = f"creating, changing or deleting {english} records needs a reason; give one"
+        self.message_zh = f"新增、修改或删除{_cjk(chinese, before=True)}记录必须填写操作原因"
+
+
+
+def _cjk(name: str, *, before: bool = False) -> str:
+    """Return a name for Chinese text: a name in Latin letters set off by spaces, a Chinese label as it is."""
+    if not name.isascii():
+        return name
+    return f" {name} " if before else f"{name} "
 
 
 __all__ = [

@@ -91,6 +91,8 @@ def test_list_and_get_stay_in_dealer_scope(web_app: WebApp) -> None:
         absent = world.call("GET", f"/api/{entity}/999999", "bj")
         assert missing.status_code == absent.status_code == 404, entity
         assert missing.json()["error"]["code"] == "not_found"
+    # Messages name the entity by its label in the reader's language.
+    assert world.call("GET", "/api/loan_application/999999", "bj").json()["error"]["message"] == "未找到贷款申请 999999"
 
     changed = world.call("PATCH", f"/api/customer/{other['customer']}", "bj", json={"version": 1, "address": "上海"})
     assert changed.status_code == 404
@@ -293,6 +295,7 @@ def test_bad_requests_get_json_errors(web_app: WebApp) -> None:
     assert invalid.status_code == 422
     error = invalid.json()["error"]
     assert error["code"] == "validation"
+    assert error["message"].startswith("4 field error(s) in Customer: ")
     paths = {item["path"]: item["code"] for item in error["fields"]}
     assert set(paths) == {"name", "phone", "monthly_income", "id_number"}
     assert paths["id_number"] == "required"

@@ -210,7 +210,7 @@ def test_progress_errors_and_hidden_records(api: Api) -> None:
     absent = api.call("GET", "/api/expense/99999/approvals", "zhou")
     assert hidden.status_code == absent.status_code == 404
     assert error_of(hidden)["code"] == "not_found"
-    assert error_of(hidden)["message"] == f"expense {claim['id']} was not found"
+    assert error_of(hidden)["message"] == f"Expense claim {claim['id']} was not found"
     assert api.call("GET", address, "root").status_code == 403
     assert api.call("GET", address, "deputy").status_code == 403
     assert api.call("GET", "/api/expense/abc/approvals", "qian").status_code == 404

@@ -71,6 +71,9 @@ async def _answer(request: Request, handler: Handler) -> Response:
     except ApiError as error:
         failure = error
     except RecordError as error:
+        entity = web(request).model.entities.get(str(getattr(error, "entity", "")))
+        if entity is not None:
+            error.named(entity.label.en, entity.label.zh_cn)
         failure = record_error(error)
     actor = request.scope.get("actor")
     logger.info("api %s %s by %s rejected with %s %s", request.method, request.url.path,
