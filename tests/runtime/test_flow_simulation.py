@@ -294,14 +294,15 @@ def test_guard_and_approval_both_listed(loans: AppModel) -> None:
 # Record values --------------------------------------------------------------------------------
 
 
-def test_computed_field_feeds_automatic_guard(loans: AppModel) -> None:
-    record = loan("received", product={"flow": "fast_track"}, loan_amount="100000", scorecard_score=700, risk_level="low")
+def test_strategy_decision_feeds_automatic_guard(loans: AppModel) -> None:
+    record = loan("received", product={"flow": "fast_track"}, loan_amount="100000", scorecard_score=700, risk_level="low",
+                  strategy_decision="approve")
     simulation = simulate(loans, "loan_fast_track", record, "risk_officer")
     approve = check(simulation, "auto_approve")
 
     assert approve.fires_by_itself is True
     assert approve.guard is not None
-    assert ("ltv", Decimal("0.5000")) in approve.guard.values
+    assert ("strategy_decision", "approve") in approve.guard.values
     assert check(simulation, "auto_reject").fires_by_itself is False
 
 
