@@ -17,7 +17,8 @@ from pathlib import Path
 PACKAGE = "guarantee_hooks"
 #: The modules of the package that register hooks when imported.
 HOOK_MODULES = ("application_hooks", "check_hooks", "scorecard_hooks", "funding_hooks", "overdue_hooks", "document_hooks",
-                "review_hooks", "contract_hooks", "collateral_hooks", "advance_hooks", "ledger_hooks", "dealer_hooks", "demo_hooks")
+                "review_hooks", "contract_hooks", "collateral_hooks", "advance_hooks", "ledger_hooks", "dealer_hooks", "demo_hooks",
+                "consent_hooks")
 
 
 def import_package() -> None:

@@ -227,14 +227,17 @@ def test_warnings_do_not_stop_forward(world: World, caplog: pytest.LogCaptureFix
     assert "stopped by anti-fraud rules" not in caplog.text
 
 
-def without_consent(world: World) -> int:
-    return world.customer(consent_signed_at=None)
+def withdraw_consent(world: World, customer: int) -> None:
+    """Clear the customer's consent on record, as after the customer withdrew it once the application was submitted."""
+    version = world.runtime.records.get(SYSTEM, "customer", customer)["version"]
+    world.runtime.records.update(SYSTEM, "customer", customer, {"consent_signed_at": None}, version=version)
 
 
 def test_credit_report_needs_consent(world: World) -> None:
-    customer = without_consent(world)
+    customer = world.customer()
     name = world.runtime.records.get(SYSTEM, "customer", customer)["name"]
     record = world.fire(submitted(world, customer=customer), "forward", "dealer")
+    withdraw_consent(world, customer)
 
     with pytest.raises(ValidationFailed) as rejected:
         world.fire(record, "start_credit_review", "credit")
@@ -248,8 +251,9 @@ def test_credit_report_needs_consent(world: World) -> None:
 
 
 def test_credit_report_after_consent_recorded(world: World) -> None:
-    customer = without_consent(world)
+    customer = world.customer()
     record = world.fire(submitted(world, customer=customer), "forward", "dealer")
+    withdraw_consent(world, customer)
     version = world.runtime.records.get(SYSTEM, "customer", customer)["version"]
     signed = datetime.datetime(2026, 2, 1, 10, 0, tzinfo=datetime.timezone.utc)
     world.runtime.records.update(SYSTEM, "customer", customer, {"consent_signed_at": signed}, version=version)
@@ -261,7 +265,9 @@ def test_credit_report_after_consent_recorded(world: World) -> None:
 
 
 def test_fast_track_forward_needs_consent(world: World) -> None:
-    record = world.fire(world.application(world.product("fast_track"), customer=without_consent(world)), "submit", "dealer")
+    customer = world.customer()
+    record = world.fire(world.application(world.product("fast_track"), customer=customer), "submit", "dealer")
+    withdraw_consent(world, customer)
     rejected = rejected_forward(world, record)
     assert "has not signed the personal information consent" in messages(rejected)
     assert world.read(record, "dealer")["state"] == "submitted"

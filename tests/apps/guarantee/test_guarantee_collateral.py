@@ -153,22 +153,27 @@ def test_gps_device_cannot_be_bound_twice(world: World) -> None:
     devices = world.runtime.records.list(SYSTEM, "gps_device", ListQuery(where=Condition("vehicle", "eq", vehicle["id"])))
     assert [row["id"] for row in devices.rows] == [device["id"]]
 
+    # The device has one record: a second one with its number is refused, naming the first.
     second = advanced(world)
-    copy = world.users.create(world.actor("operations"), "gps_device", {
-        "imei": device["imei"], "vendor": "途强", "kind": "wireless", "application": second["id"],
-        "installed_on": device["installed_on"], "installer": "王师傅"})
     with pytest.raises(ValidationFailed) as error:
-        world.users.run_action(world.actor("operations"), "gps_device", copy["id"], "bind", version=copy["version"])
+        world.users.create(world.actor("operations"), "gps_device", {
+            "imei": device["imei"], "vendor": "途强", "kind": "wireless", "application": second["id"],
+            "installed_on": device["installed_on"], "installer": "王师傅"})
     first_no = world.read(first)["application_no"]
-    assert messages(error.value) == (f"imei: The device {device['imei']} is bound to the vehicle {vehicle['vin']} of the application "
-                                     f"{first_no}; unbind it there first")
-    assert world.runtime.records.get(SYSTEM, "gps_device", copy["id"])["status"] == "unbound"
+    assert messages(error.value).startswith(f"imei: The device {device['imei']} is recorded already as device #{device['id']} "
+                                            f"of the application {first_no}")
 
-    # Unbound from the first vehicle, the device may serve the second.
+    # Bound, the device keeps its vehicle; unbound from the first vehicle, its record moves to the second and binds there.
+    with pytest.raises(ValidationFailed) as error:
+        world.users.update(world.actor("operations"), "gps_device", device["id"], {"application": second["id"], "vehicle": None},
+                           version=device["version"])
+    assert messages(error.value) == "imei: A bound device keeps its number and vehicle; unbind it before changing them"
     device = world.users.run_action(world.actor("operations"), "gps_device", device["id"], "unbind", version=device["version"])
     assert device["status"] == "unbound"
-    copy = world.runtime.records.get(SYSTEM, "gps_device", copy["id"])
-    bound = world.users.run_action(world.actor("operations"), "gps_device", copy["id"], "bind", version=copy["version"])
+    moved = world.users.update(world.actor("operations"), "gps_device", device["id"], {"application": second["id"], "vehicle": None},
+                               version=device["version"])
+    assert moved["vehicle"] == second["vehicle"]
+    bound = world.users.run_action(world.actor("operations"), "gps_device", moved["id"], "bind", version=moved["version"])
     assert bound["status"] == "bound"
 
 

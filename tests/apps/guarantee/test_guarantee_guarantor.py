@@ -10,7 +10,8 @@ import pytest
 from runtime.errors import ValidationFailed
 
 from guarantee_world import SYSTEM, World, messages
-from test_guarantee_anti_fraud import STOPPED_EN, STOPPED_ZH, birth_date_for_age, forwarded, rejected_forward, submitted, warning_lines
+from test_guarantee_anti_fraud import (STOPPED_EN, STOPPED_ZH, birth_date_for_age, forwarded, rejected_forward, submitted, warning_lines,
+                                      withdraw_consent)
 from test_guarantee_collateral import advanced, contracts, pdf_text
 from test_guarantee_review_records import checks_of, in_credit_review
 
@@ -47,8 +48,9 @@ def test_credit_report_queried_for_the_guarantor(world: World) -> None:
 
 
 def test_guarantor_without_consent_is_not_queried(world: World) -> None:
-    guarantor = world.customer(sequence=600, consent_signed_at=None)
+    guarantor = world.customer(sequence=600)
     record = world.fire(world.fire(world.application(world.product(), guarantor=guarantor), "submit", "dealer"), "forward", "dealer")
+    withdraw_consent(world, guarantor)
     with pytest.raises(ValidationFailed) as error:
         world.fire(record, "start_credit_review", "credit")
     assert messages(error.value).startswith(f"guarantor: {name_of(world, guarantor)} has not signed the personal information consent")

@@ -20,7 +20,7 @@ from runtime.record_query import Condition, ListQuery
 
 from .advance import (FAILED, latest_attempt, mortgage_refusal, payment_reference, refresh_refusal, result_changes, retry_refusal,
                       summary)
-from .context import providers_of, records_of, reference_id, required_reference, system_records
+from .context import providers_of, records_of, reference_id, required_reference, system_records, unit_writer
 from .exposure import dealer_exposure, payment_dealer, quota_refusal, refresh_exposure
 from .funding import Refusal, dealer_payee
 from .money import decimal_of
@@ -80,7 +80,7 @@ def _pay(context: HookContext, attempt: int) -> dict[str, Any]:
               "bank_reference": receipt.bank_reference, "status": receipt.status, "requested_at": requested_at,
               "paid_at": requested_at if receipt.status == "succeeded" else None,
               "failure_reason": (receipt.reason or "银行未说明原因 (no reason given)")[:200] if receipt.status == FAILED else None}
-    payment = records_of(context).create("advance_payment", values)
+    payment = unit_writer(context, "advance payment").create("advance_payment", values)
     refresh_exposure(reader, dealer_id)
     logger.info("loan_application %s: advance %s of %s paid to %s, bank reference %s (%s)", record.get("id"), reference, amount,
                 masked_account(payee.account), receipt.bank_reference, receipt.status)

@@ -104,6 +104,35 @@ def _refuse_bound_elsewhere(reader: HookRecords, imei: str, other: dict[str, Any
                      f"设备 {imei} 已绑定在贷款申请 {number} 的车辆 {vin} 上，请先在该处解绑", field="imei")
 
 
+def _recorded_elsewhere(reader: HookRecords, imei: str, record_id: Any) -> HookError | None:
+    """Return the refusal naming another device record with this IMEI, or None; each device has one record, moved with it."""
+    rows = reader.list("gps_device", ListQuery(where=Condition("imei", "eq", imei), limit=2)).rows
+    other = next((row for row in rows if row["id"] != record_id), None)
+    if other is None:
+        return None
+    application_id = reference_id(other.get("application"))
+    number = reader.get("loan_application", application_id).get("application_no") if application_id is not None else None
+    number = number or (f"#{application_id}" if application_id is not None else "-")
+    return HookError(f"The device {imei} is recorded already as device #{other['id']} of the application {number}; open that "
+                     "record instead (unbind it there first to move the device to another vehicle)",
+                     f"设备 {imei} 已登记为贷款申请 {number} 的设备记录 #{other['id']}；请打开该记录处理"
+                     "（如需改装到其他车辆，请先在该记录中解绑）", field="imei")
+
+
+@hook("guarantee.normalize_gps_device")
+def normalize_gps_device(context: HookContext) -> dict[str, Any]:
+    """Before the checks: complete the IMEI with its check digit, so that the unique IMEI compares the full number,
+    and refuse a device recorded already, naming its record. A malformed IMEI is left to check_gps_device's message."""
+    try:
+        imei = full_imei(str(context.record.get("imei") or ""))
+    except ValueError:
+        return {}
+    recorded = _recorded_elsewhere(system_records(context), imei, context.record.get("id"))
+    if recorded is not None:
+        raise recorded
+    return {"imei": imei}
+
+
 @hook("guarantee.check_gps_device")
 def check_gps_device(context: HookContext) -> dict[str, Any]:
     """Check the IMEI (adding a missing check digit), take the application's vehicle, and keep a bound device where it is."""

@@ -41,6 +41,18 @@ def system_records(context: HookContext) -> HookRecords:
     return records_of(context).as_system(purpose)
 
 
+def unit_writer(context: HookContext, purpose: str) -> HookRecords:
+    """Return the record service as the system, creating records in the org unit of the hook's record.
+
+    The records only the app's steps write (advance payments, disbursement notices, deductions)
+    are created through it: no user holds a `create` grant on them, and they belong to the
+    loan's unit, so the data scopes of that unit's users reach them and no other unit's.
+    """
+    unit = context.record.get("org_unit")
+    return records_of(context).as_system(f"{purpose} of {context.entity} {context.record.get('id')}",
+                                         org_unit=str(unit) if unit else None)
+
+
 def reference_id(value: Any) -> int | None:
     """Return the record id a reference field holds, or None."""
     if value is None or value == "":

@@ -59,13 +59,46 @@ def _flow(model: m.AppModel, record: Mapping[str, Any], product: Mapping[str, An
     return flow
 
 
+def _distances(flow: m.Flow) -> dict[str, int]:
+    """Return how many transitions each state is from the flow's initial state, by the shortest way."""
+    distance, queue = {flow.initial_state: 0}, deque([flow.initial_state])
+    while queue:
+        current = queue.popleft()
+        for transition in flow.transitions.values():
+            if current in transition.sources and transition.target not in distance:
+                distance[transition.target] = distance[current] + 1
+                queue.append(transition.target)
+    return distance
+
+
+def _detours(flow: m.Flow) -> set[str]:
+    """Return the states whose every way on leads back to an earlier state, such as "returned", which goes back to "submitted"."""
+    distance = _distances(flow)
+    detours = set()
+    for state in flow.states.values():
+        onward = [transition.target for transition in flow.transitions.values()
+                  if state.name in transition.sources and not flow.states[transition.target].final]
+        if onward and state.name in distance and all(distance.get(target, 0) < distance[state.name] for target in onward):
+            detours.add(state.name)
+    return detours
+
+
 def next_step(flow: m.Flow, state: str, checklist: Mapping[str, tuple[Item, ...]]) -> m.Transition | None:
-    """Return the nearest transition ahead of `state` whose step the checklist lists, or None."""
+    """Return the nearest transition ahead of `state`, forward along the flow, whose step the checklist lists, or None.
+
+    The way forward leaves out the transitions that end the record or send it back, and
+    those into a state that only leads back, such as the return to the dealer: from
+    committee review the next step with documents is the advance, not the resubmission.
+    A record in such a state finds the step that takes it on (the resubmission).
+    """
+    detours = _detours(flow)
     queue, seen = deque([state]), {state}
     while queue:
         current = queue.popleft()
         for transition in flow.transitions.values():
             if current not in transition.sources or transition.kind in SIDE_KINDS or flow.states[transition.target].final:
+                continue
+            if transition.target in detours:
                 continue
             if checklist.get(step_of(transition.name)):
                 return transition
@@ -75,18 +108,19 @@ def next_step(flow: m.Flow, state: str, checklist: Mapping[str, tuple[Item, ...]
     return None
 
 
-def checklist_text(model: m.AppModel, record: Mapping[str, Any], transition: m.Transition | None, items: tuple[Item, ...]) -> str:
-    """Write the checklist of one step, a line per document: ✓ present or ✗ missing."""
+def checklist_text(model: m.AppModel, record: Mapping[str, Any], transition: m.Transition | None,
+                   items: tuple[Item, ...]) -> str | None:
+    """Write the checklist of one step, a line per document: ✓ present or ✗ missing; None when no step ahead needs any.
+
+    The text is stored on the application and read by everyone, so it is written in Chinese, the users' language.
+    """
     if transition is None:
-        return "后续步骤无需补充资料 / No further documents needed"
+        return None
     labels = document_types(model)
-    lines = [f"{transition.label.zh_cn} / {transition.label.en}："]
+    lines = [f"{transition.label.zh_cn}："]
     for item in items:
-        label = labels[item.type]
-        if present(record, item):
-            lines.append(f"✓ {label.zh_cn} / {label.en}")
-        else:
-            lines.append(f"✗ {label.zh_cn} / {label.en}（缺 missing）")
+        label = labels[item.type].zh_cn
+        lines.append(f"✓ {label}" if present(record, item) else f"✗ {label}（缺）")
     return "\n".join(lines)
 
 

@@ -17,7 +17,7 @@ from runtime.record_query import Condition, ListQuery
 from .advance import SUCCEEDED, latest_attempt
 from .advance_hooks import application_number, attempts_of, stop
 from .application_hooks import loan_terms
-from .context import records_of, required_reference, system_records, today
+from .context import records_of, required_reference, system_records, today, unit_writer
 from .exposure import payment_dealer, refresh_exposure
 from .funding import deduction_refusal
 from .money import decimal_of
@@ -45,8 +45,9 @@ def record_disbursement(context: HookContext) -> None:
     if first_due is None or (disbursed_on is not None and first_due <= disbursed_on):
         raise HookError("The first due date must come after the disbursement date", "首期还款日须晚于放款日期", field="first_due_date")
     notice = str(record.get("disbursement_notice_no") or "").strip()
-    records_of(context).create("disbursement", {"application": int(record["id"]), "notice_no": notice, "amount": disbursed,
-                                                "disbursed_on": disbursed_on, "first_due_date": first_due})
+    values = {"application": int(record["id"]), "notice_no": notice, "amount": disbursed, "disbursed_on": disbursed_on,
+              "first_due_date": first_due}
+    unit_writer(context, "disbursement notice").create("disbursement", values)
     logger.info("loan_application %s: disbursement notice %s of %s recorded", record.get("id"), notice, disbursed)
 
 
@@ -85,9 +86,9 @@ def post_deduction(context: HookContext) -> dict[str, Any]:
         raise HookError("The advance has not been paid, so there is nothing to deduct", "垫资款尚未付款成功，无可划扣的垫款")
     reference = str(record.get("deduction_bank_reference") or "").strip()
     day = today()
-    records_of(context).create("deduction", {"application": int(record["id"]), "advance_payment": payment_id,
-                                             "disbursement": notice_id, "advance_paid": paid, "amount": paid,
-                                             "deducted_on": day, "bank_reference": reference})
+    unit_writer(context, "deduction").create("deduction", {"application": int(record["id"]), "advance_payment": payment_id,
+                                                           "disbursement": notice_id, "advance_paid": paid, "amount": paid,
+                                                           "deducted_on": day, "bank_reference": reference})
     refresh_exposure(system_records(context), payment_dealer(payment))
     logger.info("loan_application %s: advance %s of %s deducted, bank reference %s", record.get("id"),
                 application_number(record), paid, reference)

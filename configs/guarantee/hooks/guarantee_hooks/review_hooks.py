@@ -18,6 +18,9 @@ logger = logging.getLogger(__name__)
 TABLES = read_tables(DATA_FOLDER / "appraisal_tables.yaml")
 #: States in which an application no longer holds its vehicle: decided against, withdrawn, or released.
 ENDED_STATES = ("rejected", "cancelled", "released")
+#: States in which an application does not hold its vehicle against another: ended, or a draft not submitted yet
+#: (a draft holds nothing; it is checked itself when it is submitted).
+NOT_HOLDING_STATES = ("draft", *ENDED_STATES)
 
 
 @hook("guarantee.appraise")
@@ -86,11 +89,11 @@ def derive_home_visit_done(context: HookContext) -> None:
 
 
 def _other_live_applications(context: HookContext, vehicle: dict[str, Any]) -> list[dict[str, Any]]:
-    """Return the other applications, not ended, on this vehicle record or on another record with the same VIN."""
+    """Return the other applications, submitted and not ended, on this vehicle record or on another record with the same VIN."""
     reader = system_records(context)
     same_vin = reader.list("vehicle", ListQuery(where=Condition("vin", "eq", vehicle["vin"]), limit=100, fields=("vin",))).rows
     vehicles = sorted({int(vehicle["id"]), *(int(row["id"]) for row in same_vin)})
-    where = Group("and", (Condition("vehicle", "in", vehicles), Condition("state", "not_in", list(ENDED_STATES))))
+    where = Group("and", (Condition("vehicle", "in", vehicles), Condition("state", "not_in", list(NOT_HOLDING_STATES))))
     rows = reader.list("loan_application", ListQuery(where=where, limit=100, sort=("id",), fields=("application_no", "state"))).rows
     return [row for row in rows if int(row["id"]) != int(context.record["id"])]
 
