@@ -255,7 +255,7 @@ def test_roles_page_lists_inheritance_and_members(web_app: WebApp, root: AdminCl
     page = root.get("/admin/roles").text
     row = page.split('id="role-dealer_manager"')[1].split("</tr>")[0]
     assert 'href="#role-dealer_staff"' in row
-    assert "zhao.sh @ 上海浦东二手车行" in row
+    assert "zhao.sh @ 上海浦东聚鑫二手车经营有限公司" in row
 
 
 # Matrix, field rules and explain ------------------------------------------------------------
