@@ -57,3 +57,12 @@ def test_the_form_offers_the_agreement_date_while_applying(web_app: WebApp) -> N
     web_app.add_user("bj_manager", ("branch_manager",), "beijing_branch")
     page = web_app.client("bj_manager").get(f"/records/dealer/{dealer['id']}/edit").text
     assert 'name="signed_on"' in page
+
+
+def test_the_list_filters_by_the_state_alone(web_app: WebApp) -> None:
+    filed_dealer(web_app)
+    web_app.add_user("bj_manager", ("branch_manager",), "beijing_branch")
+    page = web_app.client("bj_manager").get("/records/dealer").text
+    assert '<input type="checkbox" name="state" value="applying">' in page
+    assert 'name="cooperation_status"' not in page
+    assert "合作状态" not in page
