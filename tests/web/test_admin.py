@@ -102,7 +102,7 @@ def test_every_admin_route_refuses_non_admin(web_app: WebApp, root: AdminClient)
     clerk = web_app.client("clerk")
     token = web_app.csrf(clerk)
     routes = admin_routes()
-    assert [method for method, _ in routes].count("GET") == 13
+    assert [method for method, _ in routes].count("GET") == 14
     assert [method for method, _ in routes].count("POST") == 12
 
     for method, address in routes:

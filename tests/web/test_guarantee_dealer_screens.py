@@ -52,17 +52,39 @@ def test_manager_enters_the_agreement_date_in_the_approval_dialog(web_app: WebAp
     assert after["staff"][0]["username"]
 
 
-def test_the_form_offers_the_agreement_date_while_applying(web_app: WebApp) -> None:
+def test_dealer_form_offers_the_agreement_date_while_applying(web_app: WebApp) -> None:
     dealer = filed_dealer(web_app)
     web_app.add_user("bj_manager", ("branch_manager",), "beijing_branch")
     page = web_app.client("bj_manager").get(f"/records/dealer/{dealer['id']}/edit").text
     assert 'name="signed_on"' in page
 
 
-def test_the_list_filters_by_the_state_alone(web_app: WebApp) -> None:
+def test_dealer_list_filters_by_the_state_alone(web_app: WebApp) -> None:
     filed_dealer(web_app)
     web_app.add_user("bj_manager", ("branch_manager",), "beijing_branch")
     page = web_app.client("bj_manager").get("/records/dealer").text
     assert '<input type="checkbox" name="state" value="applying">' in page
     assert 'name="cooperation_status"' not in page
     assert "合作状态" not in page
+
+
+def test_sandbox_sms_page_shows_administrators_the_approval_messages(web_app: WebApp) -> None:
+    dealer = filed_dealer(web_app)
+    manager = web_app.add_user("bj_manager", ("branch_manager",), "beijing_branch")
+    web_app.runtime.records.transition(manager, "dealer", dealer["id"], "approve_onboarding", version=dealer["version"],
+                                       comment="资料齐全，同意入驻", values={"signed_on": "2026-03-02"})
+    username = web_app.runtime.records.get(SYSTEM_ACTOR, "dealer", dealer["id"])["staff"][0]["username"]
+    lines = (web_app.settings.data_dir / "sandbox" / "sms_sms.jsonl").read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 1
+    assert username in lines[0]
+    assert "13910001234" in lines[0]
+
+    web_app.add_user("root", ("admin",), "head_office")
+    page = web_app.client("root").get("/admin/sandbox-sms")
+    assert page.status_code == 200
+    assert "沙箱短信" in page.text
+    assert "初始密码" in page.text
+    assert username in page.text
+    assert "13910001234" in page.text
+    assert web_app.client("bj_manager").get("/admin/sandbox-sms").status_code == 403
+    assert "Sandbox text messages" in web_app.client("root", lang="en").get("/admin/sandbox-sms").text

@@ -153,8 +153,8 @@ def login_prefix(unit: str) -> str:
     """Return the short form of a dealer unit's name that its staff's login names start with.
 
     A unit named after a credit code ("dealer_" and 18 characters) gives "dlr" and the code's
-    last six characters (dlr00001x); a declared unit drops "dealer_" (dealer_bj_yizhuang gives
-    bj_yizhuang); a unit named after a record id gives "dlr" and the id.
+    last six characters (dlr00001x). A declared unit drops "dealer_": dealer_bj_yizhuang gives
+    bj_yizhuang. A unit named after a record id gives "dlr" and the id.
     """
     rest = unit.removeprefix("dealer_")
     if len(rest) == USCC_LENGTH:
