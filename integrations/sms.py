@@ -19,17 +19,24 @@ Sandbox provider: accepts every valid mobile number except those ending in 0000,
 rejects as unknown numbers. A message id is derived from the content and the number of
 messages the provider accepted before it, so a demo that sends the same messages in the same
 order gives the same ids each time, and two sends of one text get different ids. It keeps the last OUTBOX_SIZE messages it accepted in `outbox`.
+When the runtime gives it the data folder, it also appends each accepted message (time, phone,
+template, variables, message id) as a JSON line to sandbox/sms_<integration>.jsonl there
+(sandbox_log_path), so that a demo can read what was sent, one-time passwords included;
+read_sandbox_log returns the newest of them. Only the sandbox writes this file.
 Sandbox callbacks are signed with METADESK_<NAME>_SECRET, or with SANDBOX_SECRET when that
 is not set.
 """
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
 import re
 import threading
+from collections import deque
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Mapping
 
 from integrations.errors import ProviderError
@@ -48,6 +55,28 @@ SANDBOX_SECRET = "sandbox-callback-secret"
 MAX_EVENT_ID_CHARS = 128
 #: How many accepted messages the sandbox keeps in `outbox`, the newest ones.
 OUTBOX_SIZE = 1000
+
+
+def sandbox_log_path(data_dir: Path, integration: str) -> Path:
+    """Return the file where the sandbox provider of `integration` appends the messages it accepts."""
+    return data_dir / "sandbox" / f"sms_{integration}.jsonl"
+
+
+def read_sandbox_log(path: Path, limit: int) -> list[dict[str, Any]]:
+    """Return the newest `limit` messages of a sandbox log, newest first; none when the file does not exist."""
+    if not path.is_file():
+        return []
+    with path.open(encoding="utf-8") as lines:
+        newest = deque((line for line in lines if line.strip()), maxlen=limit)
+    found: list[dict[str, Any]] = []
+    for line in reversed(newest):
+        try:
+            item = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(item, dict):
+            found.append(item)
+    return found
 
 
 @dataclass(frozen=True)
@@ -138,6 +167,8 @@ class SandboxSms:
         self.outbox: list[dict[str, Any]] = []
         #: How many messages this provider accepted, which makes each message id unique.
         self.sent = 0
+        #: The file each accepted message is appended to, or None without a data folder.
+        self.log_path = sandbox_log_path(config.data_dir, config.name) if config.data_dir is not None else None
         self._lock = threading.Lock()
 
     def send(self, phone: str, template: str, variables: Mapping[str, Any]) -> SmsReceipt:
@@ -153,7 +184,18 @@ class SandboxSms:
             self.outbox.append({"phone": number, "template": template, "variables": dict(variables), "message_id": message_id})
             # The provider lives as long as the process, so the outbox keeps only the newest messages.
             del self.outbox[:-OUTBOX_SIZE]
+            self._append_to_log(number, template, variables, message_id)
         return SmsReceipt(True, message_id)
+
+    def _append_to_log(self, number: str, template: str, variables: Mapping[str, Any], message_id: str) -> None:
+        if self.log_path is None:
+            return
+        line = json.dumps({"time": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"), "phone": number,
+                           "template": template, "variables": {k: str(v) for k, v in variables.items()}, "message_id": message_id},
+                          ensure_ascii=False)
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("a", encoding="utf-8") as log:
+            log.write(line + "\n")
 
     def parse_callback(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Callback:
         return parse_delivery(self.config, self.secret, method, path, headers, body)

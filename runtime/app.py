@@ -74,7 +74,7 @@ class Runtime:
         keys = KeyRing.from_environment(os.environ, settings.data_dir)
         files = FileStore(settings.data_dir / "files")
         records = RecordService(model, schema, engine, access=access or SystemAccess(), keys=keys)
-        records.providers = Providers(model.integrations, os.environ)
+        records.providers = Providers(model.integrations, os.environ, settings.data_dir)
         records.files = files
         register_versions(engine, schema, model)
         logger.info("runtime opened for %s on %s", model.app.name, engine.url.render_as_string(hide_password=True))

@@ -17,6 +17,7 @@ import logging
 import threading
 from dataclasses import dataclass, field
 from importlib import metadata
+from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from metamodel import model as m
@@ -35,6 +36,8 @@ class ProviderConfig:
     kind: str
     settings: Mapping[str, Any] = field(default_factory=dict)
     environ: Mapping[str, str] = field(default_factory=dict)
+    #: The application's data folder (METADESK_DATA_DIR), where a sandbox provider may keep what it sent; None keeps nothing.
+    data_dir: Path | None = None
 
     def variable(self, key: str) -> str:
         """Return the name of the environment variable that gives `key` for this integration."""
@@ -108,9 +111,10 @@ def register_provider(interface: str, kind: str) -> Callable[[ProviderFactory], 
 class Providers:
     """The providers of one application, built on first use and kept for the life of the process."""
 
-    def __init__(self, integrations: Mapping[str, m.Integration], environ: Mapping[str, str]) -> None:
+    def __init__(self, integrations: Mapping[str, m.Integration], environ: Mapping[str, str], data_dir: Path | None = None) -> None:
         self._integrations = integrations
         self._environ = dict(environ)
+        self._data_dir = data_dir
         self._built: dict[str, Any] = {}
         self._lock = threading.Lock()
         for integration in integrations.values():
@@ -155,7 +159,8 @@ class Providers:
                 f"({integration.source.file}); install it or choose another provider",
                 f"没有已安装的包提供 {integration.interface!r} 的 {integration.provider} 实现（{integration.source.file}）；"
                 "请安装相应的包或改用其他实现")
-        config = ProviderConfig(name, integration.interface, integration.provider, dict(integration.settings), self._environ)
+        config = ProviderConfig(name, integration.interface, integration.provider, dict(integration.settings), self._environ,
+                                self._data_dir)
         logger.info("provider %s: %s %s", name, integration.provider, integration.interface)
         return factory(config)
 

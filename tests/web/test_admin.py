@@ -102,7 +102,7 @@ def test_every_admin_route_refuses_non_admin(web_app: WebApp, root: AdminClient)
     clerk = web_app.client("clerk")
     token = web_app.csrf(clerk)
     routes = admin_routes()
-    assert [method for method, _ in routes].count("GET") == 13
+    assert [method for method, _ in routes].count("GET") == 14
     assert [method for method, _ in routes].count("POST") == 12
 
     for method, address in routes:
@@ -255,7 +255,7 @@ def test_roles_page_lists_inheritance_and_members(web_app: WebApp, root: AdminCl
     page = root.get("/admin/roles").text
     row = page.split('id="role-dealer_manager"')[1].split("</tr>")[0]
     assert 'href="#role-dealer_staff"' in row
-    assert "zhao.sh @ 上海浦东二手车行" in row
+    assert "zhao.sh @ 上海浦东聚鑫二手车经营有限公司" in row
 
 
 # Matrix, field rules and explain ------------------------------------------------------------

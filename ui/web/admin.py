@@ -1,4 +1,5 @@
-"""The administration pages under /admin: users, roles, org units, permissions, flows, configuration and API tokens.
+"""The administration pages under /admin: users, roles, org units, permissions, flows, configuration, API tokens
+and the sandbox's text messages.
 
 Every page and every change needs the "administer" action on the "system" resource, and
 every change goes through PermissionAdmin or the account services with the acting admin,
@@ -11,12 +12,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from ui.web import admin_config, admin_explain, admin_fields, admin_flows, admin_matrix, admin_org, admin_tokens, admin_users
+from ui.web import (admin_config, admin_explain, admin_fields, admin_flows, admin_matrix, admin_org, admin_sandbox, admin_tokens,
+                    admin_users)
 from ui.web.admin_support import admin_only, admin_page
 from ui.web.i18n import pick
 from ui.web.state import lang_of
 
-SECTION_MODULES = (admin_users, admin_org, admin_matrix, admin_fields, admin_explain, admin_flows, admin_config, admin_tokens)
+SECTION_MODULES = (admin_users, admin_org, admin_matrix, admin_fields, admin_explain, admin_flows, admin_config, admin_tokens,
+                   admin_sandbox)
 
 
 async def index(request: Request) -> Response:

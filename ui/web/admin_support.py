@@ -56,6 +56,8 @@ SECTIONS: tuple[Section, ...] = (
     Section("/admin/tokens", "API tokens", "API 令牌", "Create and revoke tokens for integrations.", "为外部系统创建和吊销令牌。"),
     Section("/admin/jobs", "Jobs", "任务调度", "Background tasks and schedules, their latest runs, and Run now.",
             "后台任务与定时任务、最近运行记录，以及立即运行。"),
+    Section("/admin/sandbox-sms", "Sandbox text messages", "沙箱短信", "The newest messages the sandbox SMS provider kept instead of sending.",
+            "沙箱短信服务代替发送而保存的最新短信。"),
 )
 
 

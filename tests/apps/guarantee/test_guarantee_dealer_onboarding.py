@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from guarantee_world import World, messages
+from guarantee_world import SYSTEM, World, hooks_module, messages
 from onboarding_support import REASON, add_managers, apply, approve, credit_code, manager, onboard, sent_passwords
 from runtime.account_admin import AccountAdmin
 from runtime.errors import ValidationFailed
@@ -37,7 +37,9 @@ def test_approval_opens_the_dealers_unit_and_staff_accounts(world_with_managers:
     assert dealer["org_unit"] == unit and dealer["unit_name"] == unit
     assert unit_row(world, unit) == {"parent": "beijing_branch", "kind": "dealer", "label": dealer["name"], "origin": "runtime"}
     usernames = [row["username"] for row in dealer["staff"]]
-    assert usernames == [f"{unit}_01", f"{unit}_02"]
+    # Login names are the unit's short form ("dlr" and the credit code's last six characters) and a number.
+    short = f"dlr{credit_code(1).lower()[-6:]}"
+    assert usernames == [f"{short}_01", f"{short}_02"]
     accounts = AccountAdmin(world.runtime.accounts())
     assert [accounts.account(name).assignments for name in usernames] == [  # type: ignore[union-attr]
         ((("dealer_manager", unit),)), ((("dealer_staff", unit),))]
@@ -47,6 +49,21 @@ def test_approval_opens_the_dealers_unit_and_staff_accounts(world_with_managers:
     for username in usernames:
         assert world.runtime.accounts().sign_in(username, passwords[username]).outcome == "ok"
         assert passwords[username] not in str(dealer)
+
+
+def test_login_names_skip_those_another_account_uses(world_with_managers: World) -> None:
+    world = world_with_managers
+    short = f"dlr{credit_code(8).lower()[-6:]}"
+    PermissionAdmin(world.runtime.permissions()).add_user(SYSTEM, f"{short}_01", f"{short}_01", "别处的账号", "shanghai_branch")
+    dealer = onboard(world, 8)
+    assert [row["username"] for row in dealer["staff"]] == [f"{short}_02", f"{short}_03"]
+    assert AccountAdmin(world.runtime.accounts()).account(f"{short}_01").org_unit == "shanghai_branch"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("unit, prefix", [("dealer_91110302700000001x", "dlr00001x"), ("dealer_bj_yizhuang", "bj_yizhuang"),
+                                          ("dealer_000042", "dlr000042")])
+def test_login_prefix_is_the_units_short_form(unit: str, prefix: str) -> None:
+    assert hooks_module("dealer_hooks").login_prefix(unit) == prefix
 
 
 def test_onboarding_is_audited(world_with_managers: World) -> None:

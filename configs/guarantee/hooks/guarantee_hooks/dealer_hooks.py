@@ -26,6 +26,8 @@ logger = logging.getLogger(__name__)
 
 #: The org unit kind of a dealer, as permissions/org_units.yaml names it.
 DEALER_KIND = "dealer"
+#: The length of a unified social credit code, the part of a dealer unit's name after "dealer_".
+USCC_LENGTH = 18
 #: The roles a staff row may hold; both work inside the dealer's unit.
 DEALER_ROLES = ("dealer_staff", "dealer_manager")
 #: The fields of a staff row (entities/dealer.yaml).
@@ -111,14 +113,15 @@ def open_accounts(context: HookContext, organization: HookOrganization, unit: st
                   previous: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Open or enable an account for each row, disable the accounts of `previous` rows no longer listed; return the rows.
 
-    A row without a login name gets one made from the unit's name and a number.
+    A row without a login name gets one made from the short form of the unit's name and a number
+    (login_prefix), skipping names other accounts already use.
     """
     taken = {str(row.get("username")) for row in [*rows, *previous] if row.get("username")}
     result: list[dict[str, Any]] = []
     for index, row in enumerate(rows, start=1):
         values = {name: row.get(name) for name in STAFF_FIELDS}
         if not values.get("username"):
-            values["username"] = _free_username(unit, taken)
+            values["username"] = _free_username(organization, login_prefix(unit), taken)
             taken.add(values["username"])
         role = str(values.get("role") or "dealer_staff")
         if role not in DEALER_ROLES:
@@ -146,11 +149,25 @@ def open_accounts(context: HookContext, organization: HookOrganization, unit: st
     return result
 
 
-def _free_username(unit: str, taken: set[str]) -> str:
+def login_prefix(unit: str) -> str:
+    """Return the short form of a dealer unit's name that its staff's login names start with.
+
+    A unit named after a credit code ("dealer_" and 18 characters) gives "dlr" and the code's
+    last six characters (dlr00001x). A declared unit drops "dealer_": dealer_bj_yizhuang gives
+    bj_yizhuang. A unit named after a record id gives "dlr" and the id.
+    """
+    rest = unit.removeprefix("dealer_")
+    if len(rest) == USCC_LENGTH:
+        return f"dlr{rest[-6:]}"
+    return rest if rest[:1].isalpha() else f"dlr{rest}"
+
+
+def _free_username(organization: HookOrganization, prefix: str, taken: set[str]) -> str:
+    """Return the first of prefix_01, prefix_02 ... that no row lists and no account uses."""
     number = 1
-    while f"{unit}_{number:02d}" in taken:
+    while f"{prefix}_{number:02d}" in taken or organization.account(f"{prefix}_{number:02d}") is not None:
         number += 1
-    return f"{unit}_{number:02d}"
+    return f"{prefix}_{number:02d}"
 
 
 def _send_password(context: HookContext, index: int, row: Mapping[str, Any], password: str) -> None:
