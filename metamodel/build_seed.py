@@ -78,6 +78,8 @@ def _build_field(builder: Builder, document: Document, path: DocPath, entity: st
         problem = format_problem(text_format)
         if problem is not None:
             builder.report(document.diagnostic("seed.E007", path + ("format",), found=text_format, reason=problem))
+    prefix = data.get("prefix")
+    when = builder.expression(document, path + ("when",), data["when"], entity) if "when" in data else None
     probability = data.get("probability")
     step = data.get("step")
     return m.SeedField(
@@ -91,6 +93,8 @@ def _build_field(builder: Builder, document: Document, path: DocPath, entity: st
         probability=Decimal(str(probability)) if probability is not None else None,
         in_turn=bool(data.get("in_turn", False)),
         distinct=bool(data.get("distinct", False)),
+        prefix=(prefix,) if isinstance(prefix, str) else tuple(prefix or ()),
+        when=when,
     )
 
 

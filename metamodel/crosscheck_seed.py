@@ -19,7 +19,20 @@ HINT_TYPES: dict[str, frozenset[str]] = {
     "faker": m.TEXT_TYPES,
     "format": m.TEXT_TYPES,
     "distinct": frozenset({"reference"}),
+    "prefix": m.TEXT_TYPES | {"vin", "uscc", "bank_card"},
 }
+
+#: For identifiers with a prefix hint: the characters a prefix may hold and its longest length, leaving the
+#: seeder room for at least one drawn character before the check character.
+PREFIX_LIMITS: dict[str, tuple[str, int]] = {
+    # Positions 1-8 of a VIN; position 9 is its check digit.
+    "vin": ("ABCDEFGHJKLMNPRSTUVWXYZ0123456789", 8),
+    "uscc": ("0123456789ABCDEFGHJKLMNPQRTUWXY", 16),
+    "bank_card": ("0123456789", 17),
+}
+
+#: Longest text a prefix leaves room after, for a text field without a maximum length.
+TEXT_ROOM = 200
 
 #: Field types no hint may fill: the seeder makes their rows and files itself.
 UNHINTED_TYPES = frozenset({"child", "attachment", "attachments"})
@@ -103,13 +116,18 @@ def _check_hint(checker: CrossChecker, document: Document, path: DocPath, field:
     if field.computed is not None:
         checker.report(document, "seed.E005", path, found=field.name)
         return
-    used = [key for key in ("value", "range", "step", "choices", "faker", "format", "distinct") if _sets(hint, key)]
+    used = [key for key in ("value", "range", "step", "choices", "faker", "format", "distinct", "prefix") if _sets(hint, key)]
     for key in used:
         allowed = HINT_TYPES.get(key)
         if field.type in UNHINTED_TYPES or (allowed is not None and field.type not in allowed):
             expected = sorted(allowed) if allowed is not None else sorted(set(m.FIELD_TYPES) - UNHINTED_TYPES)
             checker.report(document, "seed.E003", path + (key,), found=key, field=field.name, type=field.type, expected=expected)
             return
+    for index, prefix in enumerate(hint.prefix):
+        reason = prefix_problem(field, prefix)
+        if reason is not None:
+            where = path + ("prefix", index) if len(hint.prefix) > 1 or _prefix_is_list(document, path) else path + ("prefix",)
+            checker.report(document, "seed.E014", where, found=prefix, field=field.name, type=field.type, reason=reason)
     for index, choice in enumerate(hint.choices):
         _, problems = check_value(field, choice)
         if problems:
@@ -120,7 +138,33 @@ def _check_hint(checker: CrossChecker, document: Document, path: DocPath, field:
             )
 
 
+def prefix_problem(field: m.Field, prefix: str) -> Text | None:
+    """Return why values of the field cannot start with the prefix, or None when the seeder can draw the rest."""
+    if field.type in PREFIX_LIMITS:
+        allowed, longest = PREFIX_LIMITS[field.type]
+        wrong = [character for character in prefix if character not in allowed]
+        if wrong:
+            return Text(f"it holds {wrong[0]!r}, which a {field.type} cannot hold (allowed: {allowed})",
+                        f"其中的字符 {wrong[0]!r} 不能出现在 {field.type} 中（允许：{allowed}）")
+        if len(prefix) > longest:
+            return Text(f"it has {len(prefix)} characters; at most {longest} leave room for the drawn ones and the check character",
+                        f"它有 {len(prefix)} 个字符；最多 {longest} 个，才能留出随机字符和校验位的位置")
+        return None
+    room = field.max_length or TEXT_ROOM
+    if len(prefix) >= room:
+        return Text(f"it has {len(prefix)} characters and leaves no room within the maximum length {room}",
+                    f"它有 {len(prefix)} 个字符，在最大长度 {room} 之内没有剩余位置")
+    return None
+
+
+def _prefix_is_list(document: Document, path: DocPath) -> bool:
+    item = document.data
+    for key in path:
+        item = item.get(key) if isinstance(item, dict) else None
+    return isinstance(item, dict) and isinstance(item.get("prefix"), list)
+
+
 def _sets(hint: m.SeedField, key: str) -> bool:
-    if key in ("choices", "distinct"):
+    if key in ("choices", "distinct", "prefix"):
         return bool(getattr(hint, key))
     return getattr(hint, key) is not None

@@ -639,6 +639,12 @@ MESSAGES: dict[str, Message] = {
         "Name a reference field of {entity} whose entity is {target}: {expected}.",
         "请填写 {entity} 中指向 {target} 的引用字段：{expected}。",
     ),
+    "seed.E014": _m(
+        "the prefix {found} cannot start the field {field} of type {type}: {reason}",
+        "前缀 {found} 不能作为 {type} 类型字段 {field} 的开头：{reason}",
+        "Shorten the prefix or use only the characters the type allows; the seeder draws the rest and the check character.",
+        "请缩短前缀，或只使用该类型允许的字符；其余字符和校验位由系统生成。",
+    ),
 }
 MESSAGES.update((code, Message(*texts)) for code, texts in FLOW_MESSAGES.items())
 

@@ -598,7 +598,7 @@ class Template:
 
 
 #: Text generators a seed hint may name, realistic in Simplified Chinese.
-SEED_GENERATORS: tuple[str, ...] = ("person_name", "company", "address", "city", "province", "job", "email", "sentence", "word")
+SEED_GENERATORS: tuple[str, ...] = ("person_name", "company", "address", "street_address", "city", "province", "job", "email", "sentence", "word")
 
 
 @dataclass(frozen=True)
@@ -623,6 +623,11 @@ class SeedField:
     in_turn: bool = False
     #: For a reference: each record takes a referenced record no other demo record of the entity took, while any is left.
     distinct: bool = False
+    #: What the value starts with; record n takes the n-th prefix, starting over after the last. Identifiers get
+    #: the rest and their check characters drawn, texts get the generated text appended.
+    prefix: tuple[str, ...] = ()
+    #: An expression over the record's other fields; where it does not hold, the field stays empty.
+    when: Expression | None = None
 
 
 @dataclass(frozen=True)

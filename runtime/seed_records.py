@@ -45,6 +45,9 @@ RECORD_ATTEMPTS = 12
 #: Share of records that get a value in an optional field without a hint.
 OPTIONAL_SHARE = 0.7
 
+#: Values of a `gender` field that a resident ID encodes: an odd 17th digit for a man, an even one for a woman.
+MALE_VALUES: dict[str, bool] = {"male": True, "m": True, "man": True, "female": False, "f": False, "woman": False}
+
 #: The reason written to the audit log where an entity requires one.
 SEED_REASON = "demo data created by metadesk seed"
 
@@ -182,6 +185,8 @@ class RecordSeeder:
             if name in skip or (only is not None and name not in only):
                 continue
             hint = hints.get(name)
+            if hint is not None and hint.when is not None and not self.evaluate(entity, hint.when, names):
+                continue
             if only is None and not self.should_fill(field_spec, hint, maker.rng):
                 continue
             value = self.value_of(entity, field_spec, hint, number, unit, maker, names)
@@ -227,8 +232,11 @@ class RecordSeeder:
             if problems:
                 raise SeedValueError(f"{entity.name}.{field_spec.name}: the hinted value {raw!r} is invalid: {problems[0].message_en}")
             return value
-        birth = names.get("birth_date") if field_spec.type == "resident_id" else None
-        return maker.by_type(field_spec, birth_date=birth if isinstance(birth, datetime.date) else None)
+        if field_spec.type == "resident_id" and field_spec.name == own_resident_id(entity):
+            birth = names.get("birth_date")
+            return maker.by_type(field_spec, birth_date=birth if isinstance(birth, datetime.date) else None,
+                                 male=MALE_VALUES.get(str(names.get("gender")).lower()))
+        return maker.by_type(field_spec)
 
     def hinted(self, entity: m.Entity, field_spec: m.Field, hint: m.SeedField, number: int, maker: ValueMaker,
                names: Mapping[str, Any]) -> Any:
@@ -241,12 +249,13 @@ class RecordSeeder:
             return hint.choices[(number - 1) % len(hint.choices)]
         if hint.choices:
             return maker.rng.choice(hint.choices)
+        prefix = hint.prefix[(number - 1) % len(hint.prefix)] if hint.prefix else ""
         if hint.faker is not None:
-            text = maker.text(hint.faker)
+            text = prefix + maker.text(hint.faker)
             return text[:field_spec.max_length] if field_spec.max_length else text
         if hint.format is not None:
             return hint.format.format(n=number, year=self.today.year)
-        return maker.by_type(field_spec)
+        return maker.by_type(field_spec, prefix=prefix)
 
     def evaluate(self, entity: m.Entity, expression: Expression, values: Mapping[str, Any]) -> Any:
         """Evaluate a hint's expression over the values drawn so far; `product.min_amount` reads the referenced record."""
@@ -322,6 +331,11 @@ class RecordSeeder:
         return rows
 
 
+def own_resident_id(entity: m.Entity) -> str | None:
+    """Return the entity's first resident ID field: the ID of the person the record is about, whose birth_date and gender it encodes."""
+    return next((name for name, item in entity.fields.items() if item.type == "resident_id"), None)
+
+
 def ordered_fields(entity: m.Entity, hints: Mapping[str, m.SeedField]) -> list[m.Field]:
     """Order fields so that each comes after the fields its hint's expressions name; references first."""
     depends: dict[str, set[str]] = {}
@@ -331,9 +345,10 @@ def ordered_fields(entity: m.Entity, hints: Mapping[str, m.SeedField]) -> list[m
         if hint is not None:
             expressions = [hint.value] if hint.value is not None else []
             expressions += [bound for bound in hint.range or () if isinstance(bound, Expression)]
+            expressions += [hint.when] if hint.when is not None else []
             needed = {use.name for expression in expressions for use in expression.names if use.name in entity.fields}
-        if field_spec.type == "resident_id" and "birth_date" in entity.fields:
-            needed.add("birth_date")
+        if name == own_resident_id(entity):
+            needed |= {"birth_date", "gender"} & set(entity.fields)
         depends[name] = needed - {name}
 
     first = [name for name, item in entity.fields.items() if item.type in m.REFERENCE_TYPES]

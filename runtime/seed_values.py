@@ -64,6 +64,7 @@ class ValueMaker:
             "person_name": faker.name,
             "company": faker.company,
             "address": faker.address,
+            "street_address": self.street_address,
             "city": faker.city,
             "province": faker.province,
             "job": faker.job,
@@ -97,10 +98,22 @@ class ValueMaker:
 
     # Values by type ----------------------------------------------------------
 
-    def by_type(self, field: m.Field, *, birth_date: datetime.date | None = None) -> Any:
-        """Draw a value that passes the field's own checks, from its type, choices and limits."""
+    def street_address(self) -> str:
+        """Return a street, house and flat, without province, city or district, for a prefix hint to place."""
+        street = self.faker.street_name()
+        if self.rng.random() < 0.6:
+            return f"{street} {self.rng.randint(1, 300)} 号院 {self.rng.randint(1, 20)} 号楼 {self.rng.randint(1, 28)}{self.rng.randint(1, 4):02d} 室"
+        return f"{street} {self.rng.randint(1, 2000)} 弄 {self.rng.randint(1, 40)} 号 {self.rng.randint(1, 28)}{self.rng.randint(1, 4):02d} 室"
+
+    def by_type(self, field: m.Field, *, birth_date: datetime.date | None = None, male: bool | None = None,
+                prefix: str = "") -> Any:
+        """Draw a value that passes the field's own checks, from its type, choices and limits.
+
+        A resident ID encodes birth_date and male when given; an identifier or text starts with prefix.
+        """
+        problems: list[Any] = []
         for _ in range(ATTEMPTS):
-            value = self._draw(field, birth_date)
+            value = self._draw(field, birth_date, male, prefix)
             checked, problems = check_value(field, value)
             if not problems:
                 return checked
@@ -109,7 +122,7 @@ class ValueMaker:
             "Give the field a hint in seed.yaml (choices, range, format or value)."
         )
 
-    def _draw(self, field: m.Field, birth_date: datetime.date | None) -> Any:
+    def _draw(self, field: m.Field, birth_date: datetime.date | None, male: bool | None, prefix: str) -> Any:
         kind = field.type
         if kind == "enum":
             return self.rng.choice(field.choice_values)
@@ -123,23 +136,24 @@ class ValueMaker:
         if kind == "datetime":
             return self.number_between(field, Decimal(-365), Decimal(0), None)
         if kind in ("string", "text"):
-            return self._text_of(field)
+            text = prefix + self._text_of(field)
+            return text[:field.max_length] if field.max_length else text
         if kind == "json":
             return {}
         if kind == "geo_point":
             return {"lat": Decimal(self.rng.randint(22000, 41000)) / 1000, "lng": Decimal(self.rng.randint(108000, 122000)) / 1000}
         if kind == "resident_id":
-            return self.resident_id(birth_date)
+            return self.resident_id(birth_date, male)
         if kind == "uscc":
-            return self.uscc()
+            return self.uscc(prefix)
         if kind == "vin":
-            return self.vin()
+            return self.vin(prefix)
         if kind == "plate":
             return self.plate()
         if kind == "mobile":
             return self.mobile()
         if kind == "bank_card":
-            return self.bank_card()
+            return self.bank_card(prefix)
         raise SeedValueError(f"the seeder cannot fill a field of type {kind} ({field.name})")
 
     def _text_of(self, field: m.Field) -> str:
@@ -154,27 +168,38 @@ class ValueMaker:
 
     # Identifiers -------------------------------------------------------------
 
-    def resident_id(self, birth_date: datetime.date | None = None) -> str:
-        """Return an 18-character resident ID of a person born on birth_date (aged 22 to 60 when not given)."""
+    def resident_id(self, birth_date: datetime.date | None = None, male: bool | None = None) -> str:
+        """Return an 18-character resident ID of a person born on birth_date (aged 22 to 60 when not given).
+
+        The 17th digit is odd for a man and even for a woman; `male` chooses it, else it is drawn.
+        """
         born = birth_date or self.today - datetime.timedelta(days=self.rng.randint(22 * 365, 60 * 365))
-        first = f"{self.rng.choice(AREA_CODES)}{born:%Y%m%d}{self.rng.randint(1, 999):03d}"
+        if male is None:
+            sequence = self.rng.randint(1, 999)
+        else:
+            sequence = self.rng.randint(0 if male else 1, 499) * 2 + (1 if male else 0)
+        first = f"{self.rng.choice(AREA_CODES)}{born:%Y%m%d}{sequence:03d}"
         return first + stdnum.cn.ric.calc_check_digit(first + "0")
 
-    def uscc(self) -> str:
-        """Return a unified social credit code of a company (category 9, type 1) with its check character."""
-        body = "91" + self.rng.choice(AREA_CODES) + "".join(self.rng.choice(_USCC_ALPHABET) for _ in range(9))
+    def uscc(self, prefix: str = "") -> str:
+        """Return a unified social credit code with its check character; a company of Beijing, Shanghai or Tianjin without prefix."""
+        start = prefix or "91" + self.rng.choice(AREA_CODES)
+        body = start + "".join(self.rng.choice(_USCC_ALPHABET) for _ in range(17 - len(start)))
         return body + stdnum.cn.uscc.calc_check_digit(body)
 
-    def vin(self) -> str:
-        """Return a 17-character VIN of a car made in China, with the check digit in position 9."""
-        maker = self.rng.choice(VIN_MAKERS)
-        descriptor = "".join(self.rng.choice(_VIN_CHARACTERS) for _ in range(5))
+    def vin(self, prefix: str = "") -> str:
+        """Return a 17-character VIN with the check digit in position 9; prefix gives its first (up to 8) characters.
+
+        Without a prefix the manufacturer is one of VIN_MAKERS.
+        """
+        start = prefix or self.rng.choice(VIN_MAKERS)
+        head = start + "".join(self.rng.choice(_VIN_CHARACTERS) for _ in range(8 - len(start)))
         serial = f"{self.rng.choice(_VIN_YEARS)}{self.rng.choice('ABCDEFGHJ')}{self.rng.randint(0, 999999):06d}"
         for check in "0123456789X":
-            candidate = maker + descriptor + check + serial
+            candidate = head + check + serial
             if Vin(candidate).verify_checksum(check_year=False):
                 return candidate
-        raise SeedValueError(f"no check digit fits the VIN {maker + descriptor}?{serial}")
+        raise SeedValueError(f"no check digit fits the VIN {head}?{serial}")
 
     def plate(self) -> str:
         province = self.rng.choice("京沪粤苏浙川鄂鲁" if self.rng.random() < 0.8 else PLATE_PROVINCES)
@@ -184,8 +209,10 @@ class ValueMaker:
     def mobile(self) -> str:
         return self.rng.choice(_MOBILE_PREFIXES) + f"{self.rng.randint(0, 99_999_999):08d}"
 
-    def bank_card(self) -> str:
-        first = self.rng.choice(CARD_PREFIXES) + "".join(self.rng.choice(string.digits) for _ in range(12))
+    def bank_card(self, prefix: str = "") -> str:
+        """Return a 19-digit card number with its Luhn check digit, starting with prefix or a large bank's issuer number."""
+        start = prefix or self.rng.choice(CARD_PREFIXES)
+        first = start + "".join(self.rng.choice(string.digits) for _ in range(18 - len(start)))
         return first + stdnum.luhn.calc_check_digit(first)
 
     # Patterns ----------------------------------------------------------------

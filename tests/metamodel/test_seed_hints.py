@@ -32,6 +32,8 @@ fields:
     type: money
     label: {zh-CN: 净价, en: Net}
     computed: "price * 0.9"
+  - {name: code, type: uscc, label: {zh-CN: 信用代码, en: Code}}
+  - {name: vin, type: vin, label: {zh-CN: 车架号, en: VIN}}
   - name: parts
     type: child
     label: {zh-CN: 零件, en: Parts}
@@ -210,6 +212,25 @@ CASES: list[tuple[str, str, str, int, int, str]] = [
         "seed.E004", 5, 61, 'the choice "toy" is not a valid value of the field kind: This is not one of the allowed values; choose one of: Tool (tool).',
     ),
     (
+        "prefix too long for a credit code",
+        "entities:\n  item:\n    fields:\n      title: {prefix: [A, AB]}\n      code: {prefix: \"91110115000000000\"}\n",
+        "seed.E014", 5, 22,
+        'the prefix "91110115000000000" cannot start the field code of type uscc: it has 17 characters; at most 16 leave room'
+        " for the drawn ones and the check character",
+    ),
+    (
+        "prefix with a letter a VIN cannot hold",
+        "entities:\n  item:\n    fields:\n      vin: {prefix: [LSV, LOV]}\n",
+        "seed.E014", 4, 27,
+        'the prefix "LOV" cannot start the field vin of type vin: it holds \'O\', which a vin cannot hold'
+        " (allowed: ABCDEFGHJKLMNPRSTUVWXYZ0123456789)",
+    ),
+    (
+        "prefix on a number",
+        "entities:\n  item:\n    fields:\n      price: {prefix: \"1\"}\n",
+        "seed.E003", 4, 23, '"prefix" does not apply to the field price of type money',
+    ),
+    (
         "unknown name in expression",
         "entities:\n  item:\n    fields:\n      price: {value: \"prise * 2\"}\n",
         "expr.E002", 4, 23, 'the expression names "prise", which is neither a field of item nor a variable',
@@ -217,7 +238,7 @@ CASES: list[tuple[str, str, str, int, int, str]] = [
     (
         "unknown generator",
         "entities:\n  item:\n    fields:\n      title: {faker: nickname}\n",
-        "schema.E004", 4, 22, 'entities.item.fields.title.faker must be one of "person_name", "company", "address", "city", "province", "job", "email", "sentence", "word", found "nickname"',
+        "schema.E004", 4, 22, 'entities.item.fields.title.faker must be one of "person_name", "company", "address", "street_address", "city", "province", "job", "email", "sentence", "word", found "nickname"',
     ),
 ]
 

@@ -202,3 +202,99 @@ def test_distinct_reference_takes_each_record_once(tmp_path: Path) -> None:
         assert sorted(held) == sorted(orders)
     finally:
         runtime.close()
+
+
+PEOPLE: dict[str, str | None] = {
+    "app.yaml": "name: club\nlabel: {zh-CN: 俱乐部, en: Club}\n",
+    "entities/member.yaml": """
+name: member
+label: {zh-CN: 会员, en: Member}
+fields:
+  - {name: id_number, type: resident_id, label: {zh-CN: 身份证号, en: ID number}, required: true}
+  - name: gender
+    type: enum
+    label: {zh-CN: 性别, en: Gender}
+    choices:
+      - {value: male, label: {zh-CN: 男, en: Male}}
+      - {value: female, label: {zh-CN: 女, en: Female}}
+  - {name: birth_date, type: date, label: {zh-CN: 出生日期, en: Born}}
+  - name: marital_status
+    type: enum
+    label: {zh-CN: 婚姻状况, en: Marital status}
+    choices:
+      - {value: single, label: {zh-CN: 未婚, en: Single}}
+      - {value: married, label: {zh-CN: 已婚, en: Married}}
+  - {name: partner_name, type: string, label: {zh-CN: 配偶姓名, en: Partner}, length: {max: 50}}
+  - {name: partner_id_number, type: resident_id, label: {zh-CN: 配偶身份证号, en: Partner ID}}
+  - {name: address, type: string, label: {zh-CN: 地址, en: Address}, length: {max: 100}}
+  - {name: car_vin, type: vin, label: {zh-CN: 车架号, en: VIN}}
+  - {name: employer_code, type: uscc, label: {zh-CN: 单位信用代码, en: Employer code}}
+  - {name: card, type: bank_card, label: {zh-CN: 银行卡号, en: Card}}
+rules:
+  - name: partner_only_when_married
+    check: "marital_status == 'married' or (is_empty(partner_name) and is_empty(partner_id_number))"
+    message: {zh-CN: 仅已婚会员可填写配偶, en: Only married members have a partner}
+    fields: [partner_name]
+""",
+    "permissions/access.yaml": """
+roles:
+  - {name: clerk, label: {zh-CN: 文员, en: Clerk}}
+org_units:
+  - {name: desk, label: {zh-CN: 前台, en: Desk}, kind: company}
+grants:
+  - {role: clerk, entity: member, actions: [read, create, update], scope: all}
+""",
+    "seed.yaml": """
+entities:
+  member:
+    fields:
+      birth_date: {range: [-20000, -8000]}
+      partner_name: {faker: person_name, when: "marital_status == 'married'"}
+      partner_id_number: {when: "marital_status == 'married'"}
+      address: {faker: street_address, prefix: [北京市大兴区, 上海市浦东新区]}
+      car_vin: {prefix: [LSV, WVGZZZ7P]}
+      employer_code: {prefix: "91310115"}
+      card: {prefix: "622588"}
+""",
+}
+
+
+def test_values_agree_within_a_record_and_start_with_their_prefix(tmp_path: Path) -> None:
+    import stdnum.cn.ric
+    import stdnum.cn.uscc
+    import stdnum.luhn
+    from vininfo import Vin
+
+    app = write_app(tmp_path / "club", PEOPLE)
+    runtime = Runtime.open(app, Settings(data_dir=tmp_path / "data", database_url=f"sqlite:///{tmp_path / 'club.db'}", redis_url=None))
+    try:
+        migrate(runtime.engine, runtime.schema, runtime.model, backup_root=runtime.backup_root)
+        seeder = DemoSeeder(runtime, count=24)
+        seeder.run(seeder.plan())
+        members = sorted(rows(runtime, "member"), key=lambda member: int(member["id"]))
+        assert len(members) == 24
+        genders = {member["gender"] for member in members}
+        assert {"male", "female"} <= genders
+        for number, member in enumerate(members, start=1):
+            id_number = member["id_number"]
+            assert stdnum.cn.ric.get_birth_date(id_number) == member["birth_date"]
+            if member["gender"] is not None:
+                # The 17th digit is odd for a man and even for a woman.
+                assert int(id_number[16]) % 2 == (1 if member["gender"] == "male" else 0), member
+            if member["marital_status"] == "married":
+                assert member["partner_name"]
+            else:
+                assert member["partner_name"] is None and member["partner_id_number"] is None, member
+            assert member["address"].startswith("北京市大兴区" if number % 2 else "上海市浦东新区")
+            assert len(member["address"]) > len("北京市大兴区")
+            if member["car_vin"] is not None:
+                assert member["car_vin"].startswith("LSV" if number % 2 else "WVGZZZ7P")
+                assert Vin(member["car_vin"]).verify_checksum(check_year=False)
+            if member["employer_code"] is not None:
+                assert member["employer_code"].startswith("91310115") and stdnum.cn.uscc.is_valid(member["employer_code"])
+            if member["card"] is not None:
+                assert member["card"].startswith("622588") and stdnum.luhn.is_valid(member["card"])
+        assert any(member["marital_status"] == "married" for member in members)
+        assert any(member["marital_status"] == "single" for member in members)
+    finally:
+        runtime.close()

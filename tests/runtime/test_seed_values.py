@@ -99,3 +99,29 @@ def test_demo_password_is_derived_and_passes_policy() -> None:
 def test_demo_password_rejected_by_odd_policy() -> None:
     with pytest.raises(PasswordRejected):
         demo_password("secret", "demo_admin", {"password_min_classes": 5})
+
+
+def test_resident_id_encodes_gender_in_17th_digit() -> None:
+    values = maker()
+    for _ in range(100):
+        assert int(values.resident_id(male=True)[16]) % 2 == 1
+        assert int(values.resident_id(male=False)[16]) % 2 == 0
+        assert stdnum.cn.ric.is_valid(values.resident_id(male=False))
+
+
+def test_identifiers_start_with_prefix_and_keep_check_characters() -> None:
+    values = maker()
+    for _ in range(100):
+        vin = values.vin("LFV")
+        assert vin.startswith("LFV") and Vin(vin).verify_checksum(check_year=False)
+        full = values.vin("WVGZZZ7P")
+        assert full.startswith("WVGZZZ7P") and Vin(full).verify_checksum(check_year=False)
+        code = values.uscc("91110115")
+        assert code.startswith("91110115") and stdnum.cn.uscc.is_valid(code)
+        card = values.bank_card("622588")
+        assert card.startswith("622588") and len(card) == 19 and stdnum.luhn.is_valid(card)
+
+
+def test_street_address_leaves_out_province() -> None:
+    address = maker().street_address()
+    assert address.endswith("室") and "省" not in address
