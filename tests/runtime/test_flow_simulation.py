@@ -186,7 +186,7 @@ def test_complete_record_lists_hooks(loans: AppModel) -> None:
 
     assert submit.open
     assert kinds(submit, blocking=False) == ["hooks"]
-    assert ("guarantee.check_documents, guarantee.check_vehicle, guarantee.assign_application_no, guarantee.compute_repayment"
+    assert ("guarantee.check_documents, guarantee.check_vehicle, guarantee.check_consent, guarantee.assign_application_no, guarantee.compute_repayment"
             in submit.reasons[0].en)
 
 

@@ -378,7 +378,8 @@ def test_config_page_shows_check_results(make_web_app: Callable[..., WebApp], tm
         file.write("colour: red\n")
     broken = shown(client.get("/admin/config"))
     assert "1 个错误，0 个警告" in broken
-    assert "<code>entities/bank.yaml:39:1</code>" in broken
+    line = len((folder / "entities" / "bank.yaml").read_text(encoding="utf-8").splitlines())
+    assert f"<code>entities/bank.yaml:{line}:1</code>" in broken
     assert '（文档） 中有未知的键 "colour"' in broken
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Callable
 
-from runtime.delegations import Delegations
+from runtime.delegations import Delegations, local_today
 from runtime.flows import expire
 from tests.conftest import REPOSITORY
 from tests.web.conftest import WebApp, csrf_of
@@ -82,7 +82,8 @@ def test_history_names_signer_and_delegator(make_web_app: Callable[..., WebApp])
     web_app.add_user("deputy", (), "company", name="代理人")
     records = web_app.state.records
     member = web_app.state.accounts.actor(web_app.state.accounts.user("m1") or {})
-    today = records.clock().date()
+    # The application's own day, which in China starts eight hours before UTC's.
+    today = local_today(records)
     Delegations(records).create(member, "m1", "deputy", today, today)
     deputy = web_app.state.accounts.actor(web_app.state.accounts.user("deputy") or {})
     record = records.get(member, "expense", record_id)

@@ -132,7 +132,7 @@ def test_print_appends_audit_entry(seeded: Seeded) -> None:
 
     [entry] = prints_of(seeded.web_app)
     assert (entry["actor"], entry["entity"], entry["record_id"], entry["action"]) == ("admin", "loan_application", loan, "print")
-    assert entry["changes"] == {"template": CONTRACT, "kind": "document", "revealed": ["customer.id_number"]}
+    assert entry["changes"] == {"template": CONTRACT, "kind": "document", "revealed": ["customer.id_number", "guarantor.id_number"]}
     assert entry["address"] is not None
     with seeded.web_app.runtime.engine.connect() as connection:
         assert AuditLog(seeded.web_app.runtime.schema).verify(connection).ok
