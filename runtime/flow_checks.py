@@ -75,7 +75,7 @@ def check_values(firing: Firing, merged: Mapping[str, Any]) -> None:
             continue
         label = field.label if field is not None else m.Label(required, required)
         if field is not None and field.type == "boolean" and (field.read_only or field.computed is not None):
-            # Nobody can tick a field the application derives, so the message points at where it comes from.
+            # Users cannot tick a field the application derives, so the message points at where it comes from.
             firing.add(required, "required", f"“{label.en}” must be yes before “{transition.label.en}”; it follows from other "
                                              "records, as its help explains",
                        f"执行“{transition.label.zh_cn}”前“{label.zh_cn}”须为“是”；该项由系统根据其他记录得出，详见其说明")

@@ -54,7 +54,7 @@ _PASSWORD_GROUPS = ("abcdefghijkmnpqrstuvwxyz", "ABCDEFGHJKLMNPQRSTUVWXYZ", "234
 class OrganizationRefused(HookError):
     """A change of org units or accounts that the acting user may not make, or that does not fit; nothing was changed.
 
-    `code` tells the kind: "scope" (outside the user's organize scope), "unknown" (no such unit,
+    `code` is the kind: "scope" (outside the user's organize scope), "unknown" (no such unit,
     role, user or record), "taken" (the name is used) or "role" (an administrative role).
     """
 

@@ -118,7 +118,7 @@ class RecordSeeder:
     def target_count(self, entity: str) -> int:
         """Return how many records of the entity to draw: --count, else the hint, else the default.
 
-        A hint of 0 holds even with --count: such records come only from hooks and seed steps.
+        A hint of 0 applies even with --count: such records come only from hooks and seed steps.
         """
         hints = self.model.seed.entities.get(entity) if self.model.seed is not None else None
         if hints is not None and hints.count == 0:

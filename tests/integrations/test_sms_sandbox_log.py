@@ -28,7 +28,8 @@ def test_sandbox_appends_each_accepted_message(tmp_path: Path) -> None:
     lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
     assert [(line["phone"], line["template"]) for line in lines] == [("13800138000", "SMS_001"), ("13900139000", "SMS_002")]
     assert lines[0]["variables"] == {"username": "dlr00001x_01", "password": "Kp7-secret"}
-    assert lines[0]["message_id"] == first.message_id and lines[0]["time"].endswith("+00:00")
+    assert lines[0]["message_id"] == first.message_id
+    assert lines[0]["time"].endswith("+00:00")
     assert lines[1]["variables"] == {"code": "4321"}
 
 

@@ -73,7 +73,7 @@ def hook_message(error: ValidationFailed) -> str:
     return next(item.message_en for items in error.errors.values() for item in items)
 
 
-def test_a_hook_opens_a_unit_with_an_account_inside_its_scope(runtime: Runtime) -> None:
+def test_hook_adds_unit_and_account(runtime: Runtime) -> None:
     def open_team(organization: HookOrganization) -> str:
         organization.add_unit("data_team", parent="engineering", kind="department", label_zh="数据组", label_en="Data team")
         password = organization.add_user("ann", username="ann", display_name="Ann", unit="data_team")
@@ -113,7 +113,7 @@ def test_administrative_roles_are_given_by_administrators_only(runtime: Runtime)
     assert hook_message(refused.value) == "The role 'admin' administers the system; only administrators give it."
 
 
-def test_a_failed_operation_leaves_no_unit_behind(runtime: Runtime) -> None:
+def test_failed_operation_leaves_no_unit(runtime: Runtime) -> None:
     def open_and_fail(organization: HookOrganization) -> None:
         organization.add_unit("short_lived", parent="engineering", kind="department", label_zh="临时组", label_en="Short-lived")
         raise HookError("stopped after the unit", "添加机构后停止")
@@ -130,7 +130,7 @@ def test_taken_names_are_refused(runtime: Runtime) -> None:
     assert hook_message(refused.value) == "The username 'clerk' is already used; choose another."
 
 
-def test_moving_a_record_changes_its_owner_not_its_version(runtime: Runtime) -> None:
+def test_move_keeps_record_version(runtime: Runtime) -> None:
     employee = runtime.records.create(Actor(id="root", roles=("system",), org_unit="engineering"), "employee",
                                       {"employee_no": "E00001", "name": "王芳", "email": "wf@example.com", "department": "engineering"})
 

@@ -113,15 +113,21 @@ def test_identifiers_start_with_prefix_and_keep_check_characters() -> None:
     values = maker()
     for _ in range(100):
         vin = values.vin("LFV")
-        assert vin.startswith("LFV") and Vin(vin).verify_checksum(check_year=False)
+        assert vin.startswith("LFV")
+        assert Vin(vin).verify_checksum(check_year=False)
         full = values.vin("WVGZZZ7P")
-        assert full.startswith("WVGZZZ7P") and Vin(full).verify_checksum(check_year=False)
+        assert full.startswith("WVGZZZ7P")
+        assert Vin(full).verify_checksum(check_year=False)
         code = values.uscc("91110115")
-        assert code.startswith("91110115") and stdnum.cn.uscc.is_valid(code)
+        assert code.startswith("91110115")
+        assert stdnum.cn.uscc.is_valid(code)
         card = values.bank_card("622588")
-        assert card.startswith("622588") and len(card) == 19 and stdnum.luhn.is_valid(card)
+        assert card.startswith("622588")
+        assert len(card) == 19
+        assert stdnum.luhn.is_valid(card)
 
 
 def test_street_address_leaves_out_province() -> None:
     address = maker().street_address()
-    assert address.endswith("室") and "省" not in address
+    assert address.endswith("室")
+    assert "省" not in address

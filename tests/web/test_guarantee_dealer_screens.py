@@ -34,15 +34,17 @@ def with_check_digit(first: str, digit: Callable[[str], str]) -> str:
     return first + digit(first)
 
 
-def test_manager_enters_the_agreement_date_in_the_approval_dialog(web_app: WebApp) -> None:
+def test_approval_dialog_takes_agreement_date(web_app: WebApp) -> None:
     dealer = filed_dealer(web_app)
-    assert dealer["signed_on"] is None and dealer["state"] == "applying"
+    assert dealer["signed_on"] is None
+    assert dealer["state"] == "applying"
     web_app.add_user("bj_manager", ("branch_manager",), "beijing_branch")
     client = web_app.client("bj_manager")
     page = client.get(f"/records/dealer/{dealer['id']}").text
 
     approve = dialog_of(page, "approve_onboarding")
-    assert 'name="signed_on"' in approve and 'type="date"' in approve
+    assert 'name="signed_on"' in approve
+    assert 'type="date"' in approve
     response = client.post(f"/records/dealer/{dealer['id']}/transitions/approve_onboarding", data={
         "csrf_token": csrf_of(page), "_version": str(dealer["version"]), "_fields": ["signed_on"], "signed_on": "2026-03-02",
         "comment": "资料齐全，同意入驻"})

@@ -27,14 +27,17 @@ def unit_row(world: World, name: str) -> dict[str, str] | None:
 def test_approval_opens_the_dealers_unit_and_staff_accounts(world_with_managers: World) -> None:
     world = world_with_managers
     dealer = apply(world, 1)
-    assert dealer["state"] == "applying" and dealer["cooperation_status"] == "applying"
+    assert dealer["state"] == "applying"
+    assert dealer["cooperation_status"] == "applying"
     assert dealer["org_unit"] == "beijing_branch"
 
     dealer = approve(world, dealer)
 
     unit = f"dealer_{credit_code(1).lower()}"
-    assert dealer["state"] == "active" and dealer["cooperation_status"] == "active"
-    assert dealer["org_unit"] == unit and dealer["unit_name"] == unit
+    assert dealer["state"] == "active"
+    assert dealer["cooperation_status"] == "active"
+    assert dealer["org_unit"] == unit
+    assert dealer["unit_name"] == unit
     assert unit_row(world, unit) == {"parent": "beijing_branch", "kind": "dealer", "label": dealer["name"], "origin": "runtime"}
     usernames = [row["username"] for row in dealer["staff"]]
     # Login names are the unit's short form ("dlr" and the credit code's last six characters) and a number.
@@ -80,7 +83,7 @@ def test_onboarding_is_audited(world_with_managers: World) -> None:
     assert dealer["unit_name"]
 
 
-def test_rows_added_later_get_accounts_and_removed_rows_lose_them(world_with_managers: World) -> None:
+def test_staff_rows_added_and_removed(world_with_managers: World) -> None:
     world = world_with_managers
     dealer = onboard(world, 3)
     first, second = dealer["staff"]
@@ -89,10 +92,13 @@ def test_rows_added_later_get_accounts_and_removed_rows_lose_them(world_with_man
 
     accounts = AccountAdmin(world.runtime.accounts())
     added = accounts.account("sunli_yz")
-    assert added is not None and added.active and added.assignments == (("dealer_staff", dealer["unit_name"]),)
+    assert added is not None
+    assert added.active
+    assert added.assignments == (("dealer_staff", dealer["unit_name"]),)
     assert "sunli_yz" in sent_passwords(world)
     removed = accounts.account(second["username"])
-    assert removed is not None and not removed.active
+    assert removed is not None
+    assert not removed.active
     assert world.runtime.accounts().sign_in(second["username"], sent_passwords(world)[second["username"]]).outcome == "wrong"
 
 
@@ -118,12 +124,13 @@ def test_declining_needs_a_reason_and_opens_nothing(world_with_managers: World) 
     dealer = apply(world, 5)
     dealer = world.users.transition(manager(), "dealer", dealer["id"], "decline_onboarding", version=dealer["version"],
                                     comment="资质不全")
-    assert dealer["state"] == "declined" and dealer["cooperation_status"] == "declined"
+    assert dealer["state"] == "declined"
+    assert dealer["cooperation_status"] == "declined"
     assert unit_row(world, f"dealer_{credit_code(5).lower()}") is None
     assert sent_passwords(world) == {}
 
 
-def test_a_refused_sms_stops_the_approval_and_leaves_no_unit(world_with_managers: World) -> None:
+def test_approval_stops_when_sms_rejected(world_with_managers: World) -> None:
     world = world_with_managers
     # The SMS sandbox refuses numbers ending in 0000.
     dealer = apply(world, 6, staff=[{"name": "周杰", "mobile": "13900000000", "role": "dealer_staff"}])

@@ -64,7 +64,9 @@ def test_guarantor_age_at_term_end_is_warned(world: World) -> None:
     name = name_of(world, guarantor)
     assert record["state"] == "received"
     lines = [line for line in warning_lines(record) if name in line]
-    assert len(lines) == 1 and lines[0].startswith(f"保证人 {name} 在贷款到期时") and "不在 18 至 65 周岁之间" in lines[0]
+    assert len(lines) == 1
+    assert lines[0].startswith(f"保证人 {name} 在贷款到期时")
+    assert "不在 18 至 65 周岁之间" in lines[0]
 
 
 def test_guarantor_must_be_another_person(world: World) -> None:
@@ -77,7 +79,7 @@ def test_guarantor_must_be_another_person(world: World) -> None:
         world.application(world.product(), co_borrower=co_borrower, guarantor=co_borrower)
 
 
-def test_guarantee_contract_names_and_is_signed_by_the_guarantor(world: World) -> None:
+def test_guarantee_contract_names_guarantor(world: World) -> None:
     guarantor = world.customer(sequence=600)
     person = world.runtime.records.get(SYSTEM, "customer", guarantor)
     record: dict[str, Any] = advanced(world, guarantor=guarantor)
@@ -86,7 +88,8 @@ def test_guarantee_contract_names_and_is_signed_by_the_guarantor(world: World) -
                                                    version=record["version"]))
     text = pdf_text(world, sent["guarantee"]["document"])
     assert f"丙方（反担保保证人）{person['name']}身份证号{person['id_number']}" in text
-    assert "向乙方提供连带责任保证反担保" in text and "一式四份" in text
+    assert "向乙方提供连带责任保证反担保" in text
+    assert "一式四份" in text
     assert sent["guarantee"]["signers"] == f"{borrower}、{person['name']}"
     # The mortgage contract and the deduction authorization are the borrower's alone.
     assert person["name"] not in pdf_text(world, sent["mortgage"]["document"])
@@ -98,4 +101,5 @@ def test_guarantee_contract_without_guarantor_has_two_parties(world: World) -> N
     sent = contracts(world, world.users.run_action(world.actor("operations"), "loan_application", record["id"], "send_contracts",
                                                    version=record["version"]))
     text = pdf_text(world, sent["guarantee"]["document"])
-    assert "丙方" not in text and "一式三份" in text
+    assert "丙方" not in text
+    assert "一式三份" in text

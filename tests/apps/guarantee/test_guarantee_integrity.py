@@ -158,7 +158,8 @@ def test_operations_officers_contracts_name_the_bank(world: World) -> None:
 def test_every_role_that_prints_applications_reads_the_bank(world: World) -> None:
     model = world.runtime.model
     printers = sorted({grant.role for grant in model.permissions.grants if grant.entity == "loan_application" and "print" in grant.actions})
-    assert "operations_officer" in printers and "collector" in printers
+    assert "operations_officer" in printers
+    assert "collector" in printers
     admin = PermissionAdmin(world.runtime.permissions())
     for role in printers:
         actor = Actor(id=f"printer_{role}", name=role, roles=(role,), org_unit="head_office")

@@ -47,7 +47,8 @@ def test_shipped_strategies(tmp_path: Path) -> None:
     standard, strict = strategies["standard"], strategies["used_car_strict"]
     assert (standard.reject_below, standard.auto_approval.min_score, standard.auto_approval.max_amount) == (450, 650, Decimal("150000"))
     assert standard.scorecard == scorecard.read_scorecard(HOOKS / "scorecard.yaml")
-    assert strict.reject_below > standard.reject_below and strict.auto_approval.max_ltv < standard.auto_approval.max_ltv
+    assert strict.reject_below > standard.reject_below
+    assert strict.auto_approval.max_ltv < standard.auto_approval.max_ltv
     assert strict.scorecard.base_points < standard.scorecard.base_points
 
 
@@ -59,7 +60,7 @@ def test_product_choice_without_strategy_names_the_entity_line(tmp_path: Path) -
                        "risk_strategies.yaml does not declare; its strategies are standard, used_car_careful")
 
 
-def test_catalog_row_with_unknown_strategy_names_the_catalog_line(tmp_path: Path) -> None:
+def test_unknown_catalog_strategy_names_line(tmp_path: Path) -> None:
     catalog = tmp_path / "loan_products.yaml"
     catalog.write_text(CATALOG.read_text(encoding="utf-8").replace("risk_strategy: used_car_strict", "risk_strategy: used_car"),
                        encoding="utf-8")
@@ -150,4 +151,5 @@ def test_product_strategy_decides_the_fast_track(world: World) -> None:
 def test_strategy_decision_hidden_from_dealer(world: World) -> None:
     record = forwarded(world, "standard", **LOAN)
     seen = world.read(record, "dealer")
-    assert "strategy_decision" not in seen and "risk_strategy" not in seen
+    assert "strategy_decision" not in seen
+    assert "risk_strategy" not in seen

@@ -18,7 +18,7 @@ logger = logging.getLogger(__name__)
 
 #: How far back the GPS platform's reports count when a device is bound.
 BIND_REPORT_WINDOW = datetime.timedelta(hours=24)
-#: Loan states after which a loan no longer holds its vehicle, so its devices may serve another vehicle.
+#: Loan states after which a loan no longer has its vehicle as collateral, so its devices may serve another vehicle.
 CLOSED_STATES = ("released", "rejected", "cancelled")
 REASON = "kept in step with the mortgage registration records"
 
@@ -66,7 +66,7 @@ def check_mortgage_registration(context: HookContext) -> dict[str, Any]:
 
 @hook("guarantee.mark_vehicle_mortgaged")
 def mark_vehicle_mortgaged(context: HookContext) -> None:
-    """Show the registration on the vehicle: mortgaged, with its certificate number and who holds the certificate."""
+    """Show the registration on the vehicle: mortgaged, with its certificate number and who keeps the certificate."""
     record = context.record
     vehicle_id = reference_id(record.get("vehicle"))
     if vehicle_id is None:
@@ -83,7 +83,7 @@ def mark_vehicle_mortgaged(context: HookContext) -> None:
 # GPS devices ------------------------------------------------------------------------
 
 def _bound_elsewhere(reader: HookRecords, imei: str, record_id: Any) -> dict[str, Any] | None:
-    """Return another bound device record with this IMEI whose loan still holds its vehicle, if any."""
+    """Return another bound device record with this IMEI whose loan still has its vehicle as collateral, if any."""
     page = reader.list("gps_device", ListQuery(where=Condition("imei", "eq", imei), limit=50))
     for row in page.rows:
         if row["id"] == record_id or row.get("status") != "bound":
@@ -162,7 +162,7 @@ def check_gps_device(context: HookContext) -> dict[str, Any]:
 
 @hook("guarantee.bind_gps_device")
 def bind_gps_device(context: HookContext) -> dict[str, Any]:
-    """Bind the device once the GPS platform reports it online; a device it sees offline or not at all is marked faulty."""
+    """Bind the device once the GPS platform reports it online; a device it reports offline or does not know is marked faulty."""
     record = context.record
     imei = str(record.get("imei"))
     if record.get("status") == "bound":

@@ -128,7 +128,7 @@ def send_contracts(context: HookContext) -> dict[str, Any]:
 
 @hook("guarantee.refresh_signing")
 def refresh_signing(context: HookContext) -> dict[str, Any]:
-    """Ask the e-signature provider how each pending contract's envelope stands, and record the settled ones."""
+    """Ask the e-signature provider for the status of each pending contract's envelope, and record the settled ones."""
     reader = system_records(context)
     contracts = contracts_of(reader, int(context.record["id"]))
     pending = [contracts[kind.name] for kind in CONTRACT_KINDS
@@ -146,7 +146,7 @@ def refresh_signing(context: HookContext) -> dict[str, Any]:
 def record_signing_event(context: HookContext) -> None:
     """Record an envelope's outcome that the e-signature provider reported by callback, on its contract and loan.
 
-    An envelope no contract holds any more (its contract was sent again since) is ignored, as
+    An envelope no contract refers to any more (its contract was sent again since) is ignored, as
     is the outcome of one already settled.
     """
     payload = context.extra.get("payload") or {}
@@ -154,7 +154,7 @@ def record_signing_event(context: HookContext) -> None:
     reader = system_records(context)
     page = reader.list("contract", ListQuery(where=Condition("envelope_id", "eq", envelope_id), limit=2))
     if not page.rows:
-        logger.info("e-signature callback for envelope %s, which no contract holds now; ignored", envelope_id)
+        logger.info("e-signature callback for envelope %s, which no contract refers to now; ignored", envelope_id)
         return
     contract = dict(page.rows[0])
     if contract.get("status") != "sent" or status not in SETTLED:

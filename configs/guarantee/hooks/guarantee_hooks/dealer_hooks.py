@@ -32,7 +32,7 @@ USCC_LENGTH = 18
 DEALER_ROLES = ("dealer_staff", "dealer_manager")
 #: The fields of a staff row (entities/dealer.yaml).
 STAFF_FIELDS = ("name", "mobile", "role", "username")
-#: The SMS template that tells a new user the login name and first password.
+#: The SMS template that gives a new user the login name and first password.
 ACCOUNT_SMS_TEMPLATE = "dealer_account_opened"
 
 
